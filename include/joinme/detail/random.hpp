@@ -1,0 +1,53 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_DETAIL_RANDOM_HPP
+#define JOINME_DETAIL_RANDOM_HPP
+
+// Unguessable values (OAuth state, PKCE verifier, sandbox tokens) from OpenSSL's CSPRNG, and
+// the base64url encoding (RFC 4648 §5, no padding) they travel in.
+
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include <cstddef>
+#include <span>
+#include <stdexcept>
+#include <string>
+
+namespace joinme::detail {
+
+/// base64url without padding.
+inline std::string base64url(std::span<const unsigned char> in) {
+    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), in.data(),
+                            static_cast<int>(in.size()));
+    out.resize(static_cast<std::size_t>(n));
+    while (!out.empty() && out.back() == '=')
+        out.pop_back();
+    for (char& c : out) {
+        if (c == '+')
+            c = '-';
+        else if (c == '/')
+            c = '_';
+    }
+    return out;
+}
+
+/// Fills `out` from OpenSSL's CSPRNG; throws when the generator cannot be seeded, because a
+/// predictable value would silently defeat the protection it exists for.
+inline void random_bytes(std::span<unsigned char> out) {
+    if (RAND_bytes(out.data(), static_cast<int>(out.size())) != 1)
+        throw std::runtime_error("joinme: OpenSSL RAND_bytes failed");
+}
+
+/// `bytes` random bytes, base64url encoded (32 bytes give 43 characters).
+inline std::string random_token(std::size_t bytes = 32) {
+    unsigned char buf[64];
+    if (bytes > sizeof buf)
+        bytes = sizeof buf;
+    random_bytes({buf, bytes});
+    return base64url({buf, bytes});
+}
+
+} // namespace joinme::detail
+
+#endif

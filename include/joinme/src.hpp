@@ -1,0 +1,27 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_SRC_HPP
+#define JOINME_SRC_HPP
+
+/// @file
+/// Compiles the non-header parts of joinme's dependencies. Include this file in exactly one
+/// .cpp of a program that uses joinme (or link Boost.JSON and Boost.URL's compiled libraries
+/// instead and leave it out).
+///
+/// Boost.JSON and Boost.URL are always compiled here. Asio, Asio's SSL support and Beast are
+/// compiled here too when the program defines BOOST_ASIO_SEPARATE_COMPILATION or
+/// BOOST_BEAST_SEPARATE_COMPILATION in every translation unit, which saves compile time in
+/// programs with many translation units.
+
+#include <boost/json/src.hpp>
+#include <boost/url/src.hpp>
+
+#if defined(BOOST_ASIO_SEPARATE_COMPILATION)
+#include <boost/asio/impl/src.hpp>
+#include <boost/asio/ssl/impl/src.hpp>
+#endif
+
+#if defined(BOOST_BEAST_SEPARATE_COMPILATION)
+#include <boost/beast/src.hpp>
+#endif
+
+#endif
