@@ -1,0 +1,154 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_HTTP_EXCHANGE_HPP
+#define JOINME_HTTP_EXCHANGE_HPP
+
+/// @file
+/// One HTTP/1.1 request and its response over an open stream, with a deadline and limits on
+/// the size of the response's header and body.
+
+#include <joinme/detail/async_run.hpp>
+#include <joinme/http/message.hpp>
+#include <joinme/transport.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/ssl/error.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+
+#include <chrono>
+
+namespace joinme::http {
+
+/// Bounds on one exchange.
+struct exchange_limits {
+    /// Deadline for writing the request and reading the whole response.
+    std::chrono::milliseconds timeout{30'000};
+    /// Largest accepted response header (status line and fields), in bytes.
+    std::size_t header_limit = 16 * 1024;
+    /// Largest accepted response body (after chunked decoding), in bytes. Memory stays within
+    /// about header_limit + body_limit however much the server sends.
+    std::size_t body_limit = 1024 * 1024;
+};
+
+/// How far an exchange got, which decides whether a failed request may be sent again.
+struct exchange_progress {
+    bool request_written = false;  ///< The whole request was handed to the stream.
+    bool response_started = false; ///< At least one byte of a response arrived.
+};
+
+/// Translates Beast's reading errors into joinme's conditions; other codes pass through.
+inline error_code map_read_error(error_code ec) {
+    namespace bh = boost::beast::http;
+    if (ec == bh::error::body_limit || ec == bh::error::buffer_overflow)
+        return errc::body_too_large;
+    if (ec == bh::error::header_limit)
+        return errc::header_too_large;
+    if (ec == bh::error::end_of_stream || ec == bh::error::partial_message ||
+        ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
+        ec == boost::asio::error::connection_aborted || ec == boost::asio::error::broken_pipe ||
+        ec == boost::asio::ssl::error::stream_truncated)
+        return errc::connection_closed;
+    if (ec.category() == bh::make_error_code(bh::error::bad_version).category())
+        return errc::malformed_response;
+    return ec;
+}
+
+namespace detail {
+
+namespace asio = boost::asio;
+
+// The exchange proper, without deadline.
+template <class Stream>
+asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     const request& req, response& res,
+                                     const exchange_limits& limits, exchange_progress& progress) {
+    auto [wec, written] = co_await boost::beast::http::async_write(
+        stream, req, asio::as_tuple(asio::use_awaitable));
+    if (wec)
+        co_return map_read_error(wec);
+    progress.request_written = true;
+
+    boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
+    parser.body_limit(limits.body_limit);
+    if (req.method() == boost::beast::http::verb::head)
+        parser.skip(true);
+    auto before = buffer.size();
+    auto [rec, read] = co_await boost::beast::http::async_read(
+        stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    progress.response_started = parser.got_some() || read > 0 || buffer.size() > before;
+    if (rec)
+        co_return map_read_error(rec);
+    res = parser.release();
+    co_return error_code{};
+}
+
+// Runs `op` with a deadline. Not every stream honours per-operation cancellation (Beast's
+// test stream does not), so on expiry, and on the caller's own cancellation, the watchdog
+// also calls `abort`, which closes the stream and makes any pending operation complete.
+// The stream is unusable afterwards either way: the caller must discard it.
+// Result: op's own result, errc::timeout, or operation_aborted.
+template <class Abort>
+asio::awaitable<error_code> with_deadline(asio::awaitable<error_code> op,
+                                          std::chrono::milliseconds timeout, Abort abort) {
+    using namespace asio::experimental::awaitable_operators;
+    asio::steady_timer timer(co_await asio::this_coro::executor, timeout);
+    bool done = false;
+    bool expired = false;
+    auto guarded = [&]() -> asio::awaitable<error_code> {
+        auto ec = co_await std::move(op);
+        done = true;
+        co_return ec;
+    };
+    auto watchdog = [&]() -> asio::awaitable<void> {
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        if (!done) {
+            expired = !ec;
+            abort();
+        }
+    };
+    auto r = co_await (guarded() || watchdog());
+    if (r.index() == 0 && !expired)
+        co_return std::get<0>(r);
+    co_return expired ? error_code(errc::timeout) : error_code(asio::error::operation_aborted);
+}
+
+} // namespace detail
+
+/// Sends `req` on an open `stream` and reads the response, within `limits`.
+///
+/// @param stream  an open stream; after any failure its state is unspecified: close it.
+/// @param buffer  read buffer, kept between exchanges on one connection (it may hold bytes
+///                of a pipelined response).
+/// @param req     the request; must stay valid until completion.
+/// @param token   completion token with signature `void(error_code, response)`.
+///
+/// Errors: `errc::timeout`, `errc::body_too_large`, `errc::header_too_large`,
+/// `errc::malformed_response`, `errc::connection_closed`, or the stream's own error code.
+/// Cancellation: terminal; the stream must be closed afterwards.
+template <transport Stream, class Token>
+auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req,
+                    exchange_limits limits, Token&& token) {
+    return joinme::detail::async_run<response>(
+        stream.get_executor(), std::forward<Token>(token),
+        [&stream, &buffer, &req, limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
+            response res;
+            exchange_progress progress;
+            auto ec = co_await detail::with_deadline(
+                detail::exchange(stream, buffer, req, res, limits, progress), limits.timeout,
+                [&stream] { stream_traits<Stream>::close(stream); });
+            co_return std::tuple{ec, std::move(res)};
+        });
+}
+
+} // namespace joinme::http
+
+#endif

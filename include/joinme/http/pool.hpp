@@ -1,0 +1,392 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_HTTP_POOL_HPP
+#define JOINME_HTTP_POOL_HPP
+
+/// @file
+/// A keep-alive connection pool over any `transport`, with deadlines, stale-connection
+/// recovery and retries of rate-limited answers.
+
+#include <joinme/http/exchange.hpp>
+#include <joinme/http/retry.hpp>
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <algorithm>
+#include <deque>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+namespace joinme::http {
+
+/// What happened to one attempt of a request; given to `pool_options::on_request`. It holds
+/// no header and no body, so no token or secret can leak through it.
+struct request_event {
+    beast_http::verb method{};
+    std::string_view path;      ///< Request target without its query.
+    unsigned status = 0;        ///< 0 when no response arrived.
+    error_code ec;              ///< The attempt's failure, if any.
+    std::chrono::steady_clock::duration duration{};
+    unsigned attempt = 1;       ///< 1 for the first attempt of a call, 2 for its first retry...
+    bool reused_connection = false;
+};
+
+/// Configuration of a `basic_connection_pool`.
+struct pool_options {
+    /// Connections kept per origin (in use and idle together). Requests beyond it wait.
+    std::size_t max_connections_per_origin = 8;
+    /// Requests sent on one connection before it is replaced; 0 for no limit.
+    std::size_t max_requests_per_connection = 0;
+    /// Deadline for resolve + connect + TLS handshake.
+    std::chrono::milliseconds connect_timeout{10'000};
+    /// Deadline and size limits of each request/response exchange.
+    exchange_limits limits;
+    /// Retries of 429 / 503 / over-QPS answers.
+    retry_policy retry;
+    /// Sent as `User-Agent` unless the request has one.
+    std::string user_agent = "joinme/0.1";
+    /// Called after every attempt, on the pool's executor. Optional.
+    std::function<void(const request_event&)> on_request;
+};
+
+/// Counters for tests and monitoring.
+struct pool_stats {
+    std::size_t connections_opened = 0;  ///< Successful connects.
+    std::size_t requests_sent = 0;       ///< Exchanges attempted.
+    std::size_t reused = 0;              ///< Exchanges on a kept-alive connection.
+    std::size_t stale_discarded = 0;     ///< Idle connections found closed by the server.
+    std::size_t replayed_on_fresh = 0;   ///< Requests re-sent after a stale connection failed.
+    std::size_t rate_limit_retries = 0;  ///< Retries after 429 / 503 / over-QPS.
+};
+
+/// Keep-alive HTTP/1.1 connections per origin (scheme, host, port) over `Stream`.
+///
+/// Concurrent requests share the pool; at most `max_connections_per_origin` connections are
+/// open per origin and further requests wait for one. An idle connection that the server has
+/// closed is detected and replaced before use where the stream can tell (TCP, TLS), and a
+/// request that got no byte of response on a reused connection is sent once more on a fresh
+/// connection when it is idempotent or was never completely written.
+///
+/// Thread safety: one pool is not thread-safe. Use it from one thread, or give it a strand
+/// as its executor.
+///
+/// Lifetime: operations keep the pool's state alive; destroying the pool closes idle
+/// connections and makes waiting requests fail with `operation_aborted`, while requests
+/// already on a connection run to completion.
+template <transport Stream>
+class basic_connection_pool {
+public:
+    using executor_type = boost::asio::any_io_executor;
+    using context_type = typename stream_traits<Stream>::context_type;
+    using traits = stream_traits<Stream>;
+
+    /// @param ex   executor of every connection and operation.
+    /// @param ctx  what new connections need (see `stream_traits`).
+    basic_connection_pool(executor_type ex, context_type ctx, pool_options options = {})
+        : st_(std::make_shared<state>(std::move(ex), std::move(ctx), std::move(options))) {}
+
+    basic_connection_pool(const basic_connection_pool&) = delete;
+    basic_connection_pool& operator=(const basic_connection_pool&) = delete;
+
+    ~basic_connection_pool() { close(); }
+
+    executor_type get_executor() const noexcept { return st_->ex; }
+    const pool_options& options() const noexcept { return st_->opts; }
+    pool_stats stats() const noexcept { return st_->stats; }
+
+    /// Idle connections for `o` right now.
+    std::size_t idle_connections(const origin& o) const {
+        for (auto& h : st_->hosts)
+            if (h->key == o)
+                return h->idle.size();
+        return 0;
+    }
+
+    /// Sends `req` to `target` and reads the response.
+    ///
+    /// The pool sets `Host`, `User-Agent` (unless present), keep-alive and `Content-Length`.
+    /// A response with any status is a success at this level; interpreting it is the caller's
+    /// business, except that 429 / 503 / over-QPS answers are retried per the retry policy
+    /// and the last one is returned when retries run out.
+    ///
+    /// Completion signature: `void(error_code, response)`.
+    /// Errors: those of `async_exchange`, connect and TLS errors, `operation_aborted`.
+    /// Cancellation: terminal; the connection in use is closed.
+    template <class Token>
+    auto async_request(origin target, request req, Token&& token) {
+        return joinme::detail::async_run<response>(
+            st_->ex, std::forward<Token>(token),
+            [st = st_, target = std::move(target), req = std::move(req)]() mutable {
+                return run_request(std::move(st), std::move(target), std::move(req));
+            });
+    }
+
+    /// Sends a request to an absolute URL: `method url` with an optional body.
+    template <class Token>
+    auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
+                       Token&& token) {
+        error_code ec;
+        auto o = origin_of(url, ec);
+        req.method(method);
+        std::string target(url.encoded_target());
+        req.target(target.empty() ? "/" : target);
+        return async_request(std::move(o), std::move(req), std::forward<Token>(token));
+    }
+
+    /// Closes every idle connection at once (no TLS close_notify) and fails waiting requests.
+    /// Requests in flight finish; their connections are closed afterwards.
+    void close() {
+        st_->closed = true;
+        for (auto& h : st_->hosts) {
+            for (auto& c : h->idle)
+                traits::close(c->stream);
+            h->open -= h->idle.size();
+            h->idle.clear();
+            while (!h->waiters.empty())
+                wake_one(*h);
+        }
+    }
+
+    /// Closes idle connections gracefully (TLS close_notify), each within `timeout`.
+    /// Completion signature: `void(error_code)`.
+    template <class Token>
+    auto async_shutdown(std::chrono::milliseconds timeout, Token&& token) {
+        return joinme::detail::async_run<>(
+            st_->ex, std::forward<Token>(token),
+            [st = st_, timeout]() -> boost::asio::awaitable<std::tuple<error_code>> {
+                for (auto& h : st->hosts) {
+                    auto idle = std::move(h->idle);
+                    h->idle.clear();
+                    for (auto& c : idle) {
+                        (void)co_await detail::with_deadline(shutdown_one(*c), timeout,
+                                                             [&c] { traits::close(c->stream); });
+                        traits::close(c->stream);
+                        --h->open;
+                        wake_one(*h);
+                    }
+                }
+                co_return std::tuple{error_code{}};
+            });
+    }
+
+private:
+    using steady = std::chrono::steady_clock;
+    template <class T>
+    using awaitable = boost::asio::awaitable<T>;
+
+    struct connection {
+        explicit connection(Stream s) : stream(std::move(s)) {}
+        Stream stream;
+        boost::beast::flat_buffer buffer;
+        std::size_t requests = 0;
+    };
+    using connection_ptr = std::unique_ptr<connection>;
+
+    // A request waiting for a connection slot: `wake_one` cancels its timer.
+    struct waiter {
+        boost::asio::steady_timer timer;
+        bool woken = false;
+    };
+
+    struct host {
+        origin key;
+        std::vector<connection_ptr> idle; // most recently used last
+        std::size_t open = 0;             // idle + in use + connecting
+        std::deque<waiter*> waiters;
+    };
+
+    struct state {
+        state(executor_type e, context_type c, pool_options o)
+            : ex(std::move(e)), ctx(std::move(c)), opts(std::move(o)), rng(std::random_device{}()) {}
+        executor_type ex;
+        context_type ctx;
+        pool_options opts;
+        std::vector<std::unique_ptr<host>> hosts; // few origins: a linear search is fastest
+        std::minstd_rand rng;
+        pool_stats stats;
+        bool closed = false;
+
+        host& host_for(const origin& o) {
+            for (auto& h : hosts)
+                if (h->key == o)
+                    return *h;
+            hosts.push_back(std::make_unique<host>());
+            hosts.back()->key = o;
+            return *hosts.back();
+        }
+    };
+
+    struct acquired {
+        error_code ec;
+        connection_ptr conn;
+        bool reused = false;
+    };
+
+    static void wake_one(host& h) {
+        if (h.waiters.empty())
+            return;
+        waiter* w = h.waiters.front();
+        h.waiters.pop_front();
+        w->woken = true;
+        w->timer.cancel();
+    }
+
+    static void discard(host& h, connection_ptr c) {
+        traits::close(c->stream);
+        --h.open;
+        wake_one(h);
+    }
+
+    static void release(state& st, host& h, connection_ptr c) {
+        if (st.closed)
+            return discard(h, std::move(c));
+        h.idle.push_back(std::move(c));
+        wake_one(h);
+    }
+
+    static awaitable<error_code> connect_one(state& st, connection& c, const origin& o) {
+        auto [ec] = co_await traits::async_connect(c.stream, o, st.ctx,
+                                                   boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    static awaitable<error_code> shutdown_one(connection& c) {
+        auto [ec] = co_await traits::async_shutdown(c.stream,
+                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    // An idle connection that still looks alive, a new one if the origin has room, or the
+    // next one released after waiting in line.
+    static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh) {
+        for (;;) {
+            if (st->closed)
+                co_return acquired{boost::asio::error::operation_aborted, nullptr, false};
+            while (!fresh && !h.idle.empty()) {
+                connection_ptr c = std::move(h.idle.back());
+                h.idle.pop_back();
+                if (traits::is_reusable(c->stream))
+                    co_return acquired{{}, std::move(c), true};
+                ++st->stats.stale_discarded;
+                discard(h, std::move(c));
+            }
+            if (h.open < st->opts.max_connections_per_origin) {
+                ++h.open;
+                auto c = std::make_unique<connection>(traits::create(st->ex, st->ctx));
+                auto ec = co_await detail::with_deadline(connect_one(*st, *c, h.key),
+                                                         st->opts.connect_timeout,
+                                                         [&c] { traits::close(c->stream); });
+                if (ec) {
+                    discard(h, std::move(c));
+                    co_return acquired{ec, nullptr, false};
+                }
+                ++st->stats.connections_opened;
+                co_return acquired{{}, std::move(c), false};
+            }
+            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max())};
+            h.waiters.push_back(&w);
+            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (!w.woken) {
+                // Cancelled by the caller: leave the line.
+                h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), &w));
+                co_return acquired{boost::asio::error::operation_aborted, nullptr, false};
+            }
+            fresh = false;
+        }
+    }
+
+    // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
+    static awaitable<std::tuple<error_code, response>>
+    send_once(std::shared_ptr<state> st, host& h, const request& req, unsigned attempt) {
+        for (bool fresh = false;; fresh = true) {
+            auto start = steady::now();
+            auto a = co_await acquire(st, h, fresh);
+            response res;
+            exchange_progress progress;
+            error_code ec = a.ec;
+            if (!ec) {
+                ++st->stats.requests_sent;
+                if (a.reused)
+                    ++st->stats.reused;
+                ec = co_await detail::with_deadline(
+                    detail::exchange(a.conn->stream, a.conn->buffer, req, res, st->opts.limits,
+                                     progress),
+                    st->opts.limits.timeout, [&a] { traits::close(a.conn->stream); });
+            }
+            if (st->opts.on_request) {
+                auto target = req.target();
+                request_event ev{req.method(), target.substr(0, target.find('?')),
+                                 ec ? 0u : res.result_int(), ec, steady::now() - start, attempt,
+                                 a.reused};
+                st->opts.on_request(ev);
+            }
+            if (!ec) {
+                ++a.conn->requests;
+                auto limit = st->opts.max_requests_per_connection;
+                if (res.keep_alive() && (limit == 0 || a.conn->requests < limit))
+                    release(*st, h, std::move(a.conn));
+                else
+                    discard(h, std::move(a.conn));
+                co_return std::tuple{ec, std::move(res)};
+            }
+            if (a.conn)
+                discard(h, std::move(a.conn));
+            // A kept-alive connection the server had already closed fails before any byte
+            // of response; such a request was not processed if it was not completely
+            // written, and is harmless to repeat if idempotent.
+            bool replay = a.reused && !fresh && !progress.response_started &&
+                          ec != errc::timeout && ec != boost::asio::error::operation_aborted &&
+                          (is_idempotent(req.method()) || !progress.request_written);
+            if (!replay)
+                co_return std::tuple{ec, response{}};
+            ++st->stats.replayed_on_fresh;
+        }
+    }
+
+    static awaitable<error_code> sleep(state& st, std::chrono::milliseconds d) {
+        if (st.opts.retry.sleep) {
+            auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+            auto [ec] = co_await boost::asio::async_initiate<decltype(token), void(error_code)>(
+                [&st, d](auto handler) { st.opts.retry.sleep(d, std::move(handler)); }, token);
+            co_return ec;
+        }
+        boost::asio::steady_timer timer(st.ex, d);
+        auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    static awaitable<std::tuple<error_code, response>>
+    run_request(std::shared_ptr<state> st, origin target, request req) {
+        if (target.host.empty())
+            co_return std::tuple{error_code(errc::invalid_url), response{}};
+        if (req.find(beast_http::field::host) == req.end())
+            req.set(beast_http::field::host, target.host_header());
+        if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
+            req.set(beast_http::field::user_agent, st->opts.user_agent);
+        req.keep_alive(true);
+        req.prepare_payload();
+        host& h = st->host_for(target);
+        std::chrono::milliseconds waited{0};
+        for (unsigned attempt = 1;; ++attempt) {
+            auto [ec, res] = co_await send_once(st, h, req, attempt);
+            if (ec)
+                co_return std::tuple{ec, response{}};
+            double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
+            auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r);
+            if (!d.retry)
+                co_return std::tuple{ec, std::move(res)};
+            ++st->stats.rate_limit_retries;
+            if (auto sec = co_await sleep(*st, d.delay))
+                co_return std::tuple{sec, response{}};
+            waited += d.delay;
+        }
+    }
+
+    std::shared_ptr<state> st_;
+};
+
+} // namespace joinme::http
+
+#endif

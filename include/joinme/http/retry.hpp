@@ -1,0 +1,90 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_HTTP_RETRY_HPP
+#define JOINME_HTTP_RETRY_HPP
+
+/// @file
+/// When to send a request again after "slow down" answers (429, 503, join.me's over-QPS 403),
+/// and how long to wait first. The decision is a pure function, so it is tested without I/O.
+
+#include <joinme/http/message.hpp>
+
+#include <boost/asio/any_completion_handler.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <functional>
+
+namespace joinme::http {
+
+/// Waits `delay`, then completes the handler. Replace the default timer with a function that
+/// completes at once (and records the delay) to test retries without sleeping. It must
+/// complete the handler exactly once, never inline, and may honour its cancellation slot.
+using sleep_function = std::function<void(std::chrono::milliseconds delay,
+                                          boost::asio::any_completion_handler<void(error_code)>)>;
+
+/// Retries of rate-limited answers with exponential backoff and full jitter.
+struct retry_policy {
+    /// Attempts in all, the first included; 1 disables retries.
+    unsigned max_attempts = 3;
+    /// Backoff before the second attempt, doubled before each later one.
+    std::chrono::milliseconds initial_backoff{500};
+    /// Upper bound of one wait, `Retry-After` included: a server asking for longer gets its
+    /// answer passed to the caller instead.
+    std::chrono::milliseconds max_backoff{30'000};
+    /// Upper bound of all waits of one call together.
+    std::chrono::milliseconds max_total{60'000};
+    /// Randomise backoff (not `Retry-After`) over [0, backoff] so clients do not synchronise.
+    bool jitter = true;
+    /// Retry non-idempotent requests (POST, PATCH) too. Off by default: a 503 does not prove
+    /// the server did nothing.
+    bool retry_non_idempotent = false;
+    /// "Now", for `Retry-After` given as a date.
+    std::function<std::chrono::system_clock::time_point()> now = [] {
+        return std::chrono::system_clock::now();
+    };
+    /// How to wait; empty means a `steady_timer` on the operation's executor.
+    sleep_function sleep;
+};
+
+/// What to do after an answer.
+struct retry_decision {
+    bool retry = false;
+    std::chrono::milliseconds delay{0};
+};
+
+/// Decides whether to send `req` again after `res`.
+///
+/// @param attempts_made attempts so far, the one that produced `res` included.
+/// @param waited        time already spent waiting for this call.
+/// @param random01      a number in [0, 1) for the jitter.
+inline retry_decision decide_retry(const retry_policy& policy, const request& req,
+                                   const response& res, unsigned attempts_made,
+                                   std::chrono::milliseconds waited, double random01) {
+    using std::chrono::milliseconds;
+    if (!is_rate_limited(res) || attempts_made >= policy.max_attempts)
+        return {};
+    if (!is_idempotent(req.method()) && !policy.retry_non_idempotent)
+        return {};
+    milliseconds delay;
+    auto ra = res.find(beast_http::field::retry_after);
+    std::optional<std::chrono::seconds> server_delay;
+    if (ra != res.end())
+        server_delay = parse_retry_after(ra->value(), policy.now());
+    if (server_delay) {
+        delay = *server_delay;
+        if (delay > policy.max_backoff)
+            return {};
+    } else {
+        auto exp = policy.initial_backoff * (1LL << std::min(attempts_made - 1, 20u));
+        delay = std::min<milliseconds>(exp, policy.max_backoff);
+        if (policy.jitter)
+            delay = milliseconds(static_cast<long long>(delay.count() * random01));
+    }
+    if (waited + delay > policy.max_total)
+        return {};
+    return {true, delay};
+}
+
+} // namespace joinme::http
+
+#endif

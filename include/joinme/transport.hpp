@@ -1,0 +1,96 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_TRANSPORT_HPP
+#define JOINME_TRANSPORT_HPP
+
+/// @file
+/// The stream concept every operation is templated over, and the customization point that
+/// opens and closes a connection on such a stream.
+///
+/// joinme ships `stream_traits` for `beast::tcp_stream` (transport/tcp.hpp),
+/// `beast::ssl_stream<beast::tcp_stream>` (transport/tls.hpp) and `beast::test::stream`
+/// (transport/test_stream.hpp). To plug in another stream (a unix socket, a proxy tunnel),
+/// specialize `joinme::stream_traits<YourStream>` with the members documented on the primary
+/// template; nothing in the library needs to change.
+
+#include <joinme/error.hpp>
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/beast/core/stream_traits.hpp>
+#include <boost/url/url_view.hpp>
+
+#include <concepts>
+#include <string>
+#include <string_view>
+
+namespace joinme {
+
+/// Where a connection goes: scheme, host and port (RFC 6454 origin). Connections are pooled
+/// per origin.
+struct origin {
+    std::string scheme; ///< "https" or "http".
+    std::string host;   ///< Host name or IP literal, without brackets.
+    std::string port;   ///< Port number as text, never empty.
+
+    bool operator==(const origin&) const = default;
+
+    /// The `Host` header value: the port is left out when it is the scheme's default.
+    std::string host_header() const {
+        bool ipv6 = host.find(':') != std::string::npos;
+        std::string h = ipv6 ? "[" + host + "]" : host;
+        if ((scheme == "https" && port == "443") || (scheme == "http" && port == "80"))
+            return h;
+        return h + ":" + port;
+    }
+};
+
+/// The origin of an absolute `http` or `https` URL; `errc::invalid_url` for anything else.
+inline origin origin_of(boost::urls::url_view url, error_code& ec) {
+    ec = {};
+    auto scheme = url.scheme_id();
+    if ((scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) ||
+        !url.has_authority() || url.encoded_host().empty()) {
+        ec = errc::invalid_url;
+        return {};
+    }
+    origin o;
+    o.scheme = scheme == boost::urls::scheme::https ? "https" : "http";
+    o.host = url.host_address();
+    o.port = url.has_port() && !url.port().empty() ? std::string(url.port())
+                                                   : (o.scheme == "https" ? "443" : "80");
+    return o;
+}
+
+/// Customization point: how to make, open and close a connection on `Stream`.
+///
+/// A specialization provides:
+/// - `using context_type = ...;` what every new connection needs (for TLS the `ssl::context`,
+///   for an in-memory stream a connector); stored by value in a pool, so make it a cheap
+///   handle (a `std::reference_wrapper`, a `std::function`, an empty struct).
+/// - `static Stream create(const boost::asio::any_io_executor&, context_type&);` a fresh,
+///   unconnected stream. A TLS stream cannot be reused after its handshake, so each new
+///   connection gets a new one.
+/// - `template <class Token> static auto async_connect(Stream&, const origin&, context_type&,
+///   Token&&);` with completion signature `void(error_code)`: resolve, connect, handshake.
+///   It must honour terminal per-operation cancellation, which is how deadlines are enforced.
+/// - `template <class Token> static auto async_shutdown(Stream&, Token&&);` with signature
+///   `void(error_code)`: a graceful close (TLS close_notify); errors may be ignored.
+/// - `static void close(Stream&) noexcept;` an immediate close without I/O.
+/// - `static bool is_reusable(Stream&) noexcept;` false when an idle connection has been
+///   closed by the peer (or has unexpected data waiting); return true when unknown.
+template <class Stream>
+struct stream_traits;
+
+/// A stream joinme can run its operations over: Beast's async stream requirements plus a
+/// `stream_traits` specialization.
+template <class Stream>
+concept transport = boost::beast::is_async_stream<Stream>::value && requires(
+    Stream& s, typename stream_traits<Stream>::context_type& ctx,
+    const boost::asio::any_io_executor& ex) {
+    { stream_traits<Stream>::create(ex, ctx) } -> std::same_as<Stream>;
+    stream_traits<Stream>::close(s);
+    { stream_traits<Stream>::is_reusable(s) } -> std::convertible_to<bool>;
+};
+
+} // namespace joinme
+
+#endif

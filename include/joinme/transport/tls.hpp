@@ -1,0 +1,131 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_TRANSPORT_TLS_HPP
+#define JOINME_TRANSPORT_TLS_HPP
+
+/// @file
+/// `stream_traits` for TLS over TCP (`beast::ssl_stream<beast::tcp_stream>`): connect, SNI,
+/// peer and host-name verification, handshake; graceful shutdown.
+
+#include <joinme/transport/tcp.hpp>
+
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/ssl/host_name_verification.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace joinme {
+
+/// What a TLS connection needs: the `ssl::context` (trust store, client certificate), which
+/// must outlive every stream made from it, and whether to check the peer.
+///
+/// Peer and host-name verification are on by default. `insecure_skip_verify` turns both off:
+/// it exists only for tests against a server whose certificate cannot be trusted, and must
+/// never be set in production.
+struct tls_context {
+    std::reference_wrapper<boost::asio::ssl::context> ssl;
+    bool insecure_skip_verify = false;
+
+    tls_context(boost::asio::ssl::context& ctx) : ssl(ctx) {}
+};
+
+/// An `ssl::context` for a TLS 1.2+ client that verifies peers against the system's trust
+/// store. Add a test server's certificate with `add_certificate_authority`.
+inline boost::asio::ssl::context make_client_tls_context() {
+    boost::asio::ssl::context ctx(boost::asio::ssl::context::tls_client);
+    ctx.set_options(boost::asio::ssl::context::default_workarounds |
+                    boost::asio::ssl::context::no_sslv2 | boost::asio::ssl::context::no_sslv3 |
+                    boost::asio::ssl::context::no_tlsv1 | boost::asio::ssl::context::no_tlsv1_1);
+    ctx.set_default_verify_paths();
+    ctx.set_verify_mode(boost::asio::ssl::verify_peer);
+    return ctx;
+}
+
+namespace detail {
+
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+
+struct tls_connect_op {
+    tls_stream& stream;
+    origin target;
+    tls_context ctx;
+    bool connected = false;
+
+    template <class Self>
+    void operator()(Self& self, error_code ec = {}) {
+        if (ec)
+            return self.complete(ec);
+        if (!connected) {
+            connected = true;
+            tcp_context none;
+            return stream_traits<boost::beast::tcp_stream>::async_connect(
+                boost::beast::get_lowest_layer(stream), target, none, std::move(self));
+        }
+        SSL* ssl = stream.native_handle();
+        // SNI: servers with several certificates pick the right one from it. IP literals are
+        // not valid SNI names (RFC 6066 §3).
+        error_code addr_ec;
+        boost::asio::ip::make_address(target.host, addr_ec);
+        if (addr_ec && !SSL_set_tlsext_host_name(ssl, target.host.c_str()))
+            return self.complete(error_code(static_cast<int>(::ERR_get_error()),
+                                            boost::asio::error::get_ssl_category()));
+        if (ctx.insecure_skip_verify) {
+            stream.set_verify_mode(boost::asio::ssl::verify_none);
+        } else {
+            stream.set_verify_mode(boost::asio::ssl::verify_peer);
+            stream.set_verify_callback(boost::asio::ssl::host_name_verification(target.host));
+        }
+        stream.async_handshake(boost::asio::ssl::stream_base::client,
+                               [self = std::move(self)](error_code ec) mutable {
+                                   self.complete(ec);
+                               });
+    }
+};
+
+} // namespace detail
+
+template <>
+struct stream_traits<detail::tls_stream> {
+    using context_type = tls_context;
+
+    static detail::tls_stream create(const boost::asio::any_io_executor& ex, tls_context& ctx) {
+        return detail::tls_stream(ex, ctx.ssl.get());
+    }
+
+    template <class Token>
+    static auto async_connect(detail::tls_stream& s, const origin& o, tls_context& ctx,
+                              Token&& token) {
+        return boost::asio::async_compose<Token, void(error_code)>(
+            detail::tls_connect_op{s, o, ctx}, token, s);
+    }
+
+    /// Sends close_notify. A peer that closes without answering it (`stream_truncated`) is
+    /// normal on the web and not reported.
+    template <class Token>
+    static auto async_shutdown(detail::tls_stream& s, Token&& token) {
+        return boost::asio::async_compose<Token, void(error_code)>(
+            [&s, started = false](auto& self, error_code ec = {}) mutable {
+                if (!started) {
+                    started = true;
+                    return s.async_shutdown(std::move(self));
+                }
+                if (ec == boost::asio::ssl::error::stream_truncated ||
+                    ec == boost::asio::error::eof)
+                    ec = {};
+                boost::beast::get_lowest_layer(s).close();
+                self.complete(ec);
+            },
+            token, s);
+    }
+
+    static void close(detail::tls_stream& s) noexcept { boost::beast::get_lowest_layer(s).close(); }
+
+    static bool is_reusable(detail::tls_stream& s) noexcept {
+        return detail::socket_is_idle(boost::beast::get_lowest_layer(s).socket());
+    }
+};
+
+} // namespace joinme
+
+#endif

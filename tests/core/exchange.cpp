@@ -1,0 +1,535 @@
+// The HTTP exchange and the connection pool over Beast's in-memory stream: every failure
+// point, every truncation, malformed and oversized answers, deadlines, cancellation, and the
+// completion tokens Asio users pass.
+#include <joinme/http/pool.hpp>
+#include <joinme/transport/test_stream.hpp>
+
+#include "support/http_server.hpp"
+
+#include <boost/asio/deferred.hpp>
+#include <boost/asio/use_future.hpp>
+#include <boost/beast/_experimental/test/fail_count.hpp>
+#include <doctest/doctest.h>
+
+#include <optional>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+using joinme::errc;
+using joinme::error_code;
+using joinme::http::request;
+using joinme::http::response;
+using namespace std::chrono_literals;
+
+namespace {
+
+const std::string chunked_response = "HTTP/1.1 200 OK\r\n"
+                                     "Content-Type: application/json\r\n"
+                                     "Transfer-Encoding: chunked\r\n"
+                                     "\r\n"
+                                     "7\r\n{\"a\": 1\r\n"
+                                     "1\r\n}\r\n"
+                                     "0\r\n\r\n";
+
+request get(std::string target = "/v1/user") {
+    request req(bhttp::verb::get, target, 11);
+    req.set(bhttp::field::host, "api.join.me");
+    return req;
+}
+
+struct result {
+    error_code ec;
+    response res;
+    joinme::http::exchange_progress progress;
+};
+
+// Runs one exchange on `client` to completion.
+result run_exchange(asio::io_context& ioc, beast::test::stream& client,
+                    joinme::http::exchange_limits limits = {}) {
+    result r;
+    beast::flat_buffer buffer;
+    request req = get();
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            r.ec = co_await joinme::http::detail::with_deadline(
+                joinme::http::detail::exchange(client, buffer, req, r.res, limits, r.progress),
+                limits.timeout, [&] { client.close(); });
+        },
+        asio::detached);
+    ioc.run();
+    ioc.restart();
+    return r;
+}
+
+// A connected pair whose server side has sent `bytes` and then closed its sending half.
+struct answered_pair {
+    answered_pair(asio::io_context& ioc, std::string_view bytes,
+                  beast::test::fail_count* fc = nullptr)
+        : client(fc ? beast::test::stream(ioc, *fc) : beast::test::stream(ioc)), server(ioc) {
+        client.connect(server);
+        client.append(bytes);
+        client.close_remote();
+    }
+    beast::test::stream client;
+    beast::test::stream server;
+};
+
+} // namespace
+
+TEST_CASE("exchange: chunked body decoded") {
+    asio::io_context ioc;
+    answered_pair p(ioc, chunked_response);
+    auto r = run_exchange(ioc, p.client);
+    REQUIRE_MESSAGE(!r.ec, r.ec.message());
+    CHECK(r.res.result_int() == 200);
+    CHECK(r.res.body() == "{\"a\": 1}");
+}
+
+TEST_CASE("exchange: a failure injected at every read and write step is reported") {
+    int failures = 0;
+    for (std::size_t n = 0; n < 100; ++n) {
+        asio::io_context ioc;
+        beast::test::fail_count fc(n);
+        answered_pair p(ioc, chunked_response, &fc);
+        auto& client = p.client;
+        client.read_size(3); // many small reads: many failure points
+        auto r = run_exchange(ioc, p.client);
+        if (!r.ec) {
+            CHECK(r.res.body() == "{\"a\": 1}");
+            break;
+        }
+        ++failures;
+        CHECK(r.ec == beast::test::error::test_failure);
+    }
+    CHECK(failures > 10);
+}
+
+TEST_CASE("exchange: a response cut at every byte offset is a clean connection_closed") {
+    for (std::size_t k = 0; k < chunked_response.size(); ++k) {
+        asio::io_context ioc;
+        answered_pair p(ioc, chunked_response.substr(0, k));
+        auto r = run_exchange(ioc, p.client);
+        CHECK_MESSAGE(r.ec == errc::connection_closed, "offset ", k, ": ", r.ec.message());
+        CHECK(r.progress.request_written);
+        CHECK(r.progress.response_started == (k > 0));
+    }
+}
+
+TEST_CASE("exchange: malformed status lines and headers") {
+    for (std::string_view bad :
+         {"HTTP/1.1 abc OK\r\n\r\n", "HTTP/9.9 200 OK\r\nContent-Length: 0\r\n\r\n",
+          "garbage\r\n\r\n", "HTTP/1.1 200 OK\r\nBad Header\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n",
+          "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"}) {
+        asio::io_context ioc;
+        answered_pair p(ioc, bad);
+        auto r = run_exchange(ioc, p.client);
+        CHECK_MESSAGE(r.ec == errc::malformed_response, bad, ": ", r.ec.message());
+    }
+}
+
+TEST_CASE("exchange: bodies and headers over their limits") {
+    joinme::http::exchange_limits limits;
+    limits.body_limit = 1000;
+    limits.header_limit = 512;
+    SUBCASE("content-length body") {
+        asio::io_context ioc;
+        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'x'));
+        CHECK(run_exchange(ioc, p.client, limits).ec == errc::body_too_large);
+    }
+    SUBCASE("chunked body") {
+        std::string chunks;
+        for (int i = 0; i < 20; ++i)
+            chunks += "64\r\n" + std::string(100, 'x') + "\r\n";
+        asio::io_context ioc;
+        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n" + chunks);
+        CHECK(run_exchange(ioc, p.client, limits).ec == errc::body_too_large);
+    }
+    SUBCASE("header") {
+        asio::io_context ioc;
+        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nX-Big: " + std::string(1000, 'x') +
+                                        "\r\nContent-Length: 0\r\n\r\n");
+        CHECK(run_exchange(ioc, p.client, limits).ec == errc::header_too_large);
+    }
+    SUBCASE("exactly at the limit is fine") {
+        asio::io_context ioc;
+        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x'));
+        auto r = run_exchange(ioc, p.client, limits);
+        CHECK(!r.ec);
+        CHECK(r.res.body().size() == 1000);
+    }
+}
+
+TEST_CASE("exchange: a silent server hits the deadline") {
+    asio::io_context ioc;
+    beast::test::stream client(ioc), server(ioc);
+    client.connect(server);
+    joinme::http::exchange_limits limits;
+    limits.timeout = 50ms;
+    auto start = std::chrono::steady_clock::now();
+    auto r = run_exchange(ioc, client, limits);
+    CHECK(r.ec == errc::timeout);
+    CHECK(std::chrono::steady_clock::now() - start < 5s);
+}
+
+TEST_CASE("async_exchange: completion tokens and cancellation") {
+    asio::io_context ioc;
+    beast::flat_buffer buffer;
+    request req = get();
+
+    SUBCASE("callback, never invoked inline") {
+        answered_pair p(ioc, chunked_response);
+        bool done = false;
+        joinme::http::async_exchange(p.client, buffer, req, {}, [&](error_code ec, response res) {
+            CHECK(!ec);
+            CHECK(res.body() == "{\"a\": 1}");
+            done = true;
+        });
+        CHECK_FALSE(done);
+        ioc.run();
+        CHECK(done);
+    }
+    SUBCASE("the handler runs on its associated executor") {
+        answered_pair p(ioc, chunked_response);
+        auto strand = asio::make_strand(ioc);
+        bool on_strand = false;
+        joinme::http::async_exchange(p.client, buffer, req, {},
+                                     asio::bind_executor(strand, [&](error_code, response) {
+                                         on_strand = strand.running_in_this_thread();
+                                     }));
+        ioc.run();
+        CHECK(on_strand);
+    }
+    SUBCASE("use_future") {
+        answered_pair p(ioc, chunked_response);
+        auto f = joinme::http::async_exchange(p.client, buffer, req, {}, asio::use_future);
+        ioc.run();
+        CHECK(f.get().body() == "{\"a\": 1}");
+    }
+    SUBCASE("use_future reports errors as exceptions") {
+        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc");
+        auto f = joinme::http::async_exchange(p.client, buffer, req, {}, asio::use_future);
+        ioc.run();
+        CHECK_THROWS_AS(f.get(), boost::system::system_error);
+    }
+    SUBCASE("deferred + as_tuple in a coroutine") {
+        answered_pair p(ioc, chunked_response);
+        std::optional<std::tuple<error_code, response>> out;
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                auto op = joinme::http::async_exchange(p.client, buffer, req, {}, asio::deferred);
+                out = co_await std::move(op)(asio::as_tuple(asio::use_awaitable));
+            },
+            asio::detached);
+        ioc.run();
+        REQUIRE(out);
+        CHECK(!std::get<0>(*out));
+        CHECK(std::get<1>(*out).body() == "{\"a\": 1}");
+    }
+    SUBCASE("terminal cancellation through the handler's slot") {
+        beast::test::stream client(ioc), server(ioc);
+        client.connect(server);
+        asio::cancellation_signal sig;
+        error_code got;
+        bool done = false;
+        joinme::http::async_exchange(client, buffer, req, {},
+                                     asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) {
+                                         got = ec;
+                                         done = true;
+                                     }));
+        asio::steady_timer t(ioc, 20ms);
+        t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
+        ioc.run();
+        CHECK(done);
+        CHECK(got == asio::error::operation_aborted);
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// The pool over in-memory streams: a connector hands each new connection to a test server.
+
+namespace {
+
+struct memory_server {
+    explicit memory_server(asio::io_context& ioc) : ioc(ioc) {}
+
+    joinme::test_stream_connector connector() {
+        return [this](const asio::any_io_executor& ex) {
+            beast::test::stream client(ex);
+            auto server = std::make_shared<beast::test::stream>(ioc);
+            client.connect(*server);
+            ++counters->connections;
+            servers.push_back(server);
+            asio::co_spawn(
+                ioc,
+                [server, b = behaviour, c = counters]() -> asio::awaitable<void> {
+                    co_await test_support::serve_http(*server, b, c);
+                    server->close();
+                },
+                asio::detached);
+            return client;
+        };
+    }
+
+    // Ends every server session, so that io_context::run() can return.
+    void stop() {
+        for (auto& s : servers)
+            s->close();
+    }
+
+    asio::io_context& ioc;
+    std::shared_ptr<test_support::server_behaviour> behaviour =
+        std::make_shared<test_support::server_behaviour>();
+    std::shared_ptr<test_support::server_counters> counters =
+        std::make_shared<test_support::server_counters>();
+    std::vector<std::shared_ptr<beast::test::stream>> servers;
+};
+
+using memory_pool = joinme::http::basic_connection_pool<beast::test::stream>;
+const joinme::origin api{"https", "api.join.me", "443"};
+
+// Runs `client` on the io_context, then shuts pool and server down so that run() returns.
+template <class F>
+void run_client(asio::io_context& ioc, memory_server& srv, memory_pool& pool, F client) {
+    asio::co_spawn(
+        ioc,
+        [&, client]() -> asio::awaitable<void> {
+            co_await client();
+            pool.close();
+            srv.stop();
+        },
+        asio::detached);
+    ioc.run();
+}
+
+} // namespace
+
+TEST_CASE("pool: sequential requests reuse one connection") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    memory_pool pool(ioc.get_executor(), srv.connector());
+    int ok = 0;
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 50; ++i) {
+            auto [ec, res] = co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+            if (!ec && res.body() == "ok")
+                ++ok;
+        }
+    });
+    CHECK(ok == 50);
+    CHECK(srv.counters->connections == 1);
+    CHECK(pool.stats().reused == 49);
+}
+
+TEST_CASE("pool: concurrency never exceeds the connection limit") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 3;
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    int ok = 0, done = 0;
+    std::size_t idle_at_end = 0;
+    for (int i = 0; i < 40; ++i)
+        pool.async_request(api, get(), [&](error_code ec, response res) {
+            if (!ec && res.result_int() == 200)
+                ++ok;
+            if (++done == 40) {
+                // The last handler runs after its connection went back to the pool.
+                idle_at_end = pool.idle_connections(api);
+                pool.close();
+                srv.stop();
+            }
+        });
+    ioc.run();
+    CHECK(ok == 40);
+    CHECK(srv.counters->connections == 3);
+    CHECK(idle_at_end == 3);
+}
+
+TEST_CASE("pool: sets Host and User-Agent") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    std::string host, agent;
+    srv.behaviour->handler = [&](const request& r) {
+        host = std::string(r[bhttp::field::host]);
+        agent = std::string(r[bhttp::field::user_agent]);
+        return response(bhttp::status::no_content, 11);
+    };
+    memory_pool pool(ioc.get_executor(), srv.connector());
+    // A named origin: g++ 12 mis-destroys brace-initialised temporaries inside co_await.
+    const joinme::origin other_port{"https", "api.join.me", "8443"};
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        request req = get();
+        req.erase(bhttp::field::host);
+        co_await pool.async_request(other_port, req, asio::as_tuple(asio::use_awaitable));
+    });
+    CHECK(host == "api.join.me:8443");
+    CHECK(agent.rfind("joinme/", 0) == 0);
+}
+
+TEST_CASE("pool: a Connection: close answer retires the connection") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    srv.behaviour->handler = [](const request&) {
+        response res(bhttp::status::ok, 11);
+        res.keep_alive(false);
+        return res;
+    };
+    memory_pool pool(ioc.get_executor(), srv.connector());
+    int ok = 0;
+    std::size_t idle = 99;
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+            auto [ec, res] = co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+            ok += !ec;
+        }
+        idle = pool.idle_connections(api);
+    });
+    CHECK(ok == 3);
+    CHECK(srv.counters->connections == 3);
+    CHECK(idle == 0);
+}
+
+TEST_CASE("pool: a reused connection the server dropped is replayed once for GET, not for POST") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    srv.behaviour->close_after_response = true; // silently, like an idle timeout
+    memory_pool pool(ioc.get_executor(), srv.connector());
+    std::vector<error_code> results;
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        for (auto verb : {bhttp::verb::get, bhttp::verb::get, bhttp::verb::post}) {
+            request req = get();
+            req.method(verb);
+            auto [ec, res] = co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
+            results.push_back(ec);
+        }
+    });
+    REQUIRE(results.size() == 3);
+    CHECK(!results[0]);
+    CHECK(!results[1]); // the dead connection was detected and the GET replayed
+    // An in-memory stream cannot tell that its peer left until it reads, so the POST, which
+    // was written completely, is not replayed: it fails instead of risking a double effect.
+    CHECK(results[2] == errc::connection_closed);
+    CHECK(pool.stats().replayed_on_fresh == 1);
+}
+
+TEST_CASE("pool: rate-limited answers are retried after Retry-After, then given up") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    int calls = 0;
+    int limited = 1;
+    srv.behaviour->handler = [&](const request&) {
+        ++calls;
+        if (calls <= limited) {
+            response res(bhttp::status::too_many_requests, 11);
+            res.set(bhttp::field::retry_after, "1");
+            return res;
+        }
+        return response(bhttp::status::ok, 11);
+    };
+    std::vector<std::chrono::milliseconds> slept;
+    joinme::http::pool_options opts;
+    opts.retry.sleep = [&](std::chrono::milliseconds d,
+                           asio::any_completion_handler<void(error_code)> h) {
+        slept.push_back(d);
+        asio::post(ioc, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
+    };
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    unsigned status = 0;
+    error_code ec;
+    auto call = [&](bhttp::verb verb) {
+        run_client(ioc, srv, pool, [&, verb]() -> asio::awaitable<void> {
+            request req = get();
+            req.method(verb);
+            response res;
+            std::tie(ec, res) = co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
+            status = res.result_int();
+        });
+    };
+
+    SUBCASE("one 429 then 200") {
+        call(bhttp::verb::get);
+        CHECK(!ec);
+        CHECK(status == 200);
+        CHECK(calls == 2);
+        REQUIRE(slept.size() == 1);
+        CHECK(slept[0] == 1s);
+    }
+    SUBCASE("always 429: the last answer comes back after max_attempts") {
+        limited = 100;
+        call(bhttp::verb::get);
+        CHECK(!ec);
+        CHECK(status == 429);
+        CHECK(calls == 3);
+        CHECK(slept.size() == 2);
+    }
+    SUBCASE("POST is not retried unless allowed") {
+        call(bhttp::verb::post);
+        CHECK(status == 429);
+        CHECK(calls == 1);
+    }
+}
+
+TEST_CASE("pool: a failed connect is reported and frees its slot") {
+    asio::io_context ioc;
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    memory_pool pool(ioc.get_executor(), joinme::test_stream_connector{}, opts);
+    std::vector<error_code> got;
+    for (int i = 0; i < 3; ++i)
+        pool.async_request(api, get(), [&](error_code ec, response) { got.push_back(ec); });
+    ioc.run();
+    REQUIRE(got.size() == 3);
+    for (auto& ec : got)
+        CHECK(ec == asio::error::not_connected);
+}
+
+TEST_CASE("pool: cancelling a request waiting for a connection") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    srv.behaviour->never_answer = true;
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    opts.limits.timeout = 200ms;
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    error_code first, second;
+    asio::cancellation_signal sig;
+    pool.async_request(api, get(), [&](error_code ec, response) {
+        first = ec;
+        pool.close();
+        srv.stop();
+    });
+    pool.async_request(api, get(),
+                       asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) { second = ec; }));
+    asio::steady_timer t(ioc, 20ms);
+    t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
+    ioc.run();
+    CHECK(first == errc::timeout);
+    CHECK(second == asio::error::operation_aborted);
+}
+
+TEST_CASE("pool: on_request sees every attempt without query or headers") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    std::vector<joinme::http::request_event> events;
+    std::vector<std::string> paths;
+    joinme::http::pool_options opts;
+    opts.on_request = [&](const joinme::http::request_event& e) {
+        events.push_back(e);
+        paths.emplace_back(e.path);
+    };
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        co_await pool.async_request(api, get("/v1/meetings?endDate=2030-01-01T00:00:00Z"),
+                                    asio::as_tuple(asio::use_awaitable));
+        co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+    });
+    REQUIRE(events.size() == 2);
+    CHECK(paths[0] == "/v1/meetings");
+    CHECK(events[0].status == 200);
+    CHECK_FALSE(events[0].reused_connection);
+    CHECK(events[1].reused_connection);
+}
