@@ -1,0 +1,168 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_API_PARSE_HPP
+#define JOINME_API_PARSE_HPP
+
+/// @file
+/// Turning JSON text or a `boost::json::value` into a model of `joinme::api`, with an
+/// `error_code` + `diagnostics` form that does not throw for bad input, a throwing form, and
+/// the `boost::json::value_to` / `boost::json::try_value_to` customizations shared by every
+/// model.
+///
+/// What is accepted, for every model: members the model does not know are ignored; an
+/// optional member may be absent or null; a required member must be present and not null;
+/// booleans may also be the strings "true" and "false"; integers must be JSON integers that fit
+/// in `std::int64_t`; date-times are ISO 8601 strings with `Z`, an offset or no suffix (UTC)
+/// between the years 0000 and 9999; a number too large for a double is rejected anywhere, as
+/// it could not be written back as JSON. Models are written with `boost::json::value_from`,
+/// date-times in UTC with `Z`.
+///
+/// Exceptions: `parse_json`, `from_json` and `parse(body, ec, diag)` report bad input through
+/// the error code, without throwing or catching anything internally; only `std::bad_alloc` can
+/// escape them. `parse(body)` and `value_to` throw `error_with_diagnostics`.
+///
+/// A model type `T` takes part by providing, in its own namespace,
+/// `bool tag_invoke(detail::read_tag<T>, detail::json_reader&, const boost::json::value&, T&)`
+/// (which reports a failure with the reader and returns false) and
+/// `void tag_invoke(boost::json::value_from_tag, boost::json::value&, const T&)`.
+/// Every member of a model has a default member initializer, so a designated initializer may
+/// name only some members without tripping `-Wmissing-field-initializers`.
+
+#include <joinme/api/detail/json_reader.hpp>
+#include <joinme/error.hpp>
+
+#include <boost/json/conversion.hpp>
+#include <boost/json/parse_options.hpp>
+#include <boost/json/parser.hpp>
+#include <boost/json/system_error.hpp>
+#include <boost/json/value.hpp>
+#include <boost/json/value_to.hpp>
+
+#include <cstddef>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace joinme::api {
+
+/// The deepest nesting of arrays and objects accepted in a body. join.me's own documents nest
+/// at most four levels (a start request's webhooks); the rest is headroom for
+/// `customCallbackData`, which is the caller's JSON.
+inline constexpr std::size_t max_json_depth = 32;
+
+/// The options every joinme body is parsed with: strict JSON (no comments, no trailing commas,
+/// valid UTF-8) nested at most `max_json_depth` levels.
+inline boost::json::parse_options json_parse_options() noexcept {
+    boost::json::parse_options opt;
+    opt.max_depth = max_json_depth;
+    return opt;
+}
+
+/// Parses `body` as one JSON document with `json_parse_options()`.
+///
+/// @param body The text; its size is the caller's to limit.
+/// @param ec Cleared on success; `errc::malformed_response` when `body` is not JSON, nests
+///        too deeply, or holds a number no double can hold (such as `1e400`).
+/// @param diag On failure, `client_message` says what was wrong and at which byte. It never
+///        quotes the body. Untouched on success.
+/// @return The document, or an empty optional on failure.
+/// @throws std::bad_alloc only.
+inline std::optional<boost::json::value> parse_json(std::string_view body, error_code& ec,
+                                                    diagnostics& diag) {
+    boost::json::parser p({}, json_parse_options());
+    boost::json::error_code jec;
+    std::size_t consumed = p.write(body.data(), body.size(), jec);
+    if (jec) {
+        ec = errc::malformed_response;
+        diag.client_message =
+            "the body is not valid JSON: " + jec.message() + " at byte " + std::to_string(consumed);
+        return std::nullopt;
+    }
+    auto jv = p.release();
+    if (!detail::all_numbers_finite(jv)) {
+        ec = errc::malformed_response;
+        diag.client_message = "the body holds a number beyond the range of a double";
+        return std::nullopt;
+    }
+    ec.clear();
+    return jv;
+}
+
+/// Reads an already parsed JSON value as the model `T`.
+///
+/// @param jv The value.
+/// @param ec Cleared on success; `errc::malformed_response` when a member has the wrong type
+///        or a required member is missing.
+/// @param diag On failure, `client_message` names the member's path and what was expected,
+///        e.g. `field "meetings[2].meetingId": expected an integer, found a string`. It never
+///        quotes a value. Untouched on success.
+/// @return The model, or an empty optional on failure.
+/// @throws std::bad_alloc only: bad input is reported through `ec`.
+template <detail::readable T>
+std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag) {
+    detail::json_reader r;
+    std::optional<T> out(std::in_place);
+    if (!detail::read_json(r, jv, *out)) {
+        ec = errc::malformed_response;
+        diag.client_message = r.error();
+        return std::nullopt;
+    }
+    ec.clear();
+    return out;
+}
+
+/// Parses the response body `body` as the model `T`: `parse_json`, then `from_json`.
+///
+/// This is the form the client uses: bad input never throws. `ec` and `diag` are as described
+/// for those two functions.
+/// @throws std::bad_alloc only.
+template <detail::readable T>
+std::optional<T> parse(std::string_view body, error_code& ec, diagnostics& diag) {
+    auto jv = parse_json(body, ec, diag);
+    if (!jv)
+        return std::nullopt;
+    return from_json<T>(*jv, ec, diag);
+}
+
+/// Parses `body` as the model `T`, throwing on bad input.
+///
+/// @throws error_with_diagnostics with `errc::malformed_response` and the `client_message`
+///         described for `parse_json` and `from_json`.
+template <detail::readable T>
+T parse(std::string_view body) {
+    error_code ec;
+    diagnostics diag;
+    auto out = parse<T>(body, ec, diag);
+    if (!out)
+        throw error_with_diagnostics(ec, std::move(diag));
+    return std::move(*out);
+}
+
+/// `boost::json::value_to<T>` for every model `T`.
+///
+/// @throws error_with_diagnostics (a `boost::system::system_error`) with
+///         `errc::malformed_response` and the member path in its diagnostics.
+template <detail::readable T>
+T tag_invoke(boost::json::value_to_tag<T>, const boost::json::value& jv) {
+    error_code ec;
+    diagnostics diag;
+    auto out = from_json<T>(jv, ec, diag);
+    if (!out)
+        throw error_with_diagnostics(ec, std::move(diag));
+    return std::move(*out);
+}
+
+/// `boost::json::try_value_to<T>` for every model `T`: a wrong type or a missing member gives
+/// `errc::malformed_response` without an exception. The result cannot carry the member path;
+/// use `from_json` to get it.
+template <detail::readable T>
+boost::json::result<T> tag_invoke(boost::json::try_value_to_tag<T>, const boost::json::value& jv) {
+    detail::json_reader r;
+    T out{};
+    if (!detail::read_json(r, jv, out))
+        return {boost::system::in_place_error, make_error_code(errc::malformed_response)};
+    return {boost::system::in_place_value, std::move(out)};
+}
+
+} // namespace joinme::api
+
+#endif
