@@ -239,6 +239,7 @@ struct diagnostics {
     std::string error;                ///< OAuth `error`.
     std::string error_description;    ///< OAuth `error_description`.
     std::string error_uri;            ///< OAuth `error_uri`.
+    std::string error_ticket_id;      ///< join.me's `error_ticket_id` for support requests.
     std::string message;              ///< join.me API `Message`.
     std::string error_code;           ///< join.me API `ErrorCode`.
     std::string error_detail_header;  ///< `X-Error-Detail-Header`.
@@ -253,7 +254,8 @@ struct diagnostics {
 
     /// True when nothing was recorded.
     bool empty() const noexcept {
-        return status == 0 && error.empty() && error_description.empty() && message.empty() &&
+        return status == 0 && error.empty() && error_description.empty() && error_uri.empty() &&
+               error_ticket_id.empty() && message.empty() &&
                error_code.empty() && error_detail_header.empty() && mashery_error_code.empty() &&
                body_excerpt.empty() && client_message.empty();
     }
@@ -279,6 +281,8 @@ struct diagnostics {
             out = "status " + std::to_string(status);
         field("error", error);
         field("error_description", error_description);
+        field("error_uri", error_uri);
+        field("error_ticket_id", error_ticket_id);
         field("Message", message);
         field("ErrorCode", error_code);
         field("X-Error-Detail-Header", error_detail_header);

@@ -73,7 +73,7 @@ inline bool read_oauth_error(const boost::json::object& o, error_code& ec, diagn
     // join.me's server_error carries a ticket id for its support; diagnostics has no field
     // of that name, so it goes to `message`.
     if (auto t = string_member(o, "error_ticket_id", ok); t && !t->empty())
-        diag.message = "error_ticket_id " + std::string(*t);
+        diag.error_ticket_id = std::string(*t);
     ec = to_oauth_errc(*error);
     return true;
 }
@@ -233,8 +233,7 @@ inline token parse_token(unsigned status, std::string_view body, time_point now,
 /// Errors (`diag.status` is always set; `diag` is not cleared first):
 /// - `errc::body_too_large`: more than `max_token_response_size` bytes;
 /// - an `oauth_errc` for a §5.2 error object (also when sent with a 2xx status), with
-///   `error`, `error_description`, `error_uri` in `diag` (join.me's `error_ticket_id` in
-///   `diag.message`); unknown codes give `oauth_errc::unknown_error`, the text kept;
+///   `error`, `error_description`, `error_uri` and join.me's `error_ticket_id` in `diag`; unknown codes give `oauth_errc::unknown_error`, the text kept;
 /// - other failure statuses: `errc::rate_limited` (429), `errc::server_error` (5xx) or
 ///   `errc::unexpected_status`, with the start of the body in `diag.body_excerpt` and a JSON
 ///   `Message`/`ErrorCode` in `diag`;
