@@ -1,0 +1,518 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_SANDBOX_SANDBOX_HPP
+#define JOINME_SANDBOX_SANDBOX_HPP
+
+/// @file
+/// The sandbox: an in-process join.me emulator for examples, tests and users' own tests.
+/// Opt-in: not included by `joinme/joinme.hpp`.
+///
+/// One `server` serves the OAuth endpoints (`/api/public/v1/auth/...`) and the REST API
+/// (`/v1/...`) from one address, over plain TCP, TLS (a key and self-signed certificate made
+/// in memory) or the server end of a `beast::test::stream` pair. A client points both of its
+/// base URLs (authorization server and API) at `server::base_url()`.
+///
+/// @code
+/// boost::asio::io_context ioc;
+/// joinme::sandbox::server sandbox(ioc.get_executor());   // seeded app and users
+/// sandbox.listen_tls();                                   // 127.0.0.1, ephemeral port
+/// // trust sandbox.certificate_pem(), use sandbox.base_url() as both base URLs,
+/// // client id joinme::sandbox::default_client_id, secret default_client_secret
+/// ioc.run();                                              // until sandbox.stop()
+/// @endcode
+///
+/// Behaviour where the contract is silent:
+/// - `renewauthorization` re-confirms at once (no page) and redirects to the application's
+///   first callback URL with `isAuthorizationRenewed=true`; the token stops being stale.
+/// - A loopback `http` callback URL matches a redirect URI with any port (RFC 8252 §7.3).
+/// - Webhooks are delivered over plain `http` only, once, with `options::webhook_timeout`;
+///   an `https` callback is answered with `"registered": false` in `webhooksStatus`.
+/// - TLS connections end without a close_notify (clients see `stream_truncated`).
+///
+/// @par Threading
+/// The server runs entirely on the executor given to its constructor and starts no thread.
+/// It is not thread-safe: call its members from that executor's thread, or, if the
+/// io_context runs on several threads, pass a strand and call the members from inside it.
+///
+/// @par Lifetime
+/// Destroying the server stops it. Connections still running keep the shared state alive
+/// until they finish, so the server object may go away before the io_context does.
+
+#include <joinme/sandbox/detail/service.hpp>
+#include <joinme/sandbox/options.hpp>
+#include <joinme/sandbox/tls.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/_experimental/test/stream.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/tcp_stream.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/http/write.hpp>
+#include <boost/beast/ssl/ssl_stream.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <sstream>
+#include <string>
+#include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
+
+namespace joinme::sandbox {
+
+namespace detail {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+using tcp = asio::ip::tcp;
+
+// Rethrows what a detached coroutine threw, so that a bug surfaces from io_context::run.
+inline void rethrow(std::exception_ptr e) {
+    if (e)
+        std::rethrow_exception(e);
+}
+
+template <class Stream>
+struct is_ssl_stream : std::false_type {};
+template <class Next>
+struct is_ssl_stream<beast::ssl_stream<Next>> : std::true_type {};
+
+template <class Stream>
+void close_stream(Stream& s) {
+    auto& l = beast::get_lowest_layer(s);
+    boost::system::error_code ec;
+    if constexpr (requires { l.socket(); }) {
+        l.socket().shutdown(tcp::socket::shutdown_both, ec);
+        l.socket().close(ec);
+    } else {
+        l.close();
+    }
+}
+
+template <class Stream>
+void set_deadline(Stream& s, std::chrono::milliseconds d) {
+    auto& l = beast::get_lowest_layer(s);
+    if constexpr (requires { l.expires_after(d); })
+        l.expires_after(d);
+}
+
+inline std::string serialize(const response& res) {
+    std::ostringstream os;
+    os << res;
+    return std::move(os).str();
+}
+
+/// The shared state of a server and its connections.
+struct server_state {
+    explicit server_state(asio::any_io_executor e, options o)
+        : ex(std::move(e))
+        , svc(std::move(o)) {}
+
+    asio::any_io_executor ex;
+    service svc;
+    std::optional<tcp::acceptor> tcp_acceptor, tls_acceptor;
+    std::optional<self_signed_certificate> cert;
+    std::optional<asio::ssl::context> ssl_ctx;
+    std::string base_url = "http://sandbox.invalid";
+    std::map<std::uint64_t, std::function<void()>> closers; // every open connection and timer
+    std::uint64_t next_closer = 0;
+    bool stopped = false;
+
+    const options& opts() { return svc.opts(); }
+
+    std::uint64_t add_closer(std::function<void()> f) {
+        closers.emplace(next_closer, std::move(f));
+        return next_closer++;
+    }
+
+    void stop() {
+        stopped = true;
+        boost::system::error_code ec;
+        if (tcp_acceptor)
+            tcp_acceptor->close(ec);
+        if (tls_acceptor)
+            tls_acceptor->close(ec);
+        auto all = std::move(closers);
+        closers.clear();
+        for (auto& [id, f] : all)
+            f();
+    }
+
+    void log(const request& req, unsigned status, std::chrono::steady_clock::time_point start) {
+        if (!opts().on_request)
+            return;
+        auto target = urls::parse_origin_form(req.target());
+        request_log_entry e;
+        e.method = std::string(req.method_string());
+        // Only the path: query strings may carry tokens (renewauthorization, presenter links).
+        e.path = target ? std::string(target->encoded_path()) : std::string("?");
+        e.status = status;
+        e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+            std::chrono::steady_clock::now() - start);
+        opts().on_request(e);
+    }
+};
+
+struct closer_guard {
+    server_state& st;
+    std::uint64_t id;
+    ~closer_guard() { st.closers.erase(id); }
+};
+
+/// Waits until the peer or `stop` closes the connection, discarding what arrives.
+template <class Stream>
+asio::awaitable<void> drain(Stream& stream) {
+    char buf[512];
+    for (;;) {
+        auto [ec, n] =
+            co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
+        if (ec)
+            co_return;
+    }
+}
+
+inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call);
+
+inline void deliver_webhooks(const std::shared_ptr<server_state>& st,
+                             std::vector<webhook_call> calls) {
+    for (auto& c : calls)
+        asio::co_spawn(st->ex, deliver_webhook(st, std::move(c)), rethrow);
+}
+
+/// Serves one connection: TLS handshake if any, then requests until the peer, an error, a
+/// fault or `stop` ends it.
+template <class Stream>
+asio::awaitable<void> session(std::shared_ptr<server_state> st, Stream stream, std::string scheme) {
+    namespace http = beast::http;
+    asio::steady_timer timer(st->ex);
+    closer_guard guard{*st, st->add_closer([&] {
+                           close_stream(stream);
+                           timer.cancel();
+                       })};
+    const auto& o = st->opts();
+    if constexpr (is_ssl_stream<Stream>::value) {
+        set_deadline(stream, o.idle_timeout);
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                    asio::as_tuple(asio::use_awaitable));
+        if (ec || st->stopped) {
+            close_stream(stream);
+            co_return;
+        }
+    }
+    beast::flat_buffer buffer;
+    std::size_t served = 0;
+    while (!st->stopped) {
+        http::request_parser<http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(o.header_limit));
+        parser.body_limit(o.body_limit);
+        set_deadline(stream, o.idle_timeout);
+        auto [ec, n] =
+            co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        if (ec == http::error::header_limit || ec == http::error::body_limit) {
+            // Tell the client why, then close: the rest of the message is not read.
+            auto res = make_response(ec == http::error::header_limit ? 431 : 413,
+                                     "application/json; charset=utf-8",
+                                     R"({"Message":"Request too large"})");
+            res.keep_alive(false);
+            auto wire = serialize(res);
+            co_await asio::async_write(stream, asio::buffer(wire),
+                                       asio::as_tuple(asio::use_awaitable));
+        }
+        if (ec || st->stopped)
+            break;
+        auto start = std::chrono::steady_clock::now();
+        request req = parser.release();
+        auto out = st->svc.handle(req, connection_info{scheme, st->base_url});
+        ++served;
+        deliver_webhooks(st, std::move(out.webhooks));
+        if (out.applied && out.applied->latency.count() > 0) {
+            timer.expires_after(out.applied->latency);
+            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (st->stopped)
+                break;
+        }
+        if (out.applied && out.applied->never_answer) {
+            st->log(req, 0, start);
+            co_await drain(stream);
+            break;
+        }
+        bool last = o.keep_alive_max_requests && served >= o.keep_alive_max_requests;
+        bool keep = req.keep_alive() && !(last && o.announce_close);
+        out.res.keep_alive(keep);
+        auto wire = serialize(out.res);
+        std::size_t len = wire.size();
+        bool cut =
+            out.applied && out.applied->close_after_bytes && *out.applied->close_after_bytes < len;
+        if (cut)
+            len = *out.applied->close_after_bytes;
+        set_deadline(stream, o.idle_timeout);
+        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire.data(), len),
+                                                    asio::as_tuple(asio::use_awaitable));
+        st->log(req, out.res.result_int(), start);
+        if (wec || cut || !keep || last)
+            break;
+    }
+    // No TLS close_notify: the connection simply ends; Beast clients treat the resulting
+    // stream_truncated as a normal end of connection.
+    close_stream(stream);
+}
+
+inline asio::awaitable<void> accept_loop(std::shared_ptr<server_state> st, tcp::acceptor& acceptor,
+                                         bool tls) {
+    while (!st->stopped) {
+        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
+        if (ec == asio::error::operation_aborted || !acceptor.is_open() || st->stopped)
+            co_return;
+        if (ec) {
+            // A transient failure (e.g. out of file descriptors): back off, keep accepting.
+            asio::steady_timer t(st->ex, std::chrono::milliseconds(50));
+            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+            continue;
+        }
+        ++st->svc.stats().connections_accepted;
+        beast::tcp_stream ts(std::move(socket));
+        if (tls)
+            asio::co_spawn(
+                st->ex,
+                session(st, beast::ssl_stream<beast::tcp_stream>(std::move(ts), *st->ssl_ctx),
+                        "https"),
+                rethrow);
+        else
+            asio::co_spawn(st->ex, session(st, std::move(ts), "http"), rethrow);
+    }
+}
+
+inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call) {
+    namespace http = beast::http;
+    auto& stats = st->svc.stats();
+    auto url = urls::parse_absolute_uri(call.url);
+    if (!url || url->scheme() != "http" || st->stopped) {
+        ++stats.webhooks_failed;
+        co_return;
+    }
+    beast::tcp_stream stream(st->ex);
+    tcp::resolver resolver(st->ex);
+    closer_guard guard{*st, st->add_closer([&] {
+                           resolver.cancel();
+                           close_stream(stream);
+                       })};
+    stream.expires_after(st->opts().webhook_timeout);
+    std::string host = url->host();
+    if (host.size() > 2 && host.front() == '[')
+        host = host.substr(1, host.size() - 2); // an IPv6 literal
+    std::uint16_t port_number =
+        url->has_port() && !url->port().empty() ? url->port_number() : std::uint16_t(80);
+    std::string port = std::to_string(port_number);
+    // An IP literal needs no resolver (whose lookups run on an Asio-internal thread).
+    boost::system::error_code aec;
+    auto addr = asio::ip::make_address(host, aec);
+    tcp::resolver::results_type results;
+    boost::system::error_code rec;
+    if (!aec)
+        results = tcp::resolver::results_type::create(tcp::endpoint(addr, port_number), host, port);
+    else
+        std::tie(rec, results) =
+            co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
+    bool ok = false;
+    if (!rec && !st->stopped) {
+        auto [cec, ep] =
+            co_await stream.async_connect(results, asio::as_tuple(asio::use_awaitable));
+        if (!cec) {
+            request req{http::verb::post,
+                        url->encoded_target().empty() ? "/" : std::string(url->encoded_target()),
+                        11};
+            req.set(http::field::host, url->encoded_host_and_port());
+            req.set(http::field::content_type, "application/json");
+            req.set(http::field::user_agent, "joinme-sandbox");
+            req.keep_alive(false);
+            req.body() = std::move(call.body);
+            req.prepare_payload();
+            auto [wec, wn] =
+                co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+            if (!wec) {
+                beast::flat_buffer buf;
+                http::response_parser<http::string_body> parser;
+                parser.body_limit(64 * 1024);
+                auto [rec2, rn] = co_await http::async_read(stream, buf, parser,
+                                                            asio::as_tuple(asio::use_awaitable));
+                ok = !rec2 && parser.get().result_int() / 100 == 2;
+            }
+        }
+    }
+    ++(ok ? stats.webhooks_delivered : stats.webhooks_failed);
+    close_stream(stream);
+}
+
+} // namespace detail
+
+/// An in-process join.me emulator. See the file comment for threading and lifetime.
+class server {
+public:
+    /// The function a client uses to open an in-memory connection: returns the client end of
+    /// a freshly connected `beast::test::stream` pair whose server end this server serves.
+    using connector =
+        std::function<boost::beast::test::stream(const boost::asio::any_io_executor&)>;
+
+    /// Creates a server on `ex` (an io_context's executor or a strand). Nothing is served until
+    /// `listen_tcp`, `listen_tls` or `serve` is called.
+    explicit server(boost::asio::any_io_executor ex, options opts = {})
+        : st_(std::make_shared<detail::server_state>(std::move(ex), std::move(opts))) {}
+
+    server(const server&) = delete;
+    server& operator=(const server&) = delete;
+
+    /// Stops the server (see `stop`).
+    ~server() { st_->stop(); }
+
+    /// Accepts plain HTTP connections on `ep` (port 0: an ephemeral port) and returns the
+    /// bound port. `base_url()` becomes `http://HOST:PORT`. Throws `boost::system::system_error`
+    /// if the address cannot be bound.
+    unsigned short listen_tcp(const boost::asio::ip::tcp::endpoint& ep = loopback()) {
+        return listen(st_->tcp_acceptor, ep, false);
+    }
+
+    /// Like `listen_tcp`, for HTTPS with the in-memory certificate (`certificate_pem()`).
+    /// `base_url()` becomes `https://HOST:PORT`.
+    unsigned short listen_tls(const boost::asio::ip::tcp::endpoint& ep = loopback()) {
+        ensure_tls();
+        return listen(st_->tls_acceptor, ep, true);
+    }
+
+    /// Serves one in-memory connection whose other end the caller keeps.
+    void serve(boost::beast::test::stream server_end) {
+        if (st_->stopped) {
+            server_end.close();
+            return;
+        }
+        ++st_->svc.stats().connections_accepted;
+        boost::asio::co_spawn(st_->ex, detail::session(st_, std::move(server_end), "http"),
+                              detail::rethrow);
+    }
+
+    /// A connector for the client's in-memory transport. It may outlive the server: after the
+    /// server is gone it returns streams whose peer is already closed.
+    connector in_memory_connector() {
+        std::weak_ptr<detail::server_state> weak = st_;
+        return [weak](const boost::asio::any_io_executor& ex) {
+            boost::beast::test::stream client(ex);
+            auto st = weak.lock();
+            boost::beast::test::stream server_end(st ? st->ex : ex);
+            client.connect(server_end);
+            if (st && !st->stopped) {
+                ++st->svc.stats().connections_accepted;
+                boost::asio::co_spawn(st->ex, detail::session(st, std::move(server_end), "http"),
+                                      detail::rethrow);
+            }
+            return client;
+        };
+    }
+
+    /// Closes the acceptors, every connection, pending webhook deliveries and fault delays,
+    /// so that the io_context runs out of work.
+    void stop() { st_->stop(); }
+
+    /// The URL of the last listening address (`http://sandbox.invalid` before any).
+    const std::string& base_url() const noexcept { return st_->base_url; }
+
+    /// The PEM certificate a TLS client must trust (generated on first use).
+    const std::string& certificate_pem() {
+        ensure_tls();
+        return st_->cert->certificate_pem;
+    }
+
+    /// The options in effect; changes apply to the next request.
+    options& config() noexcept { return st_->svc.opts(); }
+
+    /// What was counted so far.
+    const counters& stats() const noexcept { return st_->svc.stats(); }
+
+    /// Sets all counters to zero.
+    void reset_counters() noexcept { st_->svc.stats() = counters{}; }
+
+    /// Injects `f` into the responses of `e` (replacing an earlier fault of `e`).
+    void set_fault(endpoint e, fault f) { st_->svc.set_fault(e, std::move(f)); }
+
+    /// Removes every injected fault.
+    void clear_faults() { st_->svc.clear_faults(); }
+
+    /// Revokes a refresh token; false if unknown.
+    bool revoke_refresh_token(std::string_view refresh_token) {
+        return st_->svc.revoke_refresh_token(refresh_token);
+    }
+
+    /// Makes the API reject an access token from now on; false if unknown.
+    bool expire_access_token(std::string_view access_token) {
+        return st_->svc.expire_access_token(access_token);
+    }
+
+    /// Makes the API answer `stale_token` for an access token until the authorization is
+    /// renewed (`/renewauthorization`) or `stale` is false; false if the token is unknown.
+    bool set_stale(std::string_view access_token, bool stale = true) {
+        return st_->svc.mark_stale(access_token, stale);
+    }
+
+    /// The meeting id behind a `presenterLink` returned by a start call.
+    std::optional<std::int64_t> meeting_for_presenter_link(std::string_view link) const {
+        return st_->svc.meeting_for_presenter_link(link);
+    }
+
+    /// Tells the sandbox that a started meeting began (as opening its presenter link does):
+    /// its `meeting.start` webhook is POSTed. False if unknown or already begun.
+    bool meeting_started(std::int64_t meeting_id) { return event(meeting_id, false); }
+
+    /// Tells the sandbox that everybody left a meeting: its `meeting.end` webhook is POSTed.
+    /// False if the meeting is unknown, has not begun or already ended.
+    bool meeting_ended(std::int64_t meeting_id) { return event(meeting_id, true); }
+
+private:
+    static boost::asio::ip::tcp::endpoint loopback() {
+        return {boost::asio::ip::address_v4::loopback(), 0};
+    }
+
+    void ensure_tls() {
+        if (!st_->cert) {
+            st_->cert = make_self_signed_certificate();
+            st_->ssl_ctx.emplace(make_server_context(*st_->cert));
+        }
+    }
+
+    unsigned short listen(std::optional<boost::asio::ip::tcp::acceptor>& acc,
+                          const boost::asio::ip::tcp::endpoint& ep, bool tls) {
+        acc.emplace(st_->ex, ep); // opens, sets SO_REUSEADDR, binds and listens
+        auto bound = acc->local_endpoint();
+        auto addr = bound.address();
+        if (addr.is_unspecified())
+            addr = boost::asio::ip::address_v4::loopback();
+        auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
+        st_->base_url =
+            std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(bound.port());
+        boost::asio::co_spawn(st_->ex, detail::accept_loop(st_, *acc, tls), detail::rethrow);
+        return bound.port();
+    }
+
+    bool event(std::int64_t id, bool end) {
+        auto calls = st_->svc.meeting_event(id, end);
+        if (!calls)
+            return false;
+        detail::deliver_webhooks(st_, std::move(*calls));
+        return true;
+    }
+
+    std::shared_ptr<detail::server_state> st_;
+};
+
+} // namespace joinme::sandbox
+
+#endif
