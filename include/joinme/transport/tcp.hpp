@@ -35,9 +35,10 @@ inline bool socket_is_idle(boost::asio::ip::tcp::socket& s) noexcept {
     if (ec)
         return false;
     char c;
-    s.receive(boost::asio::buffer(&c, 1), boost::asio::socket_base::message_peek, ec);
+    error_code peek_ec;
+    s.receive(boost::asio::buffer(&c, 1), boost::asio::socket_base::message_peek, peek_ec);
     s.non_blocking(was_non_blocking, ec);
-    return ec == boost::asio::error::would_block;
+    return peek_ec == boost::asio::error::would_block;
 }
 
 // Resolves `o` and connects the socket to the first endpoint that answers.

@@ -1,7 +1,12 @@
-// Error model and the wire time formats.
+// Plain values and decisions, no I/O: the error model, wire time formats, origins, and the
+// retry policy.
 #include <joinme/detail/random.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
+#include <joinme/http/retry.hpp>
+#include <joinme/transport.hpp>
+
+#include <boost/url/parse.hpp>
 
 #include <doctest/doctest.h>
 
@@ -116,4 +121,85 @@ TEST_CASE("random tokens are base64url and distinct") {
         seen.insert(t);
     }
     CHECK(seen.size() == 100);
+}
+
+TEST_CASE("origin_of: scheme, host and default ports; other schemes refused") {
+    joinme::error_code ec;
+    auto o = joinme::origin_of(boost::urls::parse_uri("https://api.join.me/v1/").value(), ec);
+    CHECK(!ec);
+    CHECK(o == joinme::origin{"https", "api.join.me", "443"});
+    CHECK(o.host_header() == "api.join.me");
+    o = joinme::origin_of(boost::urls::parse_uri("http://127.0.0.1:8080/x?y").value(), ec);
+    CHECK(o == joinme::origin{"http", "127.0.0.1", "8080"});
+    CHECK(o.host_header() == "127.0.0.1:8080");
+    o = joinme::origin_of(boost::urls::parse_uri("http://[::1]:9/").value(), ec);
+    CHECK(o.host == "::1");
+    CHECK(o.host_header() == "[::1]:9");
+    joinme::origin_of(boost::urls::parse_uri("ftp://example.com/").value(), ec);
+    CHECK(ec == errc::invalid_url);
+    joinme::origin_of(boost::urls::parse_uri("mailto:someone@example.com").value(), ec);
+    CHECK(ec == errc::invalid_url);
+}
+
+namespace {
+
+joinme::http::response answer(unsigned status, std::string_view retry_after = {},
+                              std::string_view mashery = {}) {
+    joinme::http::response res(static_cast<boost::beast::http::status>(status), 11);
+    if (!retry_after.empty())
+        res.set(boost::beast::http::field::retry_after, retry_after);
+    if (!mashery.empty())
+        res.set("X-Mashery-Error-Code", mashery);
+    return res;
+}
+
+} // namespace
+
+TEST_CASE("Retry-After: seconds, HTTP dates, garbage") {
+    using joinme::http::parse_retry_after;
+    auto now = sys_days{2026y / November / 28} + 12h;
+    CHECK(parse_retry_after("1", now) == seconds{1});
+    CHECK(parse_retry_after(" 120 ", now) == seconds{120});
+    CHECK(parse_retry_after("99999999999", now) == seconds{24 * 3600});
+    CHECK(parse_retry_after("Sat, 28 Nov 2026 12:00:30 GMT", now) == seconds{30});
+    CHECK(parse_retry_after("Sat, 28 Nov 2026 11:00:00 GMT", now) == seconds{0});
+    CHECK_FALSE(parse_retry_after("", now));
+    CHECK_FALSE(parse_retry_after("-1", now));
+    CHECK_FALSE(parse_retry_after("1.5", now));
+    CHECK_FALSE(parse_retry_after("soon", now));
+}
+
+TEST_CASE("retry decisions: which answers, how long, how often") {
+    joinme::http::retry_policy p;
+    p.now = [] { return system_clock::time_point(sys_days{2026y / November / 28}); };
+    joinme::http::request get(boost::beast::http::verb::get, "/v1/user", 11);
+    joinme::http::request post(boost::beast::http::verb::post, "/v1/meetings", 11);
+    using joinme::http::decide_retry;
+
+    auto d = decide_retry(p, get, answer(429, "1"), 1, 0ms, 0.5);
+    CHECK(d.retry);
+    CHECK(d.delay == 1s);
+    CHECK(decide_retry(p, get, answer(503, "2"), 1, 0ms, 0.5).delay == 2s);
+    // join.me's gateway says "over QPS" with a 403; other 403s are final.
+    CHECK(decide_retry(p, get, answer(403, "1", "ERR_403_DEVELOPER_OVER_QPS"), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(403, {}, "ERR_403_DEVELOPER_INACTIVE"), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(500), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(200), 1, 0ms, 0.5).retry);
+    // Attempts, non-idempotent requests, budgets.
+    CHECK_FALSE(decide_retry(p, get, answer(429, "1"), 3, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5).retry);
+    p.retry_non_idempotent = true;
+    CHECK(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(429, "120"), 1, 0ms, 0.5).retry); // > max_backoff
+    CHECK_FALSE(decide_retry(p, get, answer(429, "5"), 1, 58s, 0.5).retry);   // > max_total
+    CHECK(decide_retry(p, get, answer(429, "Sat, 28 Nov 2026 00:00:03 GMT"), 1, 0ms, 0.5).delay == 3s);
+    // Exponential backoff with full jitter when the server gives no delay.
+    p.jitter = false;
+    CHECK(decide_retry(p, get, answer(503), 1, 0ms, 0.5).delay == 500ms);
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.5).delay == 1000ms);
+    p.max_attempts = 10;
+    CHECK(decide_retry(p, get, answer(503), 9, 0ms, 0.5).delay == 30s); // capped
+    p.jitter = true;
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.25).delay == 250ms);
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.0).delay == 0ms);
 }

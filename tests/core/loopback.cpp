@@ -1,0 +1,310 @@
+// The pool over real sockets on loopback: TCP, TLS with a certificate made for the test, and a
+// user-defined stream (a unix domain socket) plugged in through stream_traits.
+#include <joinme/http/pool.hpp>
+#include <joinme/sandbox/tls.hpp>
+#include <joinme/transport/tls.hpp>
+
+#include "support/http_server.hpp"
+
+#include <boost/asio/local/stream_protocol.hpp>
+#include <doctest/doctest.h>
+
+#include <filesystem>
+#include <unistd.h>
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace bhttp = boost::beast::http;
+namespace ssl = boost::asio::ssl;
+using joinme::errc;
+using joinme::error_code;
+using joinme::http::request;
+using joinme::http::response;
+using namespace std::chrono_literals;
+
+namespace {
+
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+using tcp_pool = joinme::http::basic_connection_pool<beast::tcp_stream>;
+using tls_pool = joinme::http::basic_connection_pool<tls_stream>;
+
+const joinme::sandbox::self_signed_certificate& certificate() {
+    static const auto cert = joinme::sandbox::make_self_signed_certificate();
+    return cert;
+}
+
+ssl::context trusting_client_context() {
+    auto ctx = joinme::make_client_tls_context();
+    ctx.add_certificate_authority(asio::buffer(certificate().certificate_pem));
+    return ctx;
+}
+
+request get(std::string target = "/v1/user") { return request(bhttp::verb::get, target, 11); }
+
+joinme::origin origin_of(const char* scheme, const asio::ip::tcp::endpoint& ep) {
+    return {scheme, ep.address().to_string(), std::to_string(ep.port())};
+}
+
+// Runs `client`, then stops the server and the pool so that run() returns.
+template <class Pool, class Server, class F>
+void run_client(asio::io_context& ioc, Server& server, Pool& pool, F client) {
+    asio::co_spawn(
+        ioc,
+        [&, client]() -> asio::awaitable<void> {
+            co_await client();
+            pool.close();
+            server.stop();
+        },
+        asio::detached);
+    ioc.run();
+}
+
+} // namespace
+
+TEST_CASE("TLS: a certificate the client trusts, for the host it dialled, succeeds") {
+    asio::io_context ioc;
+    auto server_ctx = joinme::sandbox::make_server_context(certificate());
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0}, &server_ctx);
+    auto client_ctx = trusting_client_context();
+    tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx));
+    const auto target = origin_of("https", server.endpoint());
+    error_code ec;
+    response res;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        std::tie(ec, res) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        // A graceful close: close_notify, tolerating a peer that does not answer it.
+        auto [sec] = co_await pool.async_shutdown(1s, asio::as_tuple(asio::use_awaitable));
+        CHECK(!sec);
+    });
+    REQUIRE_MESSAGE(!ec, ec.message());
+    CHECK(res.body() == "ok");
+}
+
+TEST_CASE("TLS: verification failures are errors by default") {
+    asio::io_context ioc;
+    auto server_ctx = joinme::sandbox::make_server_context(certificate());
+    error_code ec;
+
+    SUBCASE("a certificate for another host name") {
+        // The certificate names localhost, 127.0.0.1 and ::1; 127.0.0.2 is loopback too.
+        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.2"), 0},
+                                             &server_ctx);
+        auto client_ctx = trusting_client_context();
+        tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx));
+        const auto target = origin_of("https", server.endpoint());
+        run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+            std::tie(ec, std::ignore) =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        });
+        CHECK(server.counters().requests == 0);
+    }
+    SUBCASE("a certificate nobody vouches for") {
+        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                             &server_ctx);
+        auto client_ctx = joinme::make_client_tls_context();
+        tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx));
+        const auto target = origin_of("https", server.endpoint());
+        run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+            std::tie(ec, std::ignore) =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        });
+    }
+    REQUIRE(ec);
+    CHECK(ec.category() == asio::error::get_ssl_category());
+    CHECK(ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
+}
+
+TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification") {
+    asio::io_context ioc;
+    auto server_ctx = joinme::sandbox::make_server_context(certificate());
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.2"), 0}, &server_ctx);
+    auto client_ctx = joinme::make_client_tls_context();
+    joinme::tls_context tls(client_ctx);
+    tls.insecure_skip_verify = true;
+    tls_pool pool(ioc.get_executor(), tls);
+    const auto target = origin_of("https", server.endpoint());
+    error_code ec;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        std::tie(ec, std::ignore) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+    });
+    CHECK(!ec);
+}
+
+TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        asio::io_context ioc;
+        auto server_ctx = joinme::sandbox::make_server_context(certificate());
+        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                             tls ? &server_ctx : nullptr);
+        auto client_ctx = trusting_client_context();
+        tcp_pool plain(ioc.get_executor(), joinme::tcp_context{});
+        tls_pool secure(ioc.get_executor(), joinme::tls_context(client_ctx));
+        const auto target = origin_of(tls ? "https" : "http", server.endpoint());
+        int ok = 0;
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                for (int i = 0; i < 200; ++i) {
+                    // Two statements: g++ 12 mishandles co_await inside a conditional operator.
+                    std::tuple<error_code, response> r;
+                    if (tls)
+                        r = co_await secure.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                    else
+                        r = co_await plain.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                    ok += !std::get<0>(r) && std::get<1>(r).result_int() == 200;
+                }
+                plain.close();
+                secure.close();
+                server.stop();
+            },
+            asio::detached);
+        ioc.run();
+        CHECK(ok == 200);
+        CHECK(server.counters().connections == 1);
+        CHECK(server.counters().requests == 200);
+    }
+}
+
+TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fail the next call") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    server.behaviour().close_after_response = true;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{});
+    const auto target = origin_of("http", server.endpoint());
+    int ok = 0;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 5; ++i) {
+            if (i > 0) {
+                // Let the server's FIN arrive, as it would during an idle period.
+                asio::steady_timer t(ioc, 20ms);
+                co_await t.async_wait(asio::use_awaitable);
+            }
+            auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            ok += !ec;
+        }
+    });
+    CHECK(ok == 5);
+    CHECK(server.counters().connections == 5);
+    // Detected before use, so no request was sent on a dead connection.
+    CHECK(pool.stats().stale_discarded == 4);
+    CHECK(pool.stats().replayed_on_fresh == 0);
+}
+
+TEST_CASE("TCP: a server that accepts and never answers gives a timeout within the deadline") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    server.behaviour().never_answer = true;
+    joinme::http::pool_options opts;
+    opts.limits.timeout = 200ms;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    error_code ec;
+    auto start = std::chrono::steady_clock::now();
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        std::tie(ec, std::ignore) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+    });
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK(ec == errc::timeout);
+    CHECK(elapsed >= 200ms);
+    CHECK(elapsed < 2s);
+}
+
+TEST_CASE("TCP: a refused connection is reported") {
+    asio::io_context ioc;
+    // Bind and close to find a port nobody listens on.
+    asio::ip::tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    auto port = probe.local_endpoint().port();
+    probe.close();
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{});
+    const joinme::origin target{"http", "127.0.0.1", std::to_string(port)};
+    error_code ec;
+    pool.async_request(target, get(), [&](error_code e, response) { ec = e; });
+    ioc.run();
+    CHECK(ec == asio::error::connection_refused);
+}
+
+TEST_CASE("TCP: 429 with Retry-After: 1, then 200, succeeds after one retry (injected sleep)") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    int calls = 0;
+    server.behaviour().handler = [&](const request&) {
+        response res(++calls == 1 ? bhttp::status::too_many_requests : bhttp::status::ok, 11);
+        if (calls == 1)
+            res.set(bhttp::field::retry_after, "1");
+        return res;
+    };
+    std::vector<std::chrono::milliseconds> slept;
+    joinme::http::pool_options opts;
+    opts.retry.sleep = [&](std::chrono::milliseconds d, asio::any_completion_handler<void(error_code)> h) {
+        slept.push_back(d);
+        asio::post(ioc, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
+    };
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    unsigned status = 0;
+    auto start = std::chrono::steady_clock::now();
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        status = res.result_int();
+    });
+    CHECK(status == 200);
+    CHECK(calls == 2);
+    REQUIRE(slept.size() == 1);
+    CHECK(slept[0] == 1s);
+    CHECK(std::chrono::steady_clock::now() - start < 1s); // nothing actually slept
+}
+
+// ---------------------------------------------------------------------------------------
+// A stream joinme does not know, plugged in from outside the library.
+
+using unix_stream = beast::basic_stream<asio::local::stream_protocol>;
+
+template <>
+struct joinme::stream_traits<unix_stream> {
+    // The socket path; the origin only names the pool's key.
+    using context_type = std::string;
+
+    static unix_stream create(const asio::any_io_executor& ex, std::string&) { return unix_stream(ex); }
+
+    template <class Token>
+    static auto async_connect(unix_stream& s, const joinme::origin&, std::string& path, Token&& token) {
+        return s.async_connect(asio::local::stream_protocol::endpoint(path), std::forward<Token>(token));
+    }
+
+    template <class Token>
+    static auto async_shutdown(unix_stream& s, Token&& token) {
+        s.close();
+        return asio::post(s.get_executor(), asio::append(std::forward<Token>(token), error_code{}));
+    }
+
+    static void close(unix_stream& s) noexcept { s.close(); }
+    static bool is_reusable(unix_stream&) noexcept { return true; }
+};
+
+static_assert(joinme::transport<unix_stream>);
+static_assert(joinme::transport<beast::tcp_stream>);
+static_assert(joinme::transport<tls_stream>);
+static_assert(!joinme::transport<asio::ip::tcp::socket>); // no stream_traits
+
+TEST_CASE("a user-defined stream (unix domain socket) works without touching the library") {
+    auto path = (std::filesystem::temp_directory_path() /
+                 ("joinme-test-" + std::to_string(::getpid()) + ".sock"))
+                    .string();
+    std::filesystem::remove(path);
+    asio::io_context ioc;
+    test_support::basic_test_server<asio::local::stream_protocol> server(
+        ioc, asio::local::stream_protocol::endpoint(path));
+    joinme::http::basic_connection_pool<unix_stream> pool(ioc.get_executor(), path);
+    const joinme::origin target{"http", "localhost", "80"};
+    int ok = 0;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 3; ++i) {
+            auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            ok += !ec && res.body() == "ok";
+        }
+    });
+    std::filesystem::remove(path);
+    CHECK(ok == 3);
+    CHECK(server.counters().connections == 1);
+}
