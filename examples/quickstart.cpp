@@ -1,0 +1,112 @@
+// The whole join.me flow against the embedded sandbox, with no account and no arguments:
+// authorize, exchange the code for a token, call the API with it.
+//
+// The sandbox stands in for secure.join.me and api.join.me on a loopback TLS port. Against
+// the real service, drop the sandbox, keep the default URLs of oauth::config, fill in your
+// application's client id, secret and callback URL, and open the authorization URL in the
+// user's browser instead of fetching it here.
+#include <joinme/joinme.hpp>
+#include <joinme/sandbox/sandbox.hpp>
+#include <joinme/src.hpp>
+
+#include <boost/asio.hpp>
+
+#include <iostream>
+
+namespace asio = boost::asio;
+namespace http = joinme::http;
+namespace oauth = joinme::oauth;
+using tls_pool = http::basic_connection_pool<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+
+namespace {
+
+// Sends `method url` with an optional body and returns the response; throws on a transport
+// error (a status of any kind is a response).
+asio::awaitable<http::response> send(tls_pool& pool, boost::beast::http::verb method,
+                                     const std::string& url, http::request req = {}) {
+    req.version(11);
+    co_return co_await pool.async_request(method, boost::urls::url_view(url), std::move(req),
+                                          asio::use_awaitable);
+}
+
+asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool) {
+    const std::string base = sandbox.base_url();
+    oauth::config cfg;
+    cfg.client_id = joinme::sandbox::default_client_id;
+    cfg.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
+    cfg.redirect_uri = "http://127.0.0.1/callback";
+    cfg.authorize_url = base + "/api/public/v1/auth/oauth2";
+    cfg.token_url = base + "/api/public/v1/auth/token";
+
+    // 1. The authorization URL, with a fresh unguessable state.
+    oauth::authorization_options options;
+    options.scopes = oauth::scope_set::parse("user_info scheduler start_meeting");
+    auto authorization = oauth::make_authorization_request(cfg, options);
+    std::cout << "1. authorization URL: " << authorization.url << "\n";
+
+    // 2. The user's browser would open it and consent; the sandbox consents by itself here
+    //    and answers with the redirect to the callback URL.
+    auto consent = co_await send(pool, boost::beast::http::verb::get, authorization.url);
+    std::string location(consent[boost::beast::http::field::location]);
+    auto now = std::chrono::system_clock::now();
+    auto redirect = oauth::parse_redirect(location, authorization, now); // checks state
+    std::cout << "2. redirected with a code " << redirect.code << " and the right state\n";
+
+    // 3. Exchange the code for a token at the token endpoint.
+    joinme::error_code ec;
+    auto exchange = oauth::make_code_exchange_request(cfg, redirect.code, {}, ec);
+    joinme::throw_on_error(ec);
+    http::request token_req;
+    token_req.set(boost::beast::http::field::content_type, exchange.content_type);
+    token_req.set(boost::beast::http::field::accept, exchange.accept);
+    token_req.body() = exchange.body.reveal();
+    auto token_res = co_await send(pool, boost::beast::http::verb::post, exchange.url, std::move(token_req));
+    joinme::diagnostics diag;
+    auto token = oauth::parse_token_response(token_res.result_int(), token_res.body(),
+                                             std::chrono::system_clock::now(), options.scopes, ec, diag);
+    joinme::throw_on_error(ec, diag);
+    std::cout << "3. token: " << token << "\n";
+
+    // 4. Call the API with the bearer token.
+    http::request user_req;
+    user_req.set(boost::beast::http::field::authorization, "Bearer " + token.access_token.reveal());
+    user_req.set(boost::beast::http::field::content_type, "application/json");
+    auto user_res = co_await send(pool, boost::beast::http::verb::get, base + "/v1/user", std::move(user_req));
+    auto user = joinme::api::parse<joinme::api::user>(user_res.body());
+    std::cout << "4. GET /v1/user: " << user.full_name << " <" << user.email << ">, "
+              << user.subscription_type << " plan, " << user.number_of_meetings_hosted
+              << " meetings hosted\n";
+}
+
+} // namespace
+
+int main() {
+    asio::io_context ioc;
+    joinme::sandbox::options sandbox_options;
+    sandbox_options.auto_consent = true;
+    joinme::sandbox::server sandbox(ioc.get_executor(), sandbox_options);
+    sandbox.listen_tls();
+    std::cout << "sandbox listening on " << sandbox.base_url() << "\n";
+
+    auto tls = joinme::make_client_tls_context();
+    tls.add_certificate_authority(asio::buffer(sandbox.certificate_pem()));
+    tls_pool pool(ioc.get_executor(), joinme::tls_context(tls));
+
+    int status = 0;
+    asio::co_spawn(ioc, run(sandbox, pool), [&](std::exception_ptr e) {
+        if (e) {
+            try {
+                std::rethrow_exception(e);
+            } catch (const std::exception& ex) {
+                std::cerr << "failed: " << ex.what() << "\n";
+                status = 1;
+            }
+        }
+        pool.close();
+        sandbox.stop();
+    });
+    ioc.run();
+    if (status == 0)
+        std::cout << "done: the whole flow worked against the sandbox\n";
+    return status;
+}
