@@ -29,4 +29,6 @@
 
 #include <joinme/api/models.hpp>
 
+#include <joinme/loopback.hpp>
+
 #endif
