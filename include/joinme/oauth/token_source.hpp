@@ -1,0 +1,464 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_OAUTH_TOKEN_SOURCE_HPP
+#define JOINME_OAUTH_TOKEN_SOURCE_HPP
+
+/// @file
+/// `basic_token_source<Stream>`: keeps a user's current token, hands it out, refreshes it
+/// ahead of expiry with at most one refresh request at a time, and saves every new token to a
+/// `token_store` before anybody uses it.
+
+#include <joinme/detail/async_run.hpp>
+#include <joinme/error.hpp>
+#include <joinme/http/exchange.hpp>
+#include <joinme/http/pool.hpp>
+#include <joinme/oauth/client.hpp>
+#include <joinme/oauth/config.hpp>
+#include <joinme/oauth/token.hpp>
+#include <joinme/oauth/token_request.hpp>
+#include <joinme/oauth/token_store.hpp>
+#include <joinme/secret.hpp>
+#include <joinme/transport.hpp>
+
+#include <boost/asio/as_tuple.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+
+#include <algorithm>
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+#include <tuple>
+#include <utility>
+#include <vector>
+
+namespace joinme::oauth {
+
+/// Settings of a token source.
+struct token_source_options {
+    /// Refresh this long before the token expires; cut to half the token's lifetime, so a
+    /// short-lived token is not refreshed as soon as it arrives.
+    std::chrono::seconds refresh_margin{60};
+
+    /// The local clock; `std::chrono::system_clock::now` when empty.
+    clock_function clock;
+
+    /// Measure expiry against the server's clock: the offset between the token endpoint's
+    /// `Date` header and the local clock at arrival is remembered and added to the local
+    /// clock. Tokens (and the store) then hold server times.
+    bool use_server_date = true;
+
+    /// Where tokens are saved (and, with several processes, shared); none when null. Must
+    /// outlive the token source's operations.
+    std::shared_ptr<token_store> store;
+
+    /// The store's key for this source's tokens.
+    std::string user;
+
+    /// Bound on one refresh request (connect, retries, exchange). The store's lease is held
+    /// no longer than this plus the store's own local work.
+    std::chrono::milliseconds refresh_timeout{60'000};
+};
+
+/// Counters for tests and monitoring.
+struct token_source_stats {
+    std::size_t refresh_requests = 0; ///< Refresh requests sent to the token endpoint.
+    std::size_t adopted = 0;          ///< Newer tokens taken from the store.
+    std::size_t saves = 0;            ///< Successful saves to the store.
+};
+
+/// Hands out a valid access token for one user, refreshing it when needed.
+///
+/// - A token that is not due for refresh is handed out without any I/O.
+/// - A token due for refresh (`token::refresh_due` with `refresh_margin`, against the
+///   server-corrected clock) is refreshed. However many operations ask meanwhile, at most one
+///   refresh request is in flight, and all of them complete with its result: the new token,
+///   or the same error and diagnostics.
+/// - Every new token (refreshed, or given with `set_token`) is saved to the store before it
+///   is handed out; if saving fails, callers get `errc::token_store_failed` and the token is
+///   kept unsaved in memory: the next call saves it before use, without another refresh.
+/// - With a store, a refresh takes the store's lease, then re-reads the store: a token another
+///   process stored meanwhile is adopted instead of refreshing. If the refresh still fails
+///   with `invalid_grant`, the store is read once more and a token another process obtained
+///   is adopted.
+/// - A token without a refresh token (implicit grant) is handed out until it expires, then
+///   gives `errc::reauthorization_required`; so does a source without any token.
+///
+/// Thread safety: not thread-safe. All operations run on the pool's executor; call them from
+/// it (use a strand on a multi-threaded io_context).
+///
+/// Cancellation: a waiting `async_get_token` / `async_force_refresh` supports terminal
+/// cancellation; it completes with `operation_aborted` and leaves the shared refresh running
+/// for the others.
+///
+/// Lifetime: the pool and the store must outlive the source's operations; a refresh in
+/// flight keeps the source's state alive until it ends.
+template <transport Stream>
+class basic_token_source {
+public:
+    using pool_type = http::basic_connection_pool<Stream>;
+
+    /// @param pool  connections to the token endpoint.
+    /// @param cfg   client registration and `token_url`.
+    /// @param opts  margin, clock, store.
+    basic_token_source(pool_type& pool, config cfg, token_source_options opts = {})
+        : st_(std::make_shared<state>(pool, std::move(cfg), std::move(opts))) {}
+
+    basic_token_source(const basic_token_source&) = delete;
+    basic_token_source& operator=(const basic_token_source&) = delete;
+
+    /// The pool's executor, on which every operation runs.
+    boost::asio::any_io_executor get_executor() const { return st_->pool->get_executor(); }
+
+    /// Replaces the current token by `t` (from a code exchange or an implicit redirect). It is
+    /// saved to the store, unconditionally, before it is first handed out.
+    void set_token(oauth::token t) {
+        st_->current = std::move(t);
+        st_->saved = !st_->opts.store;
+        st_->unconditional_save = true;
+    }
+
+    /// The current token, if any (it may be due for refresh, or not yet saved).
+    const std::optional<oauth::token>& current_token() const noexcept { return st_->current; }
+
+    /// The server's clock minus the local one, as last seen in a `Date` header.
+    std::chrono::system_clock::duration clock_offset() const noexcept { return st_->offset; }
+
+    /// The local clock corrected by `clock_offset()`: what expiry is measured against.
+    time_point server_now() const { return st_->server_now(); }
+
+    /// Counters.
+    const token_source_stats& stats() const noexcept { return st_->stats; }
+
+    /// Gets a token that is valid now: at once when the current one is, else after the
+    /// (shared) refresh.
+    ///
+    /// @param diag   cleared at start; on failure what the token endpoint said (or, for a
+    ///               store failure, the store's message in `client_message`).
+    /// @param token  completion token, signature `void(error_code, oauth::token)`.
+    ///
+    /// Errors: `errc::reauthorization_required` (no token, or an expired one that cannot be
+    /// refreshed); `errc::token_store_failed`; the refresh's errors as `async_refresh` reports
+    /// them (`oauth_errc::invalid_grant` for a revoked or rotated-away refresh token, ...);
+    /// `errc::timeout` when the refresh exceeds `refresh_timeout`; `operation_aborted`.
+    template <class Token>
+        requires detail::is_token_v<Token>
+    auto async_get_token(diagnostics& diag, Token&& token) {
+        return detail::run_with_diagnostics<oauth::token>(
+            get_executor(), diag, std::forward<Token>(token), get_body(std::nullopt));
+    }
+
+    /// As above, completing with `void(std::exception_ptr, oauth::token)`: a failure is an
+    /// `error_with_diagnostics`.
+    template <class Token>
+        requires detail::is_token_v<Token>
+    auto async_get_token(Token&& token) {
+        return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
+                                                  get_body(std::nullopt));
+    }
+
+    /// Gets a token other than `rejected`, the access token the API just refused (a 401):
+    /// if the current token already differs (another caller refreshed it), that one at once;
+    /// otherwise a refresh, joined with one already in flight.
+    ///
+    /// Completion, errors and cancellation as `async_get_token`; a token without a refresh
+    /// token gives `errc::reauthorization_required`.
+    template <class Token>
+        requires detail::is_token_v<Token>
+    auto async_force_refresh(const joinme::secret& rejected, diagnostics& diag, Token&& token) {
+        return detail::run_with_diagnostics<oauth::token>(
+            get_executor(), diag, std::forward<Token>(token), get_body(rejected));
+    }
+
+    /// As above, completing with `void(std::exception_ptr, oauth::token)`.
+    template <class Token>
+        requires detail::is_token_v<Token>
+    auto async_force_refresh(const joinme::secret& rejected, Token&& token) {
+        return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
+                                                  get_body(rejected));
+    }
+
+private:
+    template <class T>
+    using awaitable = boost::asio::awaitable<T>;
+    using result = std::tuple<error_code, oauth::token>;
+
+    struct outcome {
+        error_code ec;
+        diagnostics diag;
+        oauth::token value;
+        bool considered_force = false;
+    };
+
+    struct waiter {
+        explicit waiter(const boost::asio::any_io_executor& ex)
+            : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+        boost::asio::steady_timer timer;
+        bool woken = false;
+        outcome out;
+    };
+
+    struct state {
+        state(pool_type& p, config c, token_source_options o)
+            : pool(&p), cfg(std::move(c)), opts(std::move(o)) {}
+
+        pool_type* pool;
+        config cfg;
+        token_source_options opts;
+        std::optional<oauth::token> current;
+        bool saved = true;              // current is in the store (or there is no store)
+        bool unconditional_save = false; // current came from set_token
+        bool loaded = false;            // the store was read at least once
+        std::uint64_t version = 0;      // store version of current
+        std::chrono::system_clock::duration offset{};
+        std::optional<joinme::secret> force; // refresh even if not due, if current is this
+        bool flying = false;
+        std::vector<waiter*> waiters;
+        token_source_stats stats;
+
+        time_point local_now() const {
+            return opts.clock ? opts.clock() : std::chrono::system_clock::now();
+        }
+        time_point server_now() const { return local_now() + offset; }
+
+        bool forced(const oauth::token& t) const { return force && t.access_token == *force; }
+
+        bool needs_refresh(const oauth::token& t) const {
+            return forced(t) || t.refresh_due(opts.refresh_margin, server_now());
+        }
+
+        // Can be handed out now, without any I/O?
+        bool usable() const {
+            if (!current || !saved)
+                return false;
+            if (current->expired(server_now()))
+                return false;
+            return !current->refreshable() || !current->refresh_due(opts.refresh_margin,
+                                                                    server_now());
+        }
+    };
+
+    static outcome fail(error_code ec, std::string_view why) {
+        outcome o;
+        o.ec = ec;
+        o.diag.client_message = std::string(why);
+        return o;
+    }
+
+    static outcome store_failure(std::string_view what, const error_code& ec) {
+        auto o = fail(errc::token_store_failed, what);
+        o.diag.client_message += ": " + ec.message();
+        return o;
+    }
+
+    static outcome success(const oauth::token& t) {
+        outcome o;
+        o.value = t;
+        return o;
+    }
+
+    auto get_body(std::optional<joinme::secret> rejected) {
+        return [st = st_, rejected = std::move(rejected)](
+                   diagnostics& diag) -> awaitable<result> {
+            if (rejected) {
+                // A token other than the rejected one is already there: use it.
+                if (st->current && st->saved && !(st->current->access_token == *rejected) &&
+                    !st->current->expired(st->server_now()))
+                    co_return result{error_code{}, *st->current};
+                st->force = *rejected;
+            } else if (st->usable()) {
+                co_return result{error_code{}, *st->current};
+            }
+            auto out = co_await join(st);
+            diag = std::move(out.diag);
+            co_return result{out.ec, std::move(out.value)};
+        };
+    }
+
+    // Waits for the flight (starting it if none), or for the caller's cancellation.
+    static awaitable<outcome> join(std::shared_ptr<state> st) {
+        auto ex = st->pool->get_executor();
+        waiter w(ex);
+        st->waiters.push_back(&w);
+        if (!st->flying) {
+            st->flying = true;
+            boost::asio::co_spawn(ex, fly(st), boost::asio::detached);
+        }
+        // co_spawn may run the flight inline up to its first suspension; a flight that needs
+        // no I/O has then already woken this waiter.
+        if (!w.woken)
+            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (!w.woken) {
+            // Cancelled by this caller: leave; the flight goes on for the others.
+            std::erase(st->waiters, &w);
+            co_return fail(boost::asio::error::operation_aborted, "");
+        }
+        co_return std::move(w.out);
+    }
+
+    // The single flight: rounds until a forced refresh asked for meanwhile is honoured, then
+    // every waiter gets the result.
+    static awaitable<void> fly(std::shared_ptr<state> st) {
+        outcome out;
+        for (int i = 0; i < 2; ++i) {
+            try {
+                out = co_await round(st);
+            } catch (const boost::system::system_error& e) {
+                out = fail(e.code(), "");
+            }
+            if (out.ec || out.considered_force || !st->forced(out.value))
+                break;
+        }
+        st->flying = false;
+        st->force.reset();
+        auto waiters = std::move(st->waiters);
+        st->waiters.clear();
+        for (waiter* w : waiters) {
+            w->out = out;
+            w->woken = true;
+            w->timer.cancel();
+        }
+    }
+
+    static awaitable<outcome> save_current(std::shared_ptr<state> st) {
+        auto expected = st->unconditional_save ? any_version : st->version;
+        auto [ec, v] = co_await st->opts.store->async_save(
+            st->opts.user, *st->current, expected,
+            boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec)
+            co_return store_failure("saving the token failed", ec);
+        st->version = v;
+        st->saved = true;
+        st->unconditional_save = false;
+        ++st->stats.saves;
+        co_return success(*st->current);
+    }
+
+    // Reads the store; adopts a token newer than ours. Returns false on a store failure.
+    static awaitable<error_code> reload(std::shared_ptr<state> st) {
+        auto [ec, stored] = co_await st->opts.store->async_load(
+            st->opts.user, boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (ec)
+            co_return ec;
+        st->loaded = true;
+        if (stored && (!st->current || stored->version != st->version) &&
+            (st->saved || !st->current)) {
+            st->current = std::move(stored->value);
+            st->version = stored->version;
+            st->saved = true;
+            st->unconditional_save = false;
+            ++st->stats.adopted;
+        }
+        co_return error_code{};
+    }
+
+    // The refresh request proper, bounded by refresh_timeout; updates the clock offset.
+    static awaitable<error_code> request(std::shared_ptr<state> st, const token_request& tr,
+                                         detail::endpoint_reply& reply) {
+        auto clock = st->opts.clock;
+        reply = co_await detail::post(*st->pool, tr, clock);
+        co_return reply.ec;
+    }
+
+    static awaitable<outcome> refresh(std::shared_ptr<state> st) {
+        error_code built;
+        auto previous = *st->current;
+        auto tr = make_refresh_request(st->cfg, previous.refresh_token, built);
+        if (built)
+            co_return fail(built, "the refresh request could not be built");
+        ++st->stats.refresh_requests;
+        detail::endpoint_reply reply;
+        auto op = request(st, tr, reply);
+        auto noop = [] {};
+        auto ec = co_await http::detail::with_deadline(std::move(op), st->opts.refresh_timeout,
+                                                       noop);
+        if (ec)
+            co_return fail(ec, "");
+        if (st->opts.use_server_date && reply.server_date)
+            st->offset = *reply.server_date - reply.received;
+        outcome out;
+        auto stamp = reply.received + st->offset;
+        out.value = detail::finish_token(reply, stamp, &previous, previous.scopes, out.ec,
+                                         out.diag);
+        co_return out;
+    }
+
+    // Decides, refreshes, saves; with a store, under its lease.
+    static awaitable<outcome> round(std::shared_ptr<state> st) {
+        auto& store = st->opts.store;
+        if (!st->current && store && !st->loaded) {
+            if (auto ec = co_await reload(st))
+                co_return store_failure("reading the token store failed", ec);
+        }
+        if (!st->current)
+            co_return fail(errc::reauthorization_required,
+                           "no token is held: authorize the application first");
+        if (!st->saved)
+            co_return co_await save_current(st);
+        const bool considered = st->forced(*st->current);
+        if (!st->needs_refresh(*st->current)) {
+            auto o = success(*st->current);
+            o.considered_force = considered;
+            co_return o;
+        }
+        if (!store) {
+            auto o = co_await refresh_unlocked(st);
+            o.considered_force = considered;
+            co_return o;
+        }
+        auto [lec, lease] = co_await store->async_lock(
+            st->opts.user, st->opts.refresh_timeout,
+            boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (lec)
+            co_return store_failure("locking the token store failed", lec);
+        outcome o;
+        if (auto ec = co_await reload(st)) {
+            o = store_failure("reading the token store failed", ec);
+        } else if (!st->needs_refresh(*st->current)) {
+            o = success(*st->current); // another process refreshed meanwhile
+        } else {
+            o = co_await refresh_unlocked(st);
+        }
+        auto [uec] = co_await store->async_unlock(
+            st->opts.user, lease, boost::asio::as_tuple(boost::asio::use_awaitable));
+        (void)uec; // a lost lease changes nothing for this result
+        o.considered_force = considered;
+        co_return o;
+    }
+
+    // Refreshes `current` (the lease, if any, is held by the caller) and saves the result.
+    static awaitable<outcome> refresh_unlocked(std::shared_ptr<state> st) {
+        if (!st->current->refreshable()) {
+            if (st->current->expired(st->server_now()) || st->forced(*st->current))
+                co_return fail(errc::reauthorization_required,
+                               "the token has expired and has no refresh token");
+            co_return success(*st->current);
+        }
+        auto used = st->current->refresh_token;
+        auto o = co_await refresh(st);
+        if (o.ec == oauth_errc::invalid_grant && st->opts.store) {
+            // Another process may have rotated the refresh token: take what it stored.
+            if (!co_await reload(st) && !(st->current->refresh_token == used) &&
+                !st->current->expired(st->server_now()))
+                co_return success(*st->current);
+            co_return o;
+        }
+        if (o.ec)
+            co_return o;
+        st->current = std::move(o.value);
+        st->saved = !st->opts.store;
+        st->unconditional_save = false;
+        if (st->opts.store)
+            co_return co_await save_current(st);
+        co_return success(*st->current);
+    }
+
+    std::shared_ptr<state> st_;
+};
+
+} // namespace joinme::oauth
+
+#endif

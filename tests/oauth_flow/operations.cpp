@@ -1,0 +1,318 @@
+// The OAuth back-channel operations (exchange, refresh, expire access) against the sandbox
+// over TLS on loopback, and against a scripted server for answers the sandbox does not give.
+#include "oauth_flow/fixture.hpp"
+
+#include <tuple>
+
+#include <boost/asio/deferred.hpp>
+
+#include <sstream>
+
+using namespace flow;
+
+namespace {
+
+struct token_result {
+    error_code ec;
+    oauth::token value;
+    diagnostics diag;
+};
+
+token_result exchange(sandbox_env& env, const secret& code, oauth::config cfg) {
+    token_result r;
+    auto tuple_1 = env.run(oauth::async_exchange_code(*env.pool, cfg, code, secret(),
+                                                      default_scopes, r.diag,
+                                                      asio::as_tuple(asio::use_awaitable)));
+    auto& ec = std::get<0>(tuple_1);
+    auto& t = std::get<1>(tuple_1);
+    r.ec = ec;
+    r.value = std::move(t);
+    return r;
+}
+
+token_result refresh(sandbox_env& env, const oauth::token& current) {
+    token_result r;
+    auto tuple_2 = env.run(oauth::async_refresh(*env.pool, env.cfg, current, r.diag,
+                                                asio::as_tuple(asio::use_awaitable)));
+    auto& ec = std::get<0>(tuple_2);
+    auto& t = std::get<1>(tuple_2);
+    r.ec = ec;
+    r.value = std::move(t);
+    return r;
+}
+
+std::string printed(const auto& v) {
+    std::ostringstream os;
+    os << v;
+    return os.str();
+}
+
+} // namespace
+
+TEST_CASE("exchange: a code becomes a refreshable token (TLS, sandbox)") {
+    sandbox_env env;
+    auto code = env.code();
+    auto r = exchange(env, code, env.cfg);
+    REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
+    CHECK(r.diag.empty());
+    CHECK(!r.value.access_token.empty());
+    CHECK(r.value.refreshable());
+    CHECK(r.value.is_bearer());
+    REQUIRE(r.value.lifetime());
+    CHECK(*r.value.lifetime() == 3600s);
+    CHECK(r.value.scopes == default_scopes);
+    CHECK(env.srv.stats().tokens_issued_authorization_code == 1);
+
+    SUBCASE("the code is single use: invalid_grant, with the server's detail") {
+        auto again = exchange(env, code, env.cfg);
+        CHECK(again.ec == oauth_errc::invalid_grant);
+        CHECK(again.diag.status == 400);
+        CHECK(again.diag.error == "invalid_grant");
+        CHECK(!again.diag.error_description.empty());
+        // Nothing secret in what a log would show.
+        auto text = again.diag.to_string() + again.ec.message();
+        CHECK(text.find(code.reveal()) == std::string::npos);
+        CHECK(text.find(std::string(sandbox::default_client_secret)) == std::string::npos);
+    }
+    SUBCASE("the throwing form throws error_with_diagnostics") {
+        bool thrown = false;
+        try {
+            env.run(oauth::async_exchange_code(*env.pool, env.cfg, code, secret(),
+                                               default_scopes, asio::use_awaitable));
+        } catch (const joinme::error_with_diagnostics& e) {
+            thrown = true;
+            CHECK(e.code() == oauth_errc::invalid_grant);
+            CHECK(e.get_diagnostics().status == 400);
+            CHECK(std::string(e.what()).find(code.reveal()) == std::string::npos);
+        }
+        CHECK(thrown);
+    }
+}
+
+TEST_CASE("exchange: an expired code, a bad client secret, a wrong redirect URI") {
+    sandbox_env env;
+    SUBCASE("expired code (clock advanced past 10 minutes)") {
+        auto code = env.code();
+        env.advance(601s);
+        auto r = exchange(env, code, env.cfg);
+        CHECK(r.ec == oauth_errc::invalid_grant);
+        CHECK(r.diag.status == 400);
+    }
+    SUBCASE("bad client secret: invalid_client") {
+        auto code = env.code();
+        auto cfg = env.cfg;
+        cfg.client_secret = secret("wrong-secret");
+        auto r = exchange(env, code, cfg);
+        CHECK(r.ec == oauth_errc::invalid_client);
+        CHECK(r.diag.status == 401);
+        CHECK(r.diag.error == "invalid_client");
+        CHECK(r.diag.to_string().find("wrong-secret") == std::string::npos);
+    }
+    SUBCASE("redirect URI other than the authorization request's: invalid_grant") {
+        auto code = env.code();
+        auto cfg = env.cfg;
+        cfg.redirect_uri = "https://app.example.com/oauth/callback";
+        auto r = exchange(env, code, cfg);
+        CHECK(r.ec == oauth_errc::invalid_grant);
+    }
+    SUBCASE("join.me's invalid_authorization_code") {
+        env.srv.config().code_error_invalid_authorization_code = true;
+        auto code = env.code();
+        (void)exchange(env, code, env.cfg);
+        auto r = exchange(env, code, env.cfg);
+        CHECK(r.ec == oauth_errc::invalid_authorization_code);
+    }
+    SUBCASE("an unusable token URL fails without a request") {
+        auto cfg = env.cfg;
+        cfg.token_url = "ftp://example.com/token";
+        auto r = exchange(env, secret("code"), cfg);
+        CHECK(r.ec == errc::invalid_url);
+        CHECK(env.srv.stats()[sandbox::endpoint::token] == 0);
+    }
+}
+
+TEST_CASE("refresh: rotation, revocation, implicit tokens") {
+    sandbox_env env;
+    auto t1 = env.login();
+    auto r = refresh(env, t1);
+    REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
+    auto t2 = r.value;
+    CHECK(!(t2.access_token == t1.access_token));
+    CHECK(t2.refreshable());
+    CHECK(!(t2.refresh_token == t1.refresh_token)); // rotated
+    CHECK(t2.scopes == t1.scopes);
+    CHECK(env.srv.stats().refresh_requests == 1);
+    CHECK(env.api_accepts(t2.access_token));
+
+    SUBCASE("the rotated-away refresh token is refused") {
+        auto again = refresh(env, t1);
+        CHECK(again.ec == oauth_errc::invalid_grant);
+        CHECK(again.diag.status == 400);
+    }
+    SUBCASE("a revoked refresh token is refused") {
+        REQUIRE(env.srv.revoke_refresh_token(t2.refresh_token.reveal()));
+        auto again = refresh(env, t2);
+        CHECK(again.ec == oauth_errc::invalid_grant);
+    }
+    SUBCASE("without rotation the old refresh token is kept") {
+        env.srv.config().refresh_omit_refresh_token = true;
+        auto t3 = refresh(env, t2);
+        REQUIRE(!t3.ec);
+        CHECK(t3.value.refresh_token == t2.refresh_token);
+    }
+    SUBCASE("an implicit token cannot be refreshed, and no request is sent") {
+        oauth::token implicit;
+        implicit.access_token = secret("implicit-access");
+        auto again = refresh(env, implicit);
+        CHECK(again.ec == errc::reauthorization_required);
+        CHECK(env.srv.stats().refresh_requests == 1);
+    }
+}
+
+TEST_CASE("expire access, then refresh (the seed's Expire Access scenario)") {
+    sandbox_env env;
+    auto t1 = env.login();
+    REQUIRE(env.api_accepts(t1.access_token));
+    diagnostics diag;
+    auto tuple_3 = env.run(oauth::async_expire_access(
+        *env.pool, env.cfg, t1.access_token, diag, asio::as_tuple(asio::use_awaitable)));
+    auto& ec = std::get<0>(tuple_3);
+    auto& message = std::get<1>(tuple_3);
+    REQUIRE_MESSAGE(!ec, ec.message(), " ", diag);
+    CHECK(message == "Access Token Expired");
+    CHECK(!env.api_accepts(t1.access_token));
+    auto r = refresh(env, t1);
+    REQUIRE(!r.ec);
+    CHECK(env.api_accepts(r.value.access_token));
+
+    SUBCASE("the string \"true\" is accepted") {
+        env.srv.config().expire_access_success_as_string = true;
+        auto m = env.run(oauth::async_expire_access(*env.pool, env.cfg, r.value.access_token,
+                                                    asio::use_awaitable));
+        CHECK(m == "Access Token Expired");
+    }
+    SUBCASE("failure: bad_request with the server's message") {
+        diagnostics d2;
+        auto tuple_4 = env.run(oauth::async_expire_access(
+            *env.pool, env.cfg, secret("no-such-token"), d2, asio::as_tuple(asio::use_awaitable)));
+        auto& e2 = std::get<0>(tuple_4);
+        auto& m2 = std::get<1>(tuple_4);
+        CHECK(e2 == errc::bad_request);
+        CHECK(d2.status == 400);
+        CHECK(d2.message == "Expire Access Failed");
+        CHECK(m2.empty());
+    }
+}
+
+TEST_CASE("the token endpoint answering an HTML 502: status and excerpt, no JSON error") {
+    scripted_env env;
+    env.behaviour->handler = [](const test_support::request&) {
+        test_support::response res{bhttp::status::bad_gateway, 11};
+        res.set(bhttp::field::content_type, "text/html");
+        res.body() = "<html><head><title>502 Bad Gateway</title></head><body>" +
+                     std::string(1000, 'x') + "</body></html>";
+        return res;
+    };
+    oauth::token current;
+    current.access_token = secret("a");
+    current.refresh_token = secret("r");
+    diagnostics diag;
+    auto tuple_5 = env.run(oauth::async_refresh(*env.pool, env.cfg, current, diag,
+                                                asio::as_tuple(asio::use_awaitable)));
+    auto& ec = std::get<0>(tuple_5);
+    CHECK(std::get<1>(tuple_5).access_token.empty());
+    CHECK(ec == errc::server_error);
+    CHECK(diag.status == 502);
+    CHECK(diag.error.empty());
+    CHECK(diag.body_excerpt.rfind("<html><head><title>502 Bad Gateway", 0) == 0);
+    CHECK(diag.body_excerpt.size() <= diagnostics::max_excerpt + 3);
+    CHECK(env.counters->requests == 1);
+}
+
+TEST_CASE("the request sent: form body, Accept, no secret outside the body") {
+    scripted_env env;
+    test_support::request seen;
+    env.behaviour->handler = [&seen](const test_support::request& req) {
+        seen = req;
+        return json_response(200, R"({"access_token":"A2","expires_in":"120"})");
+    };
+    oauth::token current;
+    current.access_token = secret("A1");
+    current.refresh_token = secret("R1");
+    current.scopes = default_scopes;
+    auto t = env.run(oauth::async_refresh(*env.pool, env.cfg, current, asio::use_awaitable));
+    CHECK(t.access_token.reveal() == "A2");
+    CHECK(t.refresh_token.reveal() == "R1"); // kept: the server sent none
+    CHECK(*t.lifetime() == 120s);
+    CHECK(seen.method() == bhttp::verb::post);
+    CHECK(seen.target() == "/api/public/v1/auth/token");
+    CHECK(seen[bhttp::field::content_type] == "application/x-www-form-urlencoded");
+    CHECK(seen[bhttp::field::accept] == "application/json");
+    CHECK(seen.body().find("grant_type=refresh_token") != std::string::npos);
+    CHECK(seen.body().find("refresh_token=R1") != std::string::npos);
+    CHECK(printed(t).find("A2") == std::string::npos);
+}
+
+TEST_CASE("completion tokens: callback, deferred; transport failures leave status 0") {
+    scripted_env env;
+    env.behaviour->handler = [](const test_support::request&) {
+        return json_response(400, R"({"error":"invalid_grant","error_description":"used"})");
+    };
+    oauth::token current;
+    current.access_token = secret("A1");
+    current.refresh_token = secret("R1");
+
+    SUBCASE("callback: never inline, diagnostics filled") {
+        diagnostics diag;
+        bool called = false;
+        error_code got;
+        oauth::async_refresh(*env.pool, env.cfg, current, diag,
+                             [&](error_code ec, oauth::token) {
+                                 called = true;
+                                 got = ec;
+                             });
+        CHECK(!called);
+        CHECK(run_until(env.ioc, [&] { return called; }));
+        CHECK(got == oauth_errc::invalid_grant);
+        CHECK(diag.error_description == "used");
+    }
+    SUBCASE("deferred") {
+        diagnostics diag;
+        auto op = oauth::async_refresh(*env.pool, env.cfg, current, diag, asio::deferred);
+        auto tuple_6 = env.run(std::move(op)(asio::as_tuple(asio::use_awaitable)));
+        auto& ec = std::get<0>(tuple_6);
+        CHECK(ec == oauth_errc::invalid_grant);
+    }
+    SUBCASE("no server: the transport's error, empty status") {
+        joinme::test_stream_connector none;
+        memory_pool dead(env.ioc.get_executor(), none);
+        diagnostics diag;
+        auto tuple_7 = env.run(oauth::async_refresh(dead, env.cfg, current, diag,
+                                                    asio::as_tuple(asio::use_awaitable)));
+        auto& ec = std::get<0>(tuple_7);
+        CHECK(ec);
+        CHECK(diag.status == 0);
+    }
+}
+
+TEST_CASE("cancellation reaches the request") {
+    scripted_env env;
+    env.behaviour->never_answer = true;
+    oauth::token current;
+    current.access_token = secret("A1");
+    current.refresh_token = secret("R1");
+    asio::cancellation_signal signal;
+    diagnostics diag;
+    bool done = false;
+    error_code got;
+    oauth::async_refresh(*env.pool, env.cfg, current, diag,
+                         asio::bind_cancellation_slot(signal.slot(), [&](error_code ec,
+                                                                         oauth::token) {
+                             done = true;
+                             got = ec;
+                         }));
+    REQUIRE(run_until(env.ioc, [&] { return env.counters->requests == 1; }));
+    signal.emit(asio::cancellation_type::terminal);
+    CHECK(run_until(env.ioc, [&] { return done; }));
+    CHECK(got == asio::error::operation_aborted);
+}
