@@ -19,6 +19,7 @@
 /// @endcode
 
 #include <joinme/detail/async_run.hpp>
+#include <joinme/detail/html.hpp>
 #include <joinme/error.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/redirect.hpp>
@@ -185,33 +186,6 @@ inline std::string relay_csp() {
            "; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 }
 
-inline std::string html_escape(std::string_view s) {
-    std::string out;
-    out.reserve(s.size());
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out += c;
-        }
-    }
-    return out;
-}
-
 // Every answer: no caching, no referrer (the page's URL holds the code), no sniffing, no
 // framing, and the connection closes after it.
 inline http_response make_answer(bhttp::status status, std::string_view content_type,
@@ -235,8 +209,8 @@ inline http_response make_page(bhttp::status status, std::string_view title,
         return make_answer(status, "text/plain; charset=utf-8", std::string(message), page_csp);
     std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                        "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
-                       html_escape(title) + "</title></head><body><h1>" + html_escape(title) +
-                       "</h1><p>" + html_escape(message) + "</p></body></html>\n";
+                       joinme::detail::html_escape(title) + "</title></head><body><h1>" + joinme::detail::html_escape(title) +
+                       "</h1><p>" + joinme::detail::html_escape(message) + "</p></body></html>\n";
     return make_answer(status, "text/html; charset=utf-8", std::move(body), page_csp);
 }
 

@@ -301,7 +301,7 @@ TEST_CASE("client_secret_basic: RFC 6749 §2.3.1 and Appendix B encoding, creden
     req = oauth::make_refresh_request(c, secret("r"), ec);
     REQUIRE_FALSE(ec);
     CHECK(req.authorization.reveal() ==
-          "Basic " + oauth::detail::base64("a%3Ab:+%25%26%2B%C2%A3%E2%82%AC"));
+          "Basic YSUzQWI6KyUyNSUyNiUyQiVDMiVBMyVFMiU4MiVBQw=="); // base64 of "a%3Ab:+%25%26%2B%C2%A3%E2%82%AC"
     CHECK(oauth::detail::form_encode(" %&+\xC2\xA3\xE2\x82\xAC") == "+%25%26%2B%C2%A3%E2%82%AC");
     CHECK(print(req).find("Basic") == std::string::npos);
 }

@@ -3,7 +3,7 @@
 #define JOINME_DETAIL_RANDOM_HPP
 
 // Unguessable values (OAuth state, PKCE verifier, sandbox tokens) from OpenSSL's CSPRNG, and
-// the base64url encoding (RFC 4648 §5, no padding) they travel in.
+// the base64 encodings (RFC 4648) they and HTTP Basic credentials travel in.
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
@@ -15,12 +15,18 @@
 
 namespace joinme::detail {
 
-/// base64url without padding.
-inline std::string base64url(std::span<const unsigned char> in) {
+/// Standard base64 (RFC 4648 §4, padded), with OpenSSL's encoder.
+inline std::string base64(std::span<const unsigned char> in) {
     std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
     int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()), in.data(),
                             static_cast<int>(in.size()));
     out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+/// base64url without padding (RFC 4648 §5).
+inline std::string base64url(std::span<const unsigned char> in) {
+    std::string out = base64(in);
     while (!out.empty() && out.back() == '=')
         out.pop_back();
     for (char& c : out) {

@@ -15,7 +15,7 @@
 
 #include <boost/system/errc.hpp>
 
-#include <openssl/evp.h>
+#include <joinme/detail/random.hpp>
 
 #include <ostream>
 #include <string>
@@ -54,16 +54,6 @@ struct token_request {
 
 namespace detail {
 
-// Standard base64 (RFC 4648 §4, padded), as the Basic scheme wants.
-inline std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()),
-                            static_cast<int>(in.size()));
-    out.resize(static_cast<std::size_t>(n));
-    return out;
-}
-
 inline error_code invalid_argument() noexcept {
     return boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
 }
@@ -95,7 +85,10 @@ inline void authenticate(const config& cfg, std::string& body, token_request& re
         // RFC 6749 §2.3.1: form-urlencode id and secret, then the Basic scheme of RFC 7617.
         std::string credentials =
             form_encode(cfg.client_id) + ':' + form_encode(cfg.client_secret.reveal());
-        req.authorization = joinme::secret("Basic " + base64(credentials));
+        req.authorization = joinme::secret(
+            "Basic " +
+            joinme::detail::base64(
+                {reinterpret_cast<const unsigned char*>(credentials.data()), credentials.size()}));
         break;
     }
     case client_auth_method::none:

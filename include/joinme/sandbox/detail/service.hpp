@@ -7,6 +7,7 @@
 // bytes. Field names, paths, statuses and error shapes follow the API contract
 // (joinme-api.md, §9 "Decisions").
 
+#include <joinme/detail/html.hpp>
 #include <joinme/detail/random.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/sandbox/options.hpp>
@@ -98,32 +99,6 @@ inline std::string pct_encode(std::string_view s) {
             out += '%';
             out += hex[c >> 4];
             out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
-inline std::string html_escape(std::string_view s) {
-    std::string out;
-    for (char c : s) {
-        switch (c) {
-        case '&':
-            out += "&amp;";
-            break;
-        case '<':
-            out += "&lt;";
-            break;
-        case '>':
-            out += "&gt;";
-            break;
-        case '"':
-            out += "&quot;";
-            break;
-        case '\'':
-            out += "&#39;";
-            break;
-        default:
-            out += c;
         }
     }
     return out;
@@ -255,9 +230,9 @@ inline response json_response(unsigned status, const json::value& v) {
 
 inline response html_response(unsigned status, std::string_view title, std::string_view inner) {
     std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
-    body += html_escape(title);
+    body += joinme::detail::html_escape(title);
     body += "</title></head>\n<body>\n<h1>";
-    body += html_escape(title);
+    body += joinme::detail::html_escape(title);
     body += "</h1>\n";
     body += inner;
     body += "\n</body></html>\n";
@@ -271,7 +246,7 @@ inline response html_response(unsigned status, std::string_view title, std::stri
 
 inline response error_page(std::string_view message) {
     return html_response(400, "join.me sandbox: invalid request",
-                         "<p>" + html_escape(message) + "</p>");
+                         "<p>" + joinme::detail::html_escape(message) + "</p>");
 }
 
 inline response oauth_error(unsigned status, std::string_view error, std::string_view description) {
@@ -697,11 +672,11 @@ private:
         if (opts_.auto_consent)
             return finish(pr, true);
         auto pid = joinme::detail::random_token(16);
-        std::string inner = "<p>Signed in as <strong>" + html_escape(u->full_name) + " (" +
-                            html_escape(u->email) + ")</strong>.</p>\n<p><strong>" +
-                            html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
+        std::string inner = "<p>Signed in as <strong>" + joinme::detail::html_escape(u->full_name) + " (" +
+                            joinme::detail::html_escape(u->email) + ")</strong>.</p>\n<p><strong>" +
+                            joinme::detail::html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
         for (auto& s : scopes)
-            inner += "<li>" + html_escape(s) + "</li>\n";
+            inner += "<li>" + joinme::detail::html_escape(s) + "</li>\n";
         inner += "</ul>\n<form method=\"post\" action=\"" + std::string(auth_base) +
                  "/oauth2\">\n<input type=\"hidden\" name=\"pending\" value=\"" + pid +
                  "\">\n<button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button>\n"
