@@ -52,19 +52,10 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool) {
     auto redirect = oauth::parse_redirect(location, authorization, now); // checks state
     std::cout << "2. redirected with a code " << redirect.code << " and the right state\n";
 
-    // 3. Exchange the code for a token at the token endpoint.
-    joinme::error_code ec;
-    auto exchange = oauth::make_code_exchange_request(cfg, redirect.code, {}, ec);
-    joinme::throw_on_error(ec);
-    http::request token_req;
-    token_req.set(boost::beast::http::field::content_type, exchange.content_type);
-    token_req.set(boost::beast::http::field::accept, exchange.accept);
-    token_req.body() = exchange.body.reveal();
-    auto token_res = co_await send(pool, boost::beast::http::verb::post, exchange.url, std::move(token_req));
-    joinme::diagnostics diag;
-    auto token = oauth::parse_token_response(token_res.result_int(), token_res.body(),
-                                             std::chrono::system_clock::now(), options.scopes, ec, diag);
-    joinme::throw_on_error(ec, diag);
+    // 3. Exchange the code for a token at the token endpoint (throws error_with_diagnostics,
+    //    which says what the server said, on failure).
+    auto token = co_await oauth::async_exchange_code(pool, cfg, redirect.code, {}, options.scopes,
+                                                     asio::use_awaitable);
     std::cout << "3. token: " << token << "\n";
 
     // 4. Call the API with the bearer token.

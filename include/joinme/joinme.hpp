@@ -20,12 +20,15 @@
 #include <joinme/http/retry.hpp>
 
 #include <joinme/oauth/authorization.hpp>
+#include <joinme/oauth/client.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/redirect.hpp>
 #include <joinme/oauth/scope.hpp>
 #include <joinme/oauth/token.hpp>
 #include <joinme/oauth/token_request.hpp>
 #include <joinme/oauth/token_response.hpp>
+#include <joinme/oauth/token_source.hpp>
+#include <joinme/oauth/token_store.hpp>
 
 #include <joinme/api/models.hpp>
 
