@@ -316,3 +316,150 @@ TEST_CASE("cancellation reaches the request") {
     CHECK(run_until(env.ioc, [&] { return done; }));
     CHECK(got == asio::error::operation_aborted);
 }
+
+// ---------------------------------------------------------------------------------------
+// The whole flow as a native program runs it: the sandbox's consent page submitted like a
+// browser would (plain HTTP requests), the redirect caught by the loopback listener, the code
+// (or, for the implicit grant, the token posted back by the relay page) used on the API.
+
+#include <joinme/loopback.hpp>
+#include <joinme/transport/tcp.hpp>
+
+namespace {
+
+using tcp_pool = joinme::http::basic_connection_pool<flow::beast::tcp_stream>;
+
+struct browser_flow {
+    flow::sandbox_env env;
+    joinme::loopback::redirect_listener listener{env.ioc.get_executor()};
+    tcp_pool to_listener{env.ioc.get_executor(), joinme::tcp_context{}};
+
+    browser_flow() {
+        env.srv.config().auto_consent = false; // the consent page, submitted below
+        listener.listen();
+        env.cfg.redirect_uri = listener.redirect_uri();
+    }
+
+    // GET or POST through the TLS pool (the sandbox) or the TCP pool (the listener).
+    flow::asio::awaitable<joinme::http::response> fetch(flow::bhttp::verb verb, std::string url,
+                                                        std::string body = {},
+                                                        std::string type = {}) {
+        joinme::http::request req;
+        req.version(11);
+        if (!type.empty())
+            req.set(flow::bhttp::field::content_type, type);
+        req.body() = std::move(body);
+        auto u = boost::urls::parse_absolute_uri(url).value();
+        if (u.scheme() == "https")
+            co_return co_await env.pool->async_request(verb, u, std::move(req), flow::asio::use_awaitable);
+        co_return co_await to_listener.async_request(verb, u, std::move(req), flow::asio::use_awaitable);
+    }
+
+    // Opens the authorization URL, submits the consent form with `decision`, and returns
+    // where the sandbox redirects the browser.
+    flow::asio::awaitable<std::string> consent(std::string authorize_url, std::string decision) {
+        auto page = co_await fetch(flow::bhttp::verb::get, authorize_url);
+        REQUIRE(page.result_int() == 200);
+        const std::string& html = page.body();
+        REQUIRE(html.find("<form method=\"post\"") != std::string::npos);
+        auto at = html.find("name=\"pending\" value=\"");
+        REQUIRE(at != std::string::npos);
+        at += 22;
+        std::string pending = html.substr(at, html.find('"', at) - at);
+        auto decided = co_await fetch(flow::bhttp::verb::post, env.cfg.authorize_url,
+                                      "pending=" + pending + "&decision=" + decision,
+                                      "application/x-www-form-urlencoded");
+        REQUIRE(decided.result_int() == 302);
+        co_return std::string(decided[flow::bhttp::field::location]);
+    }
+};
+
+} // namespace
+
+TEST_CASE("browser flow: consent form, loopback listener, code exchange, API call") {
+    browser_flow b;
+    oauth::authorization_options opts;
+    opts.scopes = flow::default_scopes;
+    auto sent = oauth::make_authorization_request(b.env.cfg, opts);
+    diagnostics diag;
+    std::optional<std::tuple<error_code, oauth::redirect_response>> caught;
+    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response r) {
+        caught.emplace(ec, std::move(r));
+    });
+    auto location = b.env.run(b.consent(sent.url, "accept"));
+    CHECK(location.rfind(b.listener.redirect_uri() + "?code=", 0) == 0);
+    auto landing = b.env.run(b.fetch(flow::bhttp::verb::get, location));
+    CHECK(landing.result_int() == 200);
+    REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
+    REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
+    auto token = b.env.run(oauth::async_exchange_code(*b.env.pool, b.env.cfg, std::get<1>(*caught).code,
+                                                      secret(), opts.scopes, flow::asio::use_awaitable));
+    CHECK(token.refreshable());
+    CHECK(b.env.api_accepts(token.access_token));
+    // The page the browser saw holds neither the code nor the state.
+    CHECK(landing.body().find(sent.state) == std::string::npos);
+}
+
+TEST_CASE("browser flow: the user declines, the listener reports access_denied") {
+    browser_flow b;
+    oauth::authorization_options opts;
+    opts.scopes = flow::default_scopes;
+    auto sent = oauth::make_authorization_request(b.env.cfg, opts);
+    diagnostics diag;
+    std::optional<error_code> caught;
+    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response) { caught = ec; });
+    auto location = b.env.run(b.consent(sent.url, "decline"));
+    b.env.run(b.fetch(flow::bhttp::verb::get, location));
+    REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
+    CHECK(*caught == oauth_errc::access_denied);
+    CHECK(diag.error == "access_denied");
+}
+
+TEST_CASE("browser flow: implicit grant through the relay page") {
+    browser_flow b;
+    oauth::authorization_options opts;
+    opts.type = oauth::response_type::token;
+    opts.scopes = flow::default_scopes;
+    auto sent = oauth::make_authorization_request(b.env.cfg, opts);
+    diagnostics diag;
+    std::optional<std::tuple<error_code, oauth::redirect_response>> caught;
+    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response r) {
+        caught.emplace(ec, std::move(r));
+    });
+    auto location = b.env.run(b.consent(sent.url, "accept"));
+    auto hash = location.find('#');
+    REQUIRE(hash != std::string::npos);
+    // A browser never sends the fragment: it gets the relay page, whose script posts it back.
+    auto relay = b.env.run(b.fetch(flow::bhttp::verb::get, location.substr(0, hash)));
+    CHECK(relay.result_int() == 200);
+    CHECK(relay.body().find("location.hash") != std::string::npos);
+    auto posted = b.env.run(b.fetch(flow::bhttp::verb::post, location.substr(0, hash),
+                                    location.substr(hash + 1), "text/plain"));
+    CHECK(posted.result_int() == 200);
+    REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
+    REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
+    const auto& token = std::get<1>(*caught).implicit_token;
+    REQUIRE(token);
+    CHECK_FALSE(token->refreshable());
+    CHECK(b.env.api_accepts(token->access_token));
+}
+
+TEST_CASE("browser flow: a forged redirect with another state does not complete the wait") {
+    browser_flow b;
+    oauth::authorization_options opts;
+    opts.scopes = flow::default_scopes;
+    auto sent = oauth::make_authorization_request(b.env.cfg, opts);
+    diagnostics diag;
+    std::optional<error_code> caught;
+    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response) { caught = ec; });
+    // An attacker's page makes the browser hit the listener with its own code and state.
+    auto forged = b.env.run(b.fetch(flow::bhttp::verb::get,
+                                    b.listener.redirect_uri() + "?code=attacker&state=forged"));
+    CHECK(forged.result_int() == 400);
+    CHECK_FALSE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }, 100ms));
+    // The real redirect still wins.
+    auto location = b.env.run(b.consent(sent.url, "accept"));
+    b.env.run(b.fetch(flow::bhttp::verb::get, location));
+    REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
+    CHECK(!*caught);
+}
