@@ -30,6 +30,8 @@
 #include <joinme/oauth/token_source.hpp>
 #include <joinme/oauth/token_store.hpp>
 
+#include <joinme/api/any_client.hpp>
+#include <joinme/api/client.hpp>
 #include <joinme/api/models.hpp>
 
 #include <joinme/loopback.hpp>

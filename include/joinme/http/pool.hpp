@@ -25,7 +25,7 @@ namespace joinme::http {
 /// no header and no body, so no token or secret can leak through it.
 struct request_event {
     beast_http::verb method{};
-    std::string_view path;      ///< Request target without its query.
+    std::string path;           ///< Request target without its query.
     unsigned status = 0;        ///< 0 when no response arrived.
     error_code ec;              ///< The attempt's failure, if any.
     std::chrono::steady_clock::duration duration{};
@@ -317,7 +317,7 @@ private:
             }
             if (st->opts.on_request) {
                 auto target = req.target();
-                request_event ev{req.method(), target.substr(0, target.find('?')),
+                request_event ev{req.method(), std::string(target.substr(0, target.find('?'))),
                                  ec ? 0u : res.result_int(), ec, steady::now() - start, attempt,
                                  a.reused};
                 st->opts.on_request(ev);

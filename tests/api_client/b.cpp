@@ -1,0 +1,563 @@
+// basic_client's authorization behaviour (one refresh and one replay, single flight under
+// load), the rate-limit path, cancellation, and the sans-I/O response check.
+#include "api_client/fixture.hpp"
+#include "support/http_server.hpp"
+
+namespace apit {
+namespace {
+
+using sandbox::endpoint;
+
+api::user get_user_ok(env<memory_stream>& e, api::basic_client<memory_stream>& c) {
+    auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
+        return c.async_get_user(d, std::move(t));
+    });
+    REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
+    return r.value;
+}
+
+TEST_CASE("api client: a rejected token is refreshed once and the call replayed") {
+    env<memory_stream> e;
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    auto token = e.login(client);
+    auto get_user = [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); };
+
+    SUBCASE("expired by the sandbox during the call") {
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        CHECK(get_user_ok(e, client).email == "pro@example.com");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 2);
+        CHECK(client.stats().rejected_tokens == 1);
+        CHECK(client.stats().replays == 1);
+        REQUIRE(client.token_source().current_token());
+        CHECK(!(client.token_source().current_token()->access_token == token.access_token));
+        // The new token is used from now on, without another refresh.
+        (void)get_user_ok(e, client);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 3);
+    }
+
+    SUBCASE("expired with the expire-access endpoint") {
+        auto msg = e.run(oauth::async_expire_access(client.pool(), client.config().oauth,
+                                                    token.access_token, asio::use_awaitable));
+        CHECK(msg == "Access Token Expired");
+        CHECK(get_user_ok(e, client).email == "pro@example.com");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 2);
+    }
+
+    SUBCASE("expired by the clock: refreshed before the call, no rejection") {
+        e.advance(std::chrono::hours(2));
+        (void)get_user_ok(e, client);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 1);
+        CHECK(client.stats().rejected_tokens == 0);
+    }
+
+    SUBCASE("the refresh fails too: the call fails with the refresh's error") {
+        REQUIRE(e.srv.revoke_refresh_token(token.refresh_token.reveal()));
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        auto r = attempt<api::user>(e, get_user);
+        CHECK(r.ec == oauth_errc::invalid_grant);
+        CHECK(r.diag.status == 400);
+        CHECK(r.diag.error == "invalid_grant");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 1);
+        CHECK(client.stats().replays == 0);
+        auto text = r.diag.to_string();
+        CHECK(text.find(token.access_token.reveal()) == std::string::npos);
+        CHECK(text.find(token.refresh_token.reveal()) == std::string::npos);
+    }
+
+    SUBCASE("the refresh fails with a server error") {
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        sandbox::fault f;
+        f.status = 500;
+        e.srv.set_fault(endpoint::token, f);
+        auto r = attempt<api::user>(e, get_user);
+        CHECK(r.ec == oauth_errc::server_error);
+        CHECK(r.diag.status == 500);
+        CHECK(e.requests(endpoint::get_user) == 1);
+    }
+
+    SUBCASE("a token without refresh token is not refreshed") {
+        auto t = token;
+        t.refresh_token = secret();
+        client.set_token(t);
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        auto r = attempt<api::user>(e, get_user);
+        CHECK(r.ec == errc::reauthorization_required);
+        CHECK(e.refreshes() == 0);
+    }
+
+    SUBCASE("rejected again after the replay: reported, never a second refresh") {
+        sandbox::fault f;
+        f.status = 401;
+        f.times = 2;
+        e.srv.set_fault(endpoint::get_user, f);
+        auto r = attempt<api::user>(e, get_user);
+        CHECK(r.ec == errc::invalid_token);
+        CHECK(r.diag.status == 401);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 2);
+        CHECK(client.stats().replays == 1);
+    }
+
+    SUBCASE("the throwing form throws the refresh's error") {
+        REQUIRE(e.srv.revoke_refresh_token(token.refresh_token.reveal()));
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        try {
+            (void)e.run(client.async_get_user(asio::use_awaitable));
+            FAIL("no exception");
+        } catch (const joinme::error_with_diagnostics& ex) {
+            CHECK(ex.code() == oauth_errc::invalid_grant);
+            CHECK(ex.get_diagnostics().error == "invalid_grant");
+            CHECK(std::string(ex.what()).find(token.refresh_token.reveal()) == std::string::npos);
+        }
+    }
+}
+
+// Starts `n` get-user calls at once, from coroutines on one strand, and waits for all.
+template <class Stream>
+std::size_t concurrent_get_user(env<Stream>& e, api::basic_client<Stream>& client, std::size_t n) {
+    auto strand = asio::make_strand(e.ioc);
+    std::size_t ok = 0, done = 0;
+    for (std::size_t i = 0; i < n; ++i)
+        asio::co_spawn(
+            strand,
+            [](api::basic_client<Stream>& c) -> asio::awaitable<bool> {
+                diagnostics d;
+                auto [ec, u] = co_await c.async_get_user(d, asio::as_tuple(asio::use_awaitable));
+                co_return !ec && u.email == "pro@example.com";
+            }(client),
+            [&](std::exception_ptr ex, bool good) {
+                ++done;
+                ok += (!ex && good) ? 1 : 0;
+            });
+    REQUIRE(run_until(e.ioc, [&] { return done == n; }, 120s));
+    return ok;
+}
+
+TEST_CASE_TEMPLATE("api client: 1000 concurrent calls, one refresh", Stream, memory_stream,
+                   tls_stream) {
+    env<Stream> e;
+    api::basic_client<Stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    auto token = e.login(client);
+    const auto limit = client.config().pool.max_connections_per_origin;
+    e.srv.reset_counters();
+
+    SUBCASE("the API rejects the token mid-flight") {
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        CHECK(concurrent_get_user(e, client, 1000) == 1000);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.srv.stats().tokens_issued_refresh_token == 1);
+        CHECK(e.requests(endpoint::get_user) <= 2000);
+        CHECK(e.requests(endpoint::get_user) > 1000);
+    }
+
+    SUBCASE("the token expired by the clock") {
+        e.advance(std::chrono::hours(2));
+        CHECK(concurrent_get_user(e, client, 1000) == 1000);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 1000);
+    }
+
+    // Connections are kept alive and never dropped here, so every accepted connection was
+    // open at the end: the pool never held more than its limit.
+    CHECK(e.srv.stats().connections_accepted <= limit);
+    CHECK(client.pool().stats().connections_opened <= limit);
+}
+
+TEST_CASE("api client: rate limits") {
+    env<memory_stream> e;
+    // The event's path is a view valid during the callback only: keep a copy.
+    struct event {
+        boost::beast::http::verb method;
+        std::string path;
+        unsigned status;
+        unsigned attempt;
+    };
+    std::vector<event> events;
+    auto cfg = e.config();
+    cfg.pool.on_request = [&events](const joinme::http::request_event& ev) {
+        events.push_back({ev.method, std::string(ev.path), ev.status, ev.attempt});
+    };
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+    e.login(client);
+    events.clear();
+    auto get_user = [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); };
+
+    SUBCASE("over-QPS 403: success after the wait") {
+        sandbox::fault f;
+        f.status = 403;
+        f.times = 2;
+        e.srv.set_fault(endpoint::get_user, f);
+        auto before = *e.now;
+        (void)get_user_ok(e, client);
+        CHECK(*e.sleeps == std::vector<std::chrono::milliseconds>{1000ms, 1000ms});
+        CHECK(*e.now - before == 2s);
+        CHECK(e.requests(endpoint::get_user) == 3);
+        REQUIRE(events.size() == 3);
+        CHECK(events[0].status == 403);
+        CHECK(events[0].path == "/v1/user");
+        CHECK(events[2].attempt == 3);
+        CHECK(events[2].status == 200);
+    }
+
+    SUBCASE("the sandbox's own QPS limit") {
+        e.srv.config().qps_limit = 1;
+        (void)get_user_ok(e, client);
+        (void)get_user_ok(e, client); // same second: over the limit, then after the wait
+        CHECK(e.sleeps->size() == 1);
+        CHECK(e.requests(endpoint::get_user) == 3);
+    }
+
+    SUBCASE("429 with Retry-After: success after the wait") {
+        sandbox::fault f;
+        f.status = 429;
+        f.retry_after = "2";
+        f.times = 1;
+        e.srv.set_fault(endpoint::get_user, f);
+        (void)get_user_ok(e, client);
+        CHECK(*e.sleeps == std::vector<std::chrono::milliseconds>{2000ms});
+    }
+
+    SUBCASE("gives up after the configured attempts") {
+        sandbox::fault f;
+        f.status = 429;
+        e.srv.set_fault(endpoint::get_user, f);
+        auto r = attempt<api::user>(e, get_user);
+        CHECK(r.ec == errc::rate_limited);
+        CHECK(r.diag.status == 429);
+        CHECK(r.diag.retry_after == std::optional<std::chrono::seconds>(1s));
+        CHECK(e.requests(endpoint::get_user) == client.config().pool.retry.max_attempts);
+        CHECK(e.sleeps->size() == client.config().pool.retry.max_attempts - 1);
+
+        sandbox::fault q;
+        q.status = 403;
+        e.srv.set_fault(endpoint::get_user, q);
+        auto r2 = attempt<api::user>(e, get_user);
+        CHECK(r2.ec == errc::rate_limited);
+        CHECK(r2.diag.mashery_error_code == "ERR_403_DEVELOPER_OVER_QPS");
+        CHECK(r2.diag.error_detail_header == "Account Over Queries Per Second Limit");
+    }
+
+    SUBCASE("no event carries a token") {
+        (void)get_user_ok(e, client);
+        REQUIRE(events.size() == 1);
+        CHECK(events[0].path == "/v1/user");
+        CHECK(events[0].method == boost::beast::http::verb::get);
+    }
+}
+
+TEST_CASE("api client: cancellation") {
+    env<memory_stream> e;
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    e.login(client);
+    sandbox::fault f;
+    f.never_answer = true;
+    f.times = 1;
+    e.srv.set_fault(endpoint::get_user, f);
+
+    asio::cancellation_signal signal;
+    std::optional<error_code> result;
+    diagnostics diag;
+    client.async_get_user(diag, asio::bind_cancellation_slot(
+                                    signal.slot(), [&](error_code ec, api::user) { result = ec; }));
+    REQUIRE(run_until(e.ioc, [&] { return e.requests(endpoint::get_user) == 1; }));
+    CHECK(!result);
+    signal.emit(asio::cancellation_type::terminal);
+    REQUIRE(run_until(e.ioc, [&] { return result.has_value(); }));
+    CHECK(*result == asio::error::operation_aborted);
+    // The client works on afterwards.
+    CHECK(get_user_ok(e, client).email == "pro@example.com");
+}
+
+TEST_CASE("api client: destroyed while a call runs") {
+    env<memory_stream> e;
+    auto client = std::make_unique<api::basic_client<memory_stream>>(e.ioc.get_executor(), e.ctx,
+                                                                      e.config());
+    e.login(*client);
+    sandbox::fault f;
+    f.latency = 20ms;
+    f.times = 1;
+    e.srv.set_fault(endpoint::get_user, f);
+    std::optional<error_code> result;
+    std::string email;
+    diagnostics diag;
+    client->async_get_user(diag, [&](error_code ec, api::user u) {
+        result = ec;
+        email = u.email;
+    });
+    REQUIRE(run_until(e.ioc, [&] { return e.requests(endpoint::get_user) == 1; }));
+    client.reset();
+    REQUIRE(run_until(e.ioc, [&] { return result.has_value(); }));
+    CHECK(!*result);
+    CHECK(email == "pro@example.com");
+}
+
+TEST_CASE("api client: a 2xx body that is not the model is malformed_response") {
+    // A scripted server on in-memory streams answers what the sandbox never would.
+    asio::io_context ioc;
+    auto behaviour = std::make_shared<test_support::server_behaviour>();
+    auto counters = std::make_shared<test_support::server_counters>();
+    std::string body;
+    unsigned status = 200;
+    behaviour->handler = [&](const test_support::request& req) {
+        CHECK(req[boost::beast::http::field::authorization] == "Bearer scripted-access");
+        CHECK(req[boost::beast::http::field::content_type] == "application/json");
+        test_support::response res{static_cast<boost::beast::http::status>(status), 11};
+        res.set(boost::beast::http::field::content_type, "application/json");
+        res.body() = body;
+        return res;
+    };
+    joinme::test_stream_connector connect = [behaviour,
+                                             counters](const asio::any_io_executor& ex) {
+        beast::test::stream client(ex);
+        auto server = std::make_shared<beast::test::stream>(ex);
+        client.connect(*server);
+        asio::co_spawn(
+            ex,
+            [](std::shared_ptr<beast::test::stream> s, auto b, auto c) -> asio::awaitable<void> {
+                co_await test_support::serve_http(*s, b, c);
+            }(server, behaviour, counters),
+            asio::detached);
+        return client;
+    };
+    api::client_config cfg;
+    cfg.api_base_url = "https://api.example.com/";
+    api::basic_client<memory_stream> client(ioc.get_executor(), connect, cfg);
+    oauth::token t;
+    t.access_token = secret("scripted-access");
+    client.set_token(t);
+    auto get_meeting = [&](diagnostics& d, auto tok) {
+        return client.async_get_meeting(7, d, std::move(tok));
+    };
+    auto go = [&] {
+        return run(ioc, [](auto op) -> asio::awaitable<outcome<api::meeting>> {
+            outcome<api::meeting> out;
+            auto [ec, v] = co_await op(out.diag, asio::as_tuple(asio::use_awaitable));
+            out.ec = ec;
+            out.value = std::move(v);
+            co_return out;
+        }(get_meeting));
+    };
+
+    body = R"({"meetingId": "7", "meetingName": "x"})";
+    auto r = go();
+    CHECK(r.ec == errc::malformed_response);
+    CHECK(r.diag.status == 200);
+    CHECK(r.diag.client_message.find("meetingId") != std::string::npos);
+
+    body = "<html>";
+    status = 202; // any 2xx is a success: the body decides
+    r = go();
+    CHECK(r.ec == errc::malformed_response);
+
+    body = R"({"meetingId": 7, "meetingName": "x", "meetingStart": "2030-01-01T10:00:00+01:00",
+               "meetingEnd": "2030-01-01T10:00:00Z", "startWithPersonalUrl": "true",
+               "someNewField": [1, 2]})";
+    r = go();
+    REQUIRE_MESSAGE(!r.ec, r.diag);
+    CHECK(r.value.meeting_id == 7);
+    CHECK(r.value.start_with_personal_url);
+    CHECK(r.value.meeting_end - r.value.meeting_start == 1h);
+    CHECK(counters->requests == 3);
+}
+
+TEST_CASE("api client: invalid base URL") {
+    env<memory_stream> e;
+    auto cfg = e.config();
+    cfg.api_base_url = "not a url";
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+    e.login(client);
+    auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
+        return client.async_get_user(d, std::move(t));
+    });
+    CHECK(r.ec == errc::invalid_url);
+}
+
+TEST_CASE("any_client: the same client behind a type without the stream") {
+    env<memory_stream> e;
+    api::basic_client<memory_stream> basic(e.ioc.get_executor(), e.ctx, e.config());
+    auto token = e.login(basic);
+    api::any_client client = api::make_any_client(std::move(basic));
+
+    SUBCASE("every endpoint of the scheduler, both forms") {
+        auto u = attempt<api::user>(e, [&](diagnostics& d, auto t) {
+            return client.async_get_user(d, std::move(t));
+        });
+        REQUIRE_MESSAGE(!u.ec, u.diag);
+        CHECK(u.value.email == "pro@example.com");
+
+        api::meeting_draft draft;
+        draft.meeting_name = "erased";
+        draft.meeting_start = std::chrono::floor<std::chrono::seconds>(*e.now) + 24h;
+        draft.meeting_end = draft.meeting_start + 1h;
+        auto m = e.run(client.async_schedule_meeting(draft, asio::use_awaitable));
+        CHECK(e.run(client.async_get_meeting(m.meeting_id, asio::use_awaitable)) == m);
+        CHECK(e.run(client.async_list_meetings(api::meeting_list_filter{}, asio::use_awaitable))
+                  .size() == 1);
+        api::meeting_patch patch;
+        patch.meeting_name = "renamed";
+        CHECK(e.run(client.async_update_meeting(m.meeting_id, patch, asio::use_awaitable))
+                  .meeting_name == "renamed");
+        CHECK(!e.run(client.async_start_scheduled_meeting(m.meeting_id, {}, asio::use_awaitable))
+                   .presenter_link.empty());
+        CHECK(!e.run(client.async_start_meeting(api::start_request{}, asio::use_awaitable))
+                   .viewer_link.empty());
+        auto del = attempt<none>(e, [&](diagnostics& d, auto t) {
+            return client.async_delete_meeting(m.meeting_id, d, std::move(t));
+        });
+        REQUIRE_MESSAGE(!del.ec, del.diag);
+        auto nf = attempt<api::meeting>(e, [&](diagnostics& d, auto t) {
+            return client.async_get_meeting(m.meeting_id, d, std::move(t));
+        });
+        CHECK(nf.ec == errc::not_found);
+        CHECK(nf.diag.message == "Meeting not found");
+        try {
+            e.run([](api::any_client c, std::int64_t id) -> asio::awaitable<int> {
+                co_await c.async_delete_meeting(id, asio::use_awaitable);
+                co_return 0;
+            }(client, m.meeting_id));
+            FAIL("no exception");
+        } catch (const joinme::error_with_diagnostics& ex) {
+            CHECK(ex.code() == errc::not_found);
+            CHECK(ex.get_diagnostics().status == 404);
+        }
+        auto scope = attempt<std::vector<api::presenter>>(e, [&](diagnostics& d, auto t) {
+            return client.async_list_presenters(d, std::move(t));
+        });
+        CHECK(scope.ec == errc::insufficient_scope);
+        CHECK(attempt<api::presenter>(e, [&](diagnostics& d, auto t) {
+                  return client.async_get_presenter(1, d, std::move(t));
+              }).ec == errc::insufficient_scope);
+        CHECK(attempt<api::presenter>(e, [&](diagnostics& d, auto t) {
+                  return client.async_add_presenter(api::new_presenter{"x@example.com"}, d,
+                                                    std::move(t));
+              }).ec == errc::insufficient_scope);
+    }
+
+    SUBCASE("a rejected token: one refresh, replayed") {
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        CHECK(e.run(client.async_get_user(asio::use_awaitable)).email == "pro@example.com");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 2);
+    }
+
+    SUBCASE("stale token: the renew URL") {
+        REQUIRE(e.srv.set_stale(token.access_token.reveal()));
+        try {
+            (void)e.run(client.async_get_user(asio::use_awaitable));
+            FAIL("no exception");
+        } catch (const joinme::error_with_diagnostics& ex) {
+            CHECK(ex.code() == errc::stale_token);
+            CHECK(ex.get_diagnostics().error_code == "stale_token");
+        }
+        CHECK(client.renew_authorization_url().reveal().find("renewauthorization?") !=
+              std::string::npos);
+    }
+
+    SUBCASE("a deferred operation starts when launched") {
+        diagnostics d;
+        auto op = client.async_get_user(d, asio::deferred);
+        CHECK(e.requests(endpoint::get_user) == 0);
+        std::optional<error_code> result;
+        std::move(op)([&](error_code ec, api::user) { result = ec; });
+        REQUIRE(run_until(e.ioc, [&] { return result.has_value(); }));
+        CHECK(!*result);
+        CHECK(e.requests(endpoint::get_user) == 1);
+    }
+
+    SUBCASE("cancellation crosses the erased handler") {
+        sandbox::fault f;
+        f.never_answer = true;
+        f.times = 1;
+        e.srv.set_fault(endpoint::get_user, f);
+        asio::cancellation_signal signal;
+        std::optional<error_code> result;
+        diagnostics d;
+        client.async_get_user(
+            d, asio::bind_cancellation_slot(signal.slot(),
+                                            [&](error_code ec, api::user) { result = ec; }));
+        REQUIRE(run_until(e.ioc, [&] { return e.requests(endpoint::get_user) == 1; }));
+        signal.emit(asio::cancellation_type::terminal);
+        REQUIRE(run_until(e.ioc, [&] { return result.has_value(); }));
+        CHECK(*result == asio::error::operation_aborted);
+    }
+}
+
+joinme::http::response make_response(unsigned status, std::string body = {}) {
+    joinme::http::response res{static_cast<boost::beast::http::status>(status), 11};
+    res.body() = std::move(body);
+    return res;
+}
+
+TEST_CASE("check_response maps join.me's answers") {
+    diagnostics d;
+    for (unsigned s : {200u, 201u, 202u, 204u, 299u}) {
+        d.clear();
+        CHECK(!api::check_response(make_response(s), d));
+        CHECK(d.empty());
+    }
+
+    auto r = make_response(401, R"({"Message": "expired", "ErrorCode": "invalid_token"})");
+    r.set(boost::beast::http::field::www_authenticate,
+          R"(Bearer realm="api.join.me", error="invalid_token")");
+    d.clear();
+    CHECK(api::check_response(r, d) == errc::invalid_token);
+    CHECK(d.message == "expired");
+    CHECK(d.error_code == "invalid_token");
+
+    auto faq = make_response(403);
+    faq.set(boost::beast::http::field::www_authenticate,
+            R"(Bearer realm="api.join.me", error_description="x, y", error="invalid_token")");
+    d.clear();
+    CHECK(api::check_response(faq, d) == errc::invalid_token);
+
+    auto inactive = make_response(403);
+    inactive.set(boost::beast::http::field::www_authenticate,
+                 R"(Bearer realm="api.join.me", error="invalid_token")");
+    inactive.set("X-Error-Detail-Header", "Account Inactive");
+    inactive.set("X-Mashery-Error-Code", "ERR_403_DEVELOPER_INACTIVE");
+    d.clear();
+    CHECK(api::check_response(inactive, d) == errc::account_inactive);
+
+    auto qps = make_response(403);
+    qps.set("X-Mashery-Error-Code", "ERR_403_DEVELOPER_OVER_QPS");
+    qps.set(boost::beast::http::field::retry_after, "1");
+    d.clear();
+    CHECK(api::check_response(qps, d) == errc::rate_limited);
+    CHECK(d.retry_after == std::optional<std::chrono::seconds>(1s));
+
+    auto scope = make_response(403);
+    scope.set(boost::beast::http::field::www_authenticate,
+              R"(Bearer realm="api.join.me", error=insufficient_scope)");
+    d.clear();
+    CHECK(api::check_response(scope, d) == errc::insufficient_scope);
+
+    d.clear();
+    CHECK(api::check_response(make_response(401, R"({"ErrorCode": "stale_token"})"), d) ==
+          errc::stale_token);
+    d.clear();
+    CHECK(api::check_response(make_response(403), d) == errc::unexpected_status);
+    d.clear();
+    CHECK(api::check_response(make_response(429), d) == errc::rate_limited);
+    d.clear();
+    CHECK(api::check_response(make_response(404, R"({"Message": "Meeting not found"})"), d) ==
+          errc::not_found);
+    CHECK(d.message == "Meeting not found");
+    d.clear();
+    CHECK(api::check_response(make_response(400, "<html>bad</html>"), d) == errc::bad_request);
+    CHECK(d.body_excerpt == "<html>bad</html>");
+    d.clear();
+    CHECK(api::check_response(make_response(502), d) == errc::server_error);
+    d.clear();
+    CHECK(api::check_response(make_response(503), d) == errc::server_error);
+    d.clear();
+    CHECK(api::check_response(make_response(302), d) == errc::unexpected_status);
+    CHECK(d.status == 302);
+}
+
+} // namespace
+} // namespace apit
