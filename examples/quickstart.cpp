@@ -1,5 +1,6 @@
 // The whole join.me flow against the embedded sandbox, with no account and no arguments:
-// authorize, exchange the code for a token, call the API with it.
+// authorize, exchange the code for a token, then call the API: who am I, schedule a meeting,
+// start one.
 //
 // The sandbox stands in for secure.join.me and api.join.me on a loopback TLS port. Against
 // the real service, drop the sandbox, keep the default URLs of oauth::config, fill in your
@@ -16,7 +17,9 @@
 namespace asio = boost::asio;
 namespace http = joinme::http;
 namespace oauth = joinme::oauth;
-using tls_pool = http::basic_connection_pool<boost::beast::ssl_stream<boost::beast::tcp_stream>>;
+namespace api = joinme::api;
+using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
+using tls_pool = http::basic_connection_pool<tls_stream>;
 
 namespace {
 
@@ -29,7 +32,8 @@ asio::awaitable<http::response> send(tls_pool& pool, boost::beast::http::verb me
                                           asio::use_awaitable);
 }
 
-asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool) {
+asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
+                          joinme::tls_context tls) {
     const std::string base = sandbox.base_url();
     oauth::config cfg;
     cfg.client_id = joinme::sandbox::default_client_id;
@@ -58,15 +62,31 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool) {
                                                      asio::use_awaitable);
     std::cout << "3. token: " << token << "\n";
 
-    // 4. Call the API with the bearer token.
-    http::request user_req;
-    user_req.set(boost::beast::http::field::authorization, "Bearer " + token.access_token.reveal());
-    user_req.set(boost::beast::http::field::content_type, "application/json");
-    auto user_res = co_await send(pool, boost::beast::http::verb::get, base + "/v1/user", std::move(user_req));
-    auto user = joinme::api::parse<joinme::api::user>(user_res.body());
+    // 4. The API client: it sends the bearer token, refreshes it ahead of expiry (once, however
+    //    many calls wait) and replays a call once if the token is rejected.
+    api::client_config client_cfg;
+    client_cfg.api_base_url = base;
+    client_cfg.oauth = cfg;
+    api::basic_client<tls_stream> client(co_await asio::this_coro::executor, tls, client_cfg);
+    client.set_token(std::move(token));
+
+    auto user = co_await client.async_get_user(asio::use_awaitable);
     std::cout << "4. GET /v1/user: " << user.full_name << " <" << user.email << ">, "
-              << user.subscription_type << " plan, " << user.number_of_meetings_hosted
-              << " meetings hosted\n";
+              << user.subscription_type << " plan\n";
+
+    api::meeting_draft draft;
+    draft.meeting_name = "Weekly update";
+    draft.meeting_start = std::chrono::ceil<std::chrono::hours>(std::chrono::system_clock::now()) +
+                          std::chrono::hours(24);
+    draft.meeting_end = draft.meeting_start + std::chrono::hours(1);
+    draft.participants = {"worldsbestboss@join.me"};
+    auto meeting = co_await client.async_schedule_meeting(draft, asio::use_awaitable);
+    std::cout << "5. scheduled meeting " << meeting.meeting_id << " \"" << meeting.meeting_name
+              << "\" at " << joinme::detail::format_iso8601(meeting.meeting_start) << "\n";
+
+    auto started = co_await client.async_start_meeting(api::start_request{}, asio::use_awaitable);
+    std::cout << "6. started an ad hoc meeting; viewers join at " << started.viewer_link << "\n";
+    client.close();
 }
 
 } // namespace
@@ -84,7 +104,7 @@ int main() {
     tls_pool pool(ioc.get_executor(), joinme::tls_context(tls));
 
     int status = 0;
-    asio::co_spawn(ioc, run(sandbox, pool), [&](std::exception_ptr e) {
+    asio::co_spawn(ioc, run(sandbox, pool, joinme::tls_context(tls)), [&](std::exception_ptr e) {
         if (e) {
             try {
                 std::rethrow_exception(e);
