@@ -229,6 +229,28 @@ TEST_CASE("the token endpoint answering an HTML 502: status and excerpt, no JSON
     CHECK(env.counters->requests == 1);
 }
 
+TEST_CASE("the sandbox's token endpoint behind a failing gateway (HTML 502) over TLS") {
+    sandbox_env env;
+    auto t = env.login();
+    sandbox::fault gateway;
+    gateway.status = 502;
+    env.srv.set_fault(sandbox::endpoint::token, gateway);
+    diagnostics diag;
+    auto [ec, refreshed] = env.run(oauth::async_refresh(*env.pool, env.cfg, t, diag,
+                                                        asio::as_tuple(asio::use_awaitable)));
+    CHECK(ec == errc::server_error);
+    CHECK(refreshed.access_token.empty());
+    CHECK(diag.status == 502);
+    CHECK(diag.error.empty());
+    CHECK(diag.body_excerpt.find("502 Bad Gateway") != std::string::npos);
+    // The gateway recovers; the refresh token was not used up by the failed attempt.
+    env.srv.clear_faults();
+    auto [ec2, again] = env.run(oauth::async_refresh(*env.pool, env.cfg, t, diag,
+                                                     asio::as_tuple(asio::use_awaitable)));
+    CHECK(!ec2);
+    CHECK(env.api_accepts(again.access_token));
+}
+
 TEST_CASE("the request sent: form body, Accept, no secret outside the body") {
     scripted_env env;
     test_support::request seen;

@@ -428,6 +428,16 @@ TEST_CASE("fault injection") {
         // the refresh token was not consumed
         CHECK(h.refresh(h.t.refresh).result_int() == 200);
     }
+    SUBCASE("502 and 504 are a gateway's HTML page") {
+        for (unsigned status : {502u, 504u}) {
+            h.srv.set_fault(endpoint::token, {.status = status, .times = 1});
+            auto res = h.refresh(h.t.refresh);
+            CHECK(res.result_int() == status);
+            CHECK(std::string(res[http::field::content_type]).rfind("text/html", 0) == 0);
+            CHECK(res.body().find(std::to_string(status)) != std::string::npos);
+        }
+        CHECK(h.refresh(h.t.refresh).result_int() == 200);
+    }
     SUBCASE("500 on authorize is the ExitPointId page") {
         h.srv.set_fault(endpoint::authorize, {.status = 500});
         auto o = body_object(h.send(make(verb::get, h.authorize_target("user_info"))));

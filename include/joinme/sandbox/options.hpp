@@ -104,7 +104,8 @@ struct fault {
     std::chrono::milliseconds latency{0};
     /// Answer with this status instead of handling the request. 429 and 503 carry
     /// `Retry-After`; 403 is Mashery's over-QPS answer; 500 on the OAuth endpoints is
-    /// `{"error": "server_error", "error_ticket_id": ...}`.
+    /// `{"error": "server_error", "error_ticket_id": ...}`; 502 and 504 are a gateway's HTML
+    /// page.
     std::optional<unsigned> status{};
     /// `Retry-After` value: delay-seconds or an HTTP date.
     std::string retry_after = "1";

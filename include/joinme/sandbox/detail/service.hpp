@@ -591,6 +591,11 @@ private:
             res = json_response(500, json::object{{"error", "server_error"},
                                                   {"error_ticket_id", random_alnum(10)},
                                                   {"error_description", ""}});
+        } else if (status == 502 || status == 504) {
+            // What a gateway in front of the service answers: an HTML page, not JSON.
+            auto reason = http::obsolete_reason(static_cast<http::status>(status));
+            std::string title = std::to_string(status) + " " + std::string(reason.data(), reason.size());
+            res = html_response(status, title, "<p>The upstream server did not answer.</p>");
         } else if (status == 500 && is_auth_endpoint(e)) {
             res = json_response(500, json::object{{"ExitPointId", 101101103500},
                                                   {"Message", "InternalServerError"},
