@@ -22,25 +22,25 @@ using boost::system::error_code;
 
 /// Conditions detected by joinme itself (as opposed to a transport or OAuth error).
 enum class errc {
-    timeout = 1,              ///< The operation did not finish before its deadline.
-    body_too_large,           ///< The response body exceeded the configured limit.
-    header_too_large,         ///< The response header exceeded the configured limit.
-    malformed_response,       ///< The server's response could not be parsed.
-    unexpected_status,        ///< The server answered with a status the operation did not expect.
-    connection_closed,        ///< The server closed the connection before a complete response.
-    invalid_url,              ///< A configured URL could not be parsed or has an unusable scheme.
-    state_mismatch,           ///< The redirect's `state` differs from the one sent.
-    missing_state,            ///< The redirect carries no `state` although one was sent.
-    redirect_mismatch,        ///< The redirect does not target the expected redirect URI.
-    missing_parameter,        ///< A required parameter is absent from a redirect or response.
-    invalid_token,            ///< The API rejected the access token (401, or 403 `invalid_token`).
-    insufficient_scope,       ///< The token lacks the scope the endpoint requires.
-    stale_token,              ///< join.me asks the user to renew the authorization.
-    account_inactive,         ///< The API key's account is inactive (Mashery 403).
-    rate_limited,             ///< Too many requests (429 or Mashery over-QPS 403), retries exhausted.
-    not_found,                ///< The requested resource does not exist (404).
-    bad_request,              ///< The server rejected the request body or parameters (400).
-    server_error,             ///< The server failed (5xx) and retries, if any, were exhausted.
+    timeout = 1,        ///< The operation did not finish before its deadline.
+    body_too_large,     ///< The response body exceeded the configured limit.
+    header_too_large,   ///< The response header exceeded the configured limit.
+    malformed_response, ///< The server's response could not be parsed.
+    unexpected_status,  ///< The server answered with a status the operation did not expect.
+    connection_closed,  ///< The server closed the connection before a complete response.
+    invalid_url,        ///< A configured URL could not be parsed or has an unusable scheme.
+    state_mismatch,     ///< The redirect's `state` differs from the one sent.
+    missing_state,      ///< The redirect carries no `state` although one was sent.
+    redirect_mismatch,  ///< The redirect does not target the expected redirect URI.
+    missing_parameter,  ///< A required parameter is absent from a redirect or response.
+    invalid_token,      ///< The API rejected the access token (401, or 403 `invalid_token`).
+    insufficient_scope, ///< The token lacks the scope the endpoint requires.
+    stale_token,        ///< join.me asks the user to renew the authorization.
+    account_inactive,   ///< The API key's account is inactive (Mashery 403).
+    rate_limited,       ///< Too many requests (429 or Mashery over-QPS 403), retries exhausted.
+    not_found,          ///< The requested resource does not exist (404).
+    bad_request,        ///< The server rejected the request body or parameters (400).
+    server_error,       ///< The server failed (5xx) and retries, if any, were exhausted.
     reauthorization_required, ///< The token cannot be refreshed; the user must authorize again.
     token_store_failed,       ///< Saving or loading a token in the token store failed.
     pool_exhausted,           ///< No connection could be obtained from the pool.
@@ -83,9 +83,11 @@ public:
     std::string message(int ev) const override {
         switch (static_cast<errc>(ev)) {
         case errc::timeout:
-            return "the operation timed out; raise the timeout or check that the server is reachable";
+            return "the operation timed out; raise the timeout or check that the server is "
+                   "reachable";
         case errc::body_too_large:
-            return "the response body exceeds the configured limit; raise body_limit if it is expected";
+            return "the response body exceeds the configured limit; raise body_limit if it is "
+                   "expected";
         case errc::header_too_large:
             return "the response header exceeds the configured limit";
         case errc::malformed_response:
@@ -99,7 +101,8 @@ public:
         case errc::state_mismatch:
             return "the redirect's state does not match the one sent; the redirect may be forged";
         case errc::missing_state:
-            return "the redirect carries no state although one was sent; the redirect may be forged";
+            return "the redirect carries no state although one was sent; the redirect may be "
+                   "forged";
         case errc::redirect_mismatch:
             return "the redirect does not target the expected redirect URI";
         case errc::missing_parameter:
@@ -163,7 +166,8 @@ public:
         case oauth_errc::insufficient_scope:
             return "insufficient_scope: the access token lacks a required scope";
         case oauth_errc::invalid_authorization_code:
-            return "invalid_authorization_code: the code is expired, used or unknown; authorize again";
+            return "invalid_authorization_code: the code is expired, used or unknown; authorize "
+                   "again";
         }
         return "unknown OAuth error";
     }
@@ -235,18 +239,18 @@ inline bool is_transient(const error_code& ec) noexcept {
 struct diagnostics {
     static constexpr std::size_t max_excerpt = 256;
 
-    unsigned status = 0;              ///< HTTP status, 0 when no response arrived.
-    std::string error;                ///< OAuth `error`.
-    std::string error_description;    ///< OAuth `error_description`.
-    std::string error_uri;            ///< OAuth `error_uri`.
-    std::string error_ticket_id;      ///< join.me's `error_ticket_id` for support requests.
-    std::string message;              ///< join.me API `Message`.
-    std::string error_code;           ///< join.me API `ErrorCode`.
-    std::string error_detail_header;  ///< `X-Error-Detail-Header`.
-    std::string mashery_error_code;   ///< `X-Mashery-Error-Code`.
-    std::string www_authenticate;     ///< `WWW-Authenticate`.
-    std::string body_excerpt;         ///< Start of a non-JSON body, truncated.
-    std::string client_message;       ///< What joinme found wrong, e.g. a field of the wrong type.
+    unsigned status = 0;             ///< HTTP status, 0 when no response arrived.
+    std::string error;               ///< OAuth `error`.
+    std::string error_description;   ///< OAuth `error_description`.
+    std::string error_uri;           ///< OAuth `error_uri`.
+    std::string error_ticket_id;     ///< join.me's `error_ticket_id` for support requests.
+    std::string message;             ///< join.me API `Message`.
+    std::string error_code;          ///< join.me API `ErrorCode`.
+    std::string error_detail_header; ///< `X-Error-Detail-Header`.
+    std::string mashery_error_code;  ///< `X-Mashery-Error-Code`.
+    std::string www_authenticate;    ///< `WWW-Authenticate`.
+    std::string body_excerpt;        ///< Start of a non-JSON body, truncated.
+    std::string client_message;      ///< What joinme found wrong, e.g. a field of the wrong type.
     std::optional<std::chrono::seconds> retry_after; ///< `Retry-After`, when sent.
 
     /// Forgets everything, as before a new operation.
@@ -255,9 +259,9 @@ struct diagnostics {
     /// True when nothing was recorded.
     bool empty() const noexcept {
         return status == 0 && error.empty() && error_description.empty() && error_uri.empty() &&
-               error_ticket_id.empty() && message.empty() &&
-               error_code.empty() && error_detail_header.empty() && mashery_error_code.empty() &&
-               body_excerpt.empty() && client_message.empty();
+               error_ticket_id.empty() && message.empty() && error_code.empty() &&
+               error_detail_header.empty() && mashery_error_code.empty() && body_excerpt.empty() &&
+               client_message.empty();
     }
 
     /// Keeps the start of a body for the user to read, cut at `max_excerpt` bytes.
@@ -307,7 +311,8 @@ struct diagnostics {
 class error_with_diagnostics : public boost::system::system_error {
 public:
     error_with_diagnostics(const error_code& ec, diagnostics diag)
-        : system_error(ec, diag.to_string()), diag_(std::move(diag)) {}
+        : system_error(ec, diag.to_string())
+        , diag_(std::move(diag)) {}
 
     /// What the server said.
     const joinme::diagnostics& get_diagnostics() const noexcept { return diag_; }
@@ -323,6 +328,5 @@ inline void throw_on_error(const error_code& ec, const diagnostics& diag = {}) {
 }
 
 } // namespace joinme
-
 
 #endif

@@ -209,8 +209,9 @@ inline http_response make_page(bhttp::status status, std::string_view title,
         return make_answer(status, "text/plain; charset=utf-8", std::string(message), page_csp);
     std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
                        "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
-                       joinme::detail::html_escape(title) + "</title></head><body><h1>" + joinme::detail::html_escape(title) +
-                       "</h1><p>" + joinme::detail::html_escape(message) + "</p></body></html>\n";
+                       joinme::detail::html_escape(title) + "</title></head><body><h1>" +
+                       joinme::detail::html_escape(title) + "</h1><p>" +
+                       joinme::detail::html_escape(message) + "</p></body></html>\n";
     return make_answer(status, "text/html; charset=utf-8", std::move(body), page_csp);
 }
 

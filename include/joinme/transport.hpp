@@ -83,9 +83,9 @@ struct stream_traits;
 /// A stream joinme can run its operations over: Beast's async stream requirements plus a
 /// `stream_traits` specialization.
 template <class Stream>
-concept transport = boost::beast::is_async_stream<Stream>::value && requires(
-    Stream& s, typename stream_traits<Stream>::context_type& ctx,
-    const boost::asio::any_io_executor& ex) {
+concept transport = boost::beast::is_async_stream<Stream>::value &&
+    requires(Stream& s, typename stream_traits<Stream>::context_type& ctx,
+             const boost::asio::any_io_executor& ex) {
     { stream_traits<Stream>::create(ex, ctx) } -> std::same_as<Stream>;
     stream_traits<Stream>::close(s);
     { stream_traits<Stream>::is_reusable(s) } -> std::convertible_to<bool>;

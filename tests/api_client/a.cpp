@@ -21,9 +21,8 @@ TEST_CASE_TEMPLATE("api client: user and ad hoc meetings", Stream, APIT_STREAMS)
     e.login(client);
 
     SUBCASE("get user") {
-        auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
-            return client.async_get_user(d, std::move(t));
-        });
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
         REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
         CHECK(r.diag.empty());
         CHECK(r.value.email == "pro@example.com");
@@ -141,7 +140,8 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
         later.meeting_end = start + 49h;
         (void)e.run(client.async_schedule_meeting(later, asio::use_awaitable));
 
-        auto all = e.run(client.async_list_meetings(api::meeting_list_filter{}, asio::use_awaitable));
+        auto all =
+            e.run(client.async_list_meetings(api::meeting_list_filter{}, asio::use_awaitable));
         REQUIRE(all.size() == 2);
         CHECK(all[0].meeting_id == id);
         CHECK(all[1].meeting_name == "Follow up");
@@ -289,9 +289,8 @@ TEST_CASE_TEMPLATE("api client: presenters", Stream, APIT_STREAMS) {
     SUBCASE("insufficient scope without provisioning") {
         typename env<Stream>::client_type pro(e.ioc.get_executor(), e.ctx, e.config());
         e.login(pro);
-        auto r = attempt<std::vector<api::presenter>>(e, [&](diagnostics& d, auto t) {
-            return pro.async_list_presenters(d, std::move(t));
-        });
+        auto r = attempt<std::vector<api::presenter>>(
+            e, [&](diagnostics& d, auto t) { return pro.async_list_presenters(d, std::move(t)); });
         CHECK(r.ec == errc::insufficient_scope);
         CHECK(r.diag.error_code == "insufficient_scope");
     }
@@ -353,9 +352,8 @@ TEST_CASE_TEMPLATE("api client: gateway and token errors", Stream, APIT_STREAMS)
 
     SUBCASE("no token at all") {
         typename env<Stream>::client_type anonymous(e.ioc.get_executor(), e.ctx, e.config());
-        auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
-            return anonymous.async_get_user(d, std::move(t));
-        });
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return anonymous.async_get_user(d, std::move(t)); });
         CHECK(r.ec == errc::reauthorization_required);
         CHECK(e.requests(endpoint::get_user) == 0);
         error_code ec;

@@ -9,9 +9,8 @@ namespace {
 using sandbox::endpoint;
 
 api::user get_user_ok(env<memory_stream>& e, api::basic_client<memory_stream>& c) {
-    auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
-        return c.async_get_user(d, std::move(t));
-    });
+    auto r = attempt<api::user>(
+        e, [&](diagnostics& d, auto t) { return c.async_get_user(d, std::move(t)); });
     REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
     return r.value;
 }
@@ -134,7 +133,8 @@ std::size_t concurrent_get_user(env<Stream>& e, api::basic_client<Stream>& clien
                 ++done;
                 ok += (!ex && good) ? 1 : 0;
             });
-    REQUIRE(run_until(e.ioc, [&] { return done == n; }, 120s));
+    REQUIRE(run_until(
+        e.ioc, [&] { return done == n; }, 120s));
     return ok;
 }
 
@@ -275,8 +275,8 @@ TEST_CASE("api client: cancellation") {
 
 TEST_CASE("api client: destroyed while a call runs") {
     env<memory_stream> e;
-    auto client = std::make_unique<api::basic_client<memory_stream>>(e.ioc.get_executor(), e.ctx,
-                                                                      e.config());
+    auto client =
+        std::make_unique<api::basic_client<memory_stream>>(e.ioc.get_executor(), e.ctx, e.config());
     e.login(*client);
     sandbox::fault f;
     f.latency = 20ms;
@@ -311,8 +311,7 @@ TEST_CASE("api client: a 2xx body that is not the model is malformed_response") 
         res.body() = body;
         return res;
     };
-    joinme::test_stream_connector connect = [behaviour,
-                                             counters](const asio::any_io_executor& ex) {
+    joinme::test_stream_connector connect = [behaviour, counters](const asio::any_io_executor& ex) {
         beast::test::stream client(ex);
         auto server = std::make_shared<beast::test::stream>(ex);
         client.connect(*server);
@@ -371,9 +370,8 @@ TEST_CASE("api client: invalid base URL") {
     cfg.api_base_url = "not a url";
     api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
     e.login(client);
-    auto r = attempt<api::user>(e, [&](diagnostics& d, auto t) {
-        return client.async_get_user(d, std::move(t));
-    });
+    auto r = attempt<api::user>(
+        e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
     CHECK(r.ec == errc::invalid_url);
 }
 
@@ -384,9 +382,8 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
     api::any_client client = api::make_any_client(std::move(basic));
 
     SUBCASE("every endpoint of the scheduler, both forms") {
-        auto u = attempt<api::user>(e, [&](diagnostics& d, auto t) {
-            return client.async_get_user(d, std::move(t));
-        });
+        auto u = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
         REQUIRE_MESSAGE(!u.ec, u.diag);
         CHECK(u.value.email == "pro@example.com");
 

@@ -152,8 +152,8 @@ struct env {
     }
 
     explicit env(sandbox::options o = {})
-        : srv(ioc.get_executor(), with_clock(std::move(o), now)),
-          ctx(setup<Stream>::context(srv, ssl)) {
+        : srv(ioc.get_executor(), with_clock(std::move(o), now))
+        , ctx(setup<Stream>::context(srv, ssl)) {
         base = std::is_same_v<Stream, memory_stream> ? std::string("http://sandbox.test")
                                                      : srv.base_url();
     }
@@ -203,8 +203,8 @@ struct env {
             joinme::http::request req;
             req.version(11);
             auto url = boost::urls::parse_absolute_uri(sent.url).value();
-            auto res = co_await c.pool().async_request(beast::http::verb::get, url,
-                                                       std::move(req), asio::use_awaitable);
+            auto res = co_await c.pool().async_request(beast::http::verb::get, url, std::move(req),
+                                                       asio::use_awaitable);
             REQUIRE(res.result_int() == 302);
             auto r = oauth::parse_redirect(res[beast::http::field::location], sent, at);
             auto none_verifier = secret();

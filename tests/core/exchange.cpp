@@ -68,7 +68,8 @@ result run_exchange(asio::io_context& ioc, beast::test::stream& client,
 struct answered_pair {
     answered_pair(asio::io_context& ioc, std::string_view bytes,
                   beast::test::fail_count* fc = nullptr)
-        : client(fc ? beast::test::stream(ioc, *fc) : beast::test::stream(ioc)), server(ioc) {
+        : client(fc ? beast::test::stream(ioc, *fc) : beast::test::stream(ioc))
+        , server(ioc) {
         client.connect(server);
         client.append(bytes);
         client.close_remote();
@@ -137,7 +138,8 @@ TEST_CASE("exchange: bodies and headers over their limits") {
     limits.header_limit = 512;
     SUBCASE("content-length body") {
         asio::io_context ioc;
-        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'x'));
+        answered_pair p(ioc,
+                        "HTTP/1.1 200 OK\r\nContent-Length: 2000\r\n\r\n" + std::string(2000, 'x'));
         CHECK(run_exchange(ioc, p.client, limits).ec == errc::body_too_large);
     }
     SUBCASE("chunked body") {
@@ -151,12 +153,13 @@ TEST_CASE("exchange: bodies and headers over their limits") {
     SUBCASE("header") {
         asio::io_context ioc;
         answered_pair p(ioc, "HTTP/1.1 200 OK\r\nX-Big: " + std::string(1000, 'x') +
-                                        "\r\nContent-Length: 0\r\n\r\n");
+                                 "\r\nContent-Length: 0\r\n\r\n");
         CHECK(run_exchange(ioc, p.client, limits).ec == errc::header_too_large);
     }
     SUBCASE("exactly at the limit is fine") {
         asio::io_context ioc;
-        answered_pair p(ioc, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x'));
+        answered_pair p(ioc,
+                        "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n" + std::string(1000, 'x'));
         auto r = run_exchange(ioc, p.client, limits);
         CHECK(!r.ec);
         CHECK(r.res.body().size() == 1000);
@@ -236,11 +239,12 @@ TEST_CASE("async_exchange: completion tokens and cancellation") {
         asio::cancellation_signal sig;
         error_code got;
         bool done = false;
-        joinme::http::async_exchange(client, buffer, req, {},
-                                     asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) {
-                                         got = ec;
-                                         done = true;
-                                     }));
+        joinme::http::async_exchange(
+            client, buffer, req, {},
+            asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) {
+                got = ec;
+                done = true;
+            }));
         asio::steady_timer t(ioc, 20ms);
         t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
         ioc.run();
@@ -317,7 +321,8 @@ TEST_CASE("pool: sequential requests reuse one connection") {
     int ok = 0;
     run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 50; ++i) {
-            auto [ec, res] = co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] =
+                co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
             if (!ec && res.body() == "ok")
                 ++ok;
         }
@@ -414,7 +419,8 @@ TEST_CASE("pool: a Connection: close answer retires the connection") {
     std::size_t idle = 99;
     run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto [ec, res] = co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] =
+                co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
             ok += !ec;
         }
         idle = pool.idle_connections(api);
@@ -434,7 +440,8 @@ TEST_CASE("pool: a reused connection the server dropped is replayed once for GET
         for (auto verb : {bhttp::verb::get, bhttp::verb::get, bhttp::verb::post}) {
             request req = get();
             req.method(verb);
-            auto [ec, res] = co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] =
+                co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
             results.push_back(ec);
         }
     });
@@ -476,7 +483,8 @@ TEST_CASE("pool: rate-limited answers are retried after Retry-After, then given 
             request req = get();
             req.method(verb);
             response res;
-            std::tie(ec, res) = co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
+            std::tie(ec, res) =
+                co_await pool.async_request(api, req, asio::as_tuple(asio::use_awaitable));
             status = res.result_int();
         });
     };
@@ -533,8 +541,9 @@ TEST_CASE("pool: cancelling a request waiting for a connection") {
         pool.close();
         srv.stop();
     });
-    pool.async_request(api, get(),
-                       asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) { second = ec; }));
+    pool.async_request(
+        api, get(),
+        asio::bind_cancellation_slot(sig.slot(), [&](error_code ec, response) { second = ec; }));
     asio::steady_timer t(ioc, 20ms);
     t.async_wait([&](error_code) { sig.emit(asio::cancellation_type::terminal); });
     ioc.run();

@@ -39,7 +39,9 @@ ssl::context trusting_client_context() {
     return ctx;
 }
 
-request get(std::string target = "/v1/user") { return request(bhttp::verb::get, target, 11); }
+request get(std::string target = "/v1/user") {
+    return request(bhttp::verb::get, target, 11);
+}
 
 joinme::origin origin_of(const char* scheme, const asio::ip::tcp::endpoint& ep) {
     return {scheme, ep.address().to_string(), std::to_string(ep.port())};
@@ -64,14 +66,16 @@ void run_client(asio::io_context& ioc, Server& server, Pool& pool, F client) {
 TEST_CASE("TLS: a certificate the client trusts, for the host it dialled, succeeds") {
     asio::io_context ioc;
     auto server_ctx = joinme::sandbox::make_server_context(certificate());
-    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0}, &server_ctx);
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                         &server_ctx);
     auto client_ctx = trusting_client_context();
     tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx));
     const auto target = origin_of("https", server.endpoint());
     error_code ec;
     response res;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
-        std::tie(ec, res) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        std::tie(ec, res) =
+            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
         // A graceful close: close_notify, tolerating a peer that does not answer it.
         auto [sec] = co_await pool.async_shutdown(1s, asio::as_tuple(asio::use_awaitable));
         CHECK(!sec);
@@ -111,13 +115,15 @@ TEST_CASE("TLS: verification failures are errors by default") {
     }
     REQUIRE(ec);
     CHECK(ec.category() == asio::error::get_ssl_category());
-    CHECK(ERR_GET_REASON(static_cast<unsigned long>(ec.value())) == SSL_R_CERTIFICATE_VERIFY_FAILED);
+    CHECK(ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+          SSL_R_CERTIFICATE_VERIFY_FAILED);
 }
 
 TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification") {
     asio::io_context ioc;
     auto server_ctx = joinme::sandbox::make_server_context(certificate());
-    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.2"), 0}, &server_ctx);
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.2"), 0},
+                                         &server_ctx);
     auto client_ctx = joinme::make_client_tls_context();
     joinme::tls_context tls(client_ctx);
     tls.insecure_skip_verify = true;
@@ -125,7 +131,8 @@ TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification
     const auto target = origin_of("https", server.endpoint());
     error_code ec;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
-        std::tie(ec, std::ignore) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        std::tie(ec, std::ignore) =
+            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
     });
     CHECK(!ec);
 }
@@ -149,9 +156,11 @@ TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
                     // Two statements: g++ 12 mishandles co_await inside a conditional operator.
                     std::tuple<error_code, response> r;
                     if (tls)
-                        r = co_await secure.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                        r = co_await secure.async_request(target, get(),
+                                                          asio::as_tuple(asio::use_awaitable));
                     else
-                        r = co_await plain.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                        r = co_await plain.async_request(target, get(),
+                                                         asio::as_tuple(asio::use_awaitable));
                     ok += !std::get<0>(r) && std::get<1>(r).result_int() == 200;
                 }
                 plain.close();
@@ -180,7 +189,8 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
                 asio::steady_timer t(ioc, 20ms);
                 co_await t.async_wait(asio::use_awaitable);
             }
-            auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
             ok += !ec;
         }
     });
@@ -202,7 +212,8 @@ TEST_CASE("TCP: a server that accepts and never answers gives a timeout within t
     error_code ec;
     auto start = std::chrono::steady_clock::now();
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
-        std::tie(ec, std::ignore) = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        std::tie(ec, std::ignore) =
+            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
     });
     auto elapsed = std::chrono::steady_clock::now() - start;
     CHECK(ec == errc::timeout);
@@ -236,7 +247,8 @@ TEST_CASE("TCP: 429 with Retry-After: 1, then 200, succeeds after one retry (inj
     };
     std::vector<std::chrono::milliseconds> slept;
     joinme::http::pool_options opts;
-    opts.retry.sleep = [&](std::chrono::milliseconds d, asio::any_completion_handler<void(error_code)> h) {
+    opts.retry.sleep = [&](std::chrono::milliseconds d,
+                           asio::any_completion_handler<void(error_code)> h) {
         slept.push_back(d);
         asio::post(ioc, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
     };
@@ -245,7 +257,8 @@ TEST_CASE("TCP: 429 with Retry-After: 1, then 200, succeeds after one retry (inj
     unsigned status = 0;
     auto start = std::chrono::steady_clock::now();
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
-        auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        auto [ec, res] =
+            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
         status = res.result_int();
     });
     CHECK(status == 200);
@@ -265,11 +278,15 @@ struct joinme::stream_traits<unix_stream> {
     // The socket path; the origin only names the pool's key.
     using context_type = std::string;
 
-    static unix_stream create(const asio::any_io_executor& ex, std::string&) { return unix_stream(ex); }
+    static unix_stream create(const asio::any_io_executor& ex, std::string&) {
+        return unix_stream(ex);
+    }
 
     template <class Token>
-    static auto async_connect(unix_stream& s, const joinme::origin&, std::string& path, Token&& token) {
-        return s.async_connect(asio::local::stream_protocol::endpoint(path), std::forward<Token>(token));
+    static auto async_connect(unix_stream& s, const joinme::origin&, std::string& path,
+                              Token&& token) {
+        return s.async_connect(asio::local::stream_protocol::endpoint(path),
+                               std::forward<Token>(token));
     }
 
     template <class Token>
@@ -300,7 +317,8 @@ TEST_CASE("a user-defined stream (unix domain socket) works without touching the
     int ok = 0;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto [ec, res] = co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
             ok += !ec && res.body() == "ok";
         }
     });

@@ -90,10 +90,10 @@ TEST_CASE("ISO 8601: Z, offsets, no suffix, fractions; invalid rejected") {
     CHECK(parse_iso8601("2016-06-21T12:30:00-01:30") == sys_days{2016y / June / 21} + 14h);
     CHECK(parse_iso8601("2014-03-22T20:45:00") == sys_days{2014y / March / 22} + 20h + 45min);
     CHECK(parse_iso8601("2014-03-22T20:45:00.123Z") == sys_days{2014y / March / 22} + 20h + 45min);
-    for (const char* bad : {"", "2015-06-02", "2015-06-02 09:00:00Z", "2015-13-02T09:00:00Z",
-                            "2015-02-30T09:00:00Z", "2015-06-02T24:00:00Z", "2015-06-02T09:00:00ZZ",
-                            "2015-06-02T09:00:00+0200", "2015-06-02T09:00:00.Z", "x015-06-02T09:00:00Z",
-                            "2015-06-02T09:00:00+02:00x"})
+    for (const char* bad :
+         {"", "2015-06-02", "2015-06-02 09:00:00Z", "2015-13-02T09:00:00Z", "2015-02-30T09:00:00Z",
+          "2015-06-02T24:00:00Z", "2015-06-02T09:00:00ZZ", "2015-06-02T09:00:00+0200",
+          "2015-06-02T09:00:00.Z", "x015-06-02T09:00:00Z", "2015-06-02T09:00:00+02:00x"})
         CHECK_MESSAGE(!parse_iso8601(bad), bad);
     CHECK(joinme::detail::format_iso8601(*z) == "2015-06-02T09:00:00Z");
 }
@@ -116,7 +116,8 @@ TEST_CASE("random tokens are base64url and distinct") {
     for (int i = 0; i < 100; ++i) {
         auto t = joinme::detail::random_token(16);
         CHECK(t.size() == 22);
-        CHECK(t.find_first_not_of("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
+        CHECK(t.find_first_not_of(
+                  "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_") ==
               std::string::npos);
         seen.insert(t);
     }
@@ -182,7 +183,8 @@ TEST_CASE("retry decisions: which answers, how long, how often") {
     CHECK(decide_retry(p, get, answer(503, "2"), 1, 0ms, 0.5).delay == 2s);
     // join.me's gateway says "over QPS" with a 403; other 403s are final.
     CHECK(decide_retry(p, get, answer(403, "1", "ERR_403_DEVELOPER_OVER_QPS"), 1, 0ms, 0.5).retry);
-    CHECK_FALSE(decide_retry(p, get, answer(403, {}, "ERR_403_DEVELOPER_INACTIVE"), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(
+        decide_retry(p, get, answer(403, {}, "ERR_403_DEVELOPER_INACTIVE"), 1, 0ms, 0.5).retry);
     CHECK_FALSE(decide_retry(p, get, answer(500), 1, 0ms, 0.5).retry);
     CHECK_FALSE(decide_retry(p, get, answer(200), 1, 0ms, 0.5).retry);
     // Attempts, non-idempotent requests, budgets.
@@ -192,7 +194,8 @@ TEST_CASE("retry decisions: which answers, how long, how often") {
     CHECK(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5).retry);
     CHECK_FALSE(decide_retry(p, get, answer(429, "120"), 1, 0ms, 0.5).retry); // > max_backoff
     CHECK_FALSE(decide_retry(p, get, answer(429, "5"), 1, 58s, 0.5).retry);   // > max_total
-    CHECK(decide_retry(p, get, answer(429, "Sat, 28 Nov 2026 00:00:03 GMT"), 1, 0ms, 0.5).delay == 3s);
+    CHECK(decide_retry(p, get, answer(429, "Sat, 28 Nov 2026 00:00:03 GMT"), 1, 0ms, 0.5).delay ==
+          3s);
     // Exponential backoff with full jitter when the server gives no delay.
     p.jitter = false;
     CHECK(decide_retry(p, get, answer(503), 1, 0ms, 0.5).delay == 500ms);

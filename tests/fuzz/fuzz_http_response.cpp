@@ -2,8 +2,8 @@
 // through the same code the pool uses. It must end with a response or a clean error, within
 // the size limits, never crash or hang.
 #include <joinme/http/exchange.hpp>
-#include <joinme/transport/test_stream.hpp>
 #include <joinme/src.hpp>
+#include <joinme/transport/test_stream.hpp>
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>

@@ -300,8 +300,10 @@ TEST_CASE("client_secret_basic: RFC 6749 §2.3.1 and Appendix B encoding, creden
     c.client_secret = secret(" %&+\xC2\xA3\xE2\x82\xAC");
     req = oauth::make_refresh_request(c, secret("r"), ec);
     REQUIRE_FALSE(ec);
-    CHECK(req.authorization.reveal() ==
-          "Basic YSUzQWI6KyUyNSUyNiUyQiVDMiVBMyVFMiU4MiVBQw=="); // base64 of "a%3Ab:+%25%26%2B%C2%A3%E2%82%AC"
+    CHECK(
+        req.authorization.reveal() ==
+        "Basic YSUzQWI6KyUyNSUyNiUyQiVDMiVBMyVFMiU4MiVBQw=="); // base64 of
+                                                               // "a%3Ab:+%25%26%2B%C2%A3%E2%82%AC"
     CHECK(oauth::detail::form_encode(" %&+\xC2\xA3\xE2\x82\xAC") == "+%25%26%2B%C2%A3%E2%82%AC");
     CHECK(print(req).find("Basic") == std::string::npos);
 }

@@ -148,8 +148,8 @@ struct sandbox_env {
     // A fresh code-flow token, dated with the manual clock.
     oauth::token login(const oauth::scope_set& scopes = default_scopes) {
         auto c = code(scopes);
-        auto t = run(oauth::async_exchange_code(*pool, cfg, c, secret(), scopes,
-                                                asio::use_awaitable));
+        auto t =
+            run(oauth::async_exchange_code(*pool, cfg, c, secret(), scopes, asio::use_awaitable));
         // The public operation dates with the system clock; re-date with the manual one.
         auto life = t.lifetime();
         oauth::detail::stamp(t, *now, life);
@@ -158,8 +158,7 @@ struct sandbox_env {
 
     // Whether the API accepts `access` (GET /v1/user answers 200).
     bool api_accepts(const secret& access) {
-        return run([](tls_pool& p, std::string base,
-                      std::string auth) -> asio::awaitable<bool> {
+        return run([](tls_pool& p, std::string base, std::string auth) -> asio::awaitable<bool> {
             joinme::http::request req;
             req.version(11);
             req.set(bhttp::field::authorization, auth);
@@ -192,8 +191,9 @@ struct scripted_env {
             asio::co_spawn(
                 ex,
                 [](std::shared_ptr<beast::test::stream> s, auto b,
-                   auto c) -> asio::awaitable<void> { co_await test_support::serve_http(*s, b, c); }(
-                    server, b, c),
+                   auto c) -> asio::awaitable<void> {
+                    co_await test_support::serve_http(*s, b, c);
+                }(server, b, c),
                 asio::detached);
             return client;
         };

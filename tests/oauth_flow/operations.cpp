@@ -20,9 +20,9 @@ struct token_result {
 
 token_result exchange(sandbox_env& env, const secret& code, oauth::config cfg) {
     token_result r;
-    auto tuple_1 = env.run(oauth::async_exchange_code(*env.pool, cfg, code, secret(),
-                                                      default_scopes, r.diag,
-                                                      asio::as_tuple(asio::use_awaitable)));
+    auto tuple_1 =
+        env.run(oauth::async_exchange_code(*env.pool, cfg, code, secret(), default_scopes, r.diag,
+                                           asio::as_tuple(asio::use_awaitable)));
     auto& ec = std::get<0>(tuple_1);
     auto& t = std::get<1>(tuple_1);
     r.ec = ec;
@@ -77,8 +77,8 @@ TEST_CASE("exchange: a code becomes a refreshable token (TLS, sandbox)") {
     SUBCASE("the throwing form throws error_with_diagnostics") {
         bool thrown = false;
         try {
-            env.run(oauth::async_exchange_code(*env.pool, env.cfg, code, secret(),
-                                               default_scopes, asio::use_awaitable));
+            env.run(oauth::async_exchange_code(*env.pool, env.cfg, code, secret(), default_scopes,
+                                               asio::use_awaitable));
         } catch (const joinme::error_with_diagnostics& e) {
             thrown = true;
             CHECK(e.code() == oauth_errc::invalid_grant);
@@ -174,8 +174,8 @@ TEST_CASE("expire access, then refresh (the seed's Expire Access scenario)") {
     auto t1 = env.login();
     REQUIRE(env.api_accepts(t1.access_token));
     diagnostics diag;
-    auto tuple_3 = env.run(oauth::async_expire_access(
-        *env.pool, env.cfg, t1.access_token, diag, asio::as_tuple(asio::use_awaitable)));
+    auto tuple_3 = env.run(oauth::async_expire_access(*env.pool, env.cfg, t1.access_token, diag,
+                                                      asio::as_tuple(asio::use_awaitable)));
     auto& ec = std::get<0>(tuple_3);
     auto& message = std::get<1>(tuple_3);
     REQUIRE_MESSAGE(!ec, ec.message(), " ", diag);
@@ -236,8 +236,8 @@ TEST_CASE("the sandbox's token endpoint behind a failing gateway (HTML 502) over
     gateway.status = 502;
     env.srv.set_fault(sandbox::endpoint::token, gateway);
     diagnostics diag;
-    auto [ec, refreshed] = env.run(oauth::async_refresh(*env.pool, env.cfg, t, diag,
-                                                        asio::as_tuple(asio::use_awaitable)));
+    auto [ec, refreshed] = env.run(
+        oauth::async_refresh(*env.pool, env.cfg, t, diag, asio::as_tuple(asio::use_awaitable)));
     CHECK(ec == errc::server_error);
     CHECK(refreshed.access_token.empty());
     CHECK(diag.status == 502);
@@ -245,8 +245,8 @@ TEST_CASE("the sandbox's token endpoint behind a failing gateway (HTML 502) over
     CHECK(diag.body_excerpt.find("502 Bad Gateway") != std::string::npos);
     // The gateway recovers; the refresh token was not used up by the failed attempt.
     env.srv.clear_faults();
-    auto [ec2, again] = env.run(oauth::async_refresh(*env.pool, env.cfg, t, diag,
-                                                     asio::as_tuple(asio::use_awaitable)));
+    auto [ec2, again] = env.run(
+        oauth::async_refresh(*env.pool, env.cfg, t, diag, asio::as_tuple(asio::use_awaitable)));
     CHECK(!ec2);
     CHECK(env.api_accepts(again.access_token));
 }
@@ -288,11 +288,10 @@ TEST_CASE("completion tokens: callback, deferred; transport failures leave statu
         diagnostics diag;
         bool called = false;
         error_code got;
-        oauth::async_refresh(*env.pool, env.cfg, current, diag,
-                             [&](error_code ec, oauth::token) {
-                                 called = true;
-                                 got = ec;
-                             });
+        oauth::async_refresh(*env.pool, env.cfg, current, diag, [&](error_code ec, oauth::token) {
+            called = true;
+            got = ec;
+        });
         CHECK(!called);
         CHECK(run_until(env.ioc, [&] { return called; }));
         CHECK(got == oauth_errc::invalid_grant);
@@ -327,12 +326,12 @@ TEST_CASE("cancellation reaches the request") {
     diagnostics diag;
     bool done = false;
     error_code got;
-    oauth::async_refresh(*env.pool, env.cfg, current, diag,
-                         asio::bind_cancellation_slot(signal.slot(), [&](error_code ec,
-                                                                         oauth::token) {
-                             done = true;
-                             got = ec;
-                         }));
+    oauth::async_refresh(
+        *env.pool, env.cfg, current, diag,
+        asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, oauth::token) {
+            done = true;
+            got = ec;
+        }));
     REQUIRE(run_until(env.ioc, [&] { return env.counters->requests == 1; }));
     signal.emit(asio::cancellation_type::terminal);
     CHECK(run_until(env.ioc, [&] { return done; }));
@@ -363,9 +362,8 @@ struct browser_flow {
     }
 
     // GET or POST through the TLS pool (the sandbox) or the TCP pool (the listener).
-    flow::asio::awaitable<joinme::http::response> fetch(flow::bhttp::verb verb, std::string url,
-                                                        std::string body = {},
-                                                        std::string type = {}) {
+    flow::asio::awaitable<joinme::http::response>
+    fetch(flow::bhttp::verb verb, std::string url, std::string body = {}, std::string type = {}) {
         joinme::http::request req;
         req.version(11);
         if (!type.empty())
@@ -373,8 +371,10 @@ struct browser_flow {
         req.body() = std::move(body);
         auto u = boost::urls::parse_absolute_uri(url).value();
         if (u.scheme() == "https")
-            co_return co_await env.pool->async_request(verb, u, std::move(req), flow::asio::use_awaitable);
-        co_return co_await to_listener.async_request(verb, u, std::move(req), flow::asio::use_awaitable);
+            co_return co_await env.pool->async_request(verb, u, std::move(req),
+                                                       flow::asio::use_awaitable);
+        co_return co_await to_listener.async_request(verb, u, std::move(req),
+                                                     flow::asio::use_awaitable);
     }
 
     // Opens the authorization URL, submits the consent form with `decision`, and returns
@@ -414,8 +414,9 @@ TEST_CASE("browser flow: consent form, loopback listener, code exchange, API cal
     CHECK(landing.result_int() == 200);
     REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
     REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
-    auto token = b.env.run(oauth::async_exchange_code(*b.env.pool, b.env.cfg, std::get<1>(*caught).code,
-                                                      secret(), opts.scopes, flow::asio::use_awaitable));
+    auto token =
+        b.env.run(oauth::async_exchange_code(*b.env.pool, b.env.cfg, std::get<1>(*caught).code,
+                                             secret(), opts.scopes, flow::asio::use_awaitable));
     CHECK(token.refreshable());
     CHECK(b.env.api_accepts(token.access_token));
     // The page the browser saw holds neither the code nor the state.
@@ -429,7 +430,8 @@ TEST_CASE("browser flow: the user declines, the listener reports access_denied")
     auto sent = oauth::make_authorization_request(b.env.cfg, opts);
     diagnostics diag;
     std::optional<error_code> caught;
-    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response) { caught = ec; });
+    b.listener.async_wait_redirect(sent, diag,
+                                   [&](error_code ec, oauth::redirect_response) { caught = ec; });
     auto location = b.env.run(b.consent(sent.url, "decline"));
     b.env.run(b.fetch(flow::bhttp::verb::get, location));
     REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
@@ -473,12 +475,14 @@ TEST_CASE("browser flow: a forged redirect with another state does not complete 
     auto sent = oauth::make_authorization_request(b.env.cfg, opts);
     diagnostics diag;
     std::optional<error_code> caught;
-    b.listener.async_wait_redirect(sent, diag, [&](error_code ec, oauth::redirect_response) { caught = ec; });
+    b.listener.async_wait_redirect(sent, diag,
+                                   [&](error_code ec, oauth::redirect_response) { caught = ec; });
     // An attacker's page makes the browser hit the listener with its own code and state.
-    auto forged = b.env.run(b.fetch(flow::bhttp::verb::get,
-                                    b.listener.redirect_uri() + "?code=attacker&state=forged"));
+    auto forged = b.env.run(
+        b.fetch(flow::bhttp::verb::get, b.listener.redirect_uri() + "?code=attacker&state=forged"));
     CHECK(forged.result_int() == 400);
-    CHECK_FALSE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }, 100ms));
+    CHECK_FALSE(flow::run_until(
+        b.env.ioc, [&] { return caught.has_value(); }, 100ms));
     // The real redirect still wins.
     auto location = b.env.run(b.consent(sent.url, "accept"));
     b.env.run(b.fetch(flow::bhttp::verb::get, location));

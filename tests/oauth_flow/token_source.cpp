@@ -191,12 +191,12 @@ TEST_CASE("a cancelled waiter leaves; the refresh goes on for the others") {
 
     asio::cancellation_signal signal;
     got cancelled;
-    src.async_get_token(cancelled.diag,
-                        asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, oauth::token t) {
-                            cancelled.done = true;
-                            cancelled.ec = ec;
-                            cancelled.value = std::move(t);
-                        }));
+    src.async_get_token(cancelled.diag, asio::bind_cancellation_slot(
+                                            signal.slot(), [&](error_code ec, oauth::token t) {
+                                                cancelled.done = true;
+                                                cancelled.ec = ec;
+                                                cancelled.value = std::move(t);
+                                            }));
     auto others = ask(src, 3);
     REQUIRE(run_until(env.ioc, [&] { return env.srv.stats().refresh_requests == 1; }));
     signal.emit(asio::cancellation_type::terminal);
@@ -390,8 +390,8 @@ TEST_CASE("forced refresh after a 401: coalesced, and skipped when the token cha
 
 TEST_CASE("skew: expiry is measured against the server's Date") {
     scripted_env env;
-    auto local = std::make_shared<time_point>(std::chrono::sys_days{std::chrono::year{2030} /
-                                                                    std::chrono::March / 1});
+    auto local = std::make_shared<time_point>(
+        std::chrono::sys_days{std::chrono::year{2030} / std::chrono::March / 1});
     const auto server_ahead = 3600s;
     int issued = 0;
     env.behaviour->handler = [&](const test_support::request&) {

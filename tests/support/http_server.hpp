@@ -44,8 +44,8 @@ asio::awaitable<void> serve_http(Stream& stream, std::shared_ptr<server_behaviou
     beast::flat_buffer buffer;
     for (;;) {
         request req;
-        auto [ec, n] = co_await bhttp::async_read(stream, buffer, req,
-                                                  asio::as_tuple(asio::use_awaitable));
+        auto [ec, n] =
+            co_await bhttp::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
         if (ec)
             co_return;
         ++counters->requests;
@@ -61,7 +61,8 @@ asio::awaitable<void> serve_http(Stream& stream, std::shared_ptr<server_behaviou
         res.version(11);
         res.keep_alive(req.keep_alive() && res.keep_alive());
         res.prepare_payload();
-        auto [wec, wn] = co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
+        auto [wec, wn] =
+            co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
         if (wec || !res.keep_alive() || b->close_after_response)
             co_return;
     }
@@ -77,7 +78,9 @@ public:
 
     basic_test_server(asio::io_context& ioc, typename Protocol::endpoint ep,
                       asio::ssl::context* tls = nullptr)
-        : ioc_(ioc), acceptor_(ioc, ep), tls_(tls) {
+        : ioc_(ioc)
+        , acceptor_(ioc, ep)
+        , tls_(tls) {
         asio::co_spawn(ioc, accept_loop(), asio::detached);
     }
 

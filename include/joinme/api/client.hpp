@@ -122,9 +122,9 @@ struct client_stats {
 ///   `errc::unexpected_status` for any other status.
 ///
 /// Sans-I/O: no stream, no clock other than `now` (for a `Retry-After` date).
-inline error_code check_response(const http::response& res, diagnostics& diag,
-                                 std::chrono::system_clock::time_point now =
-                                     std::chrono::system_clock::now());
+inline error_code
+check_response(const http::response& res, diagnostics& diag,
+               std::chrono::system_clock::time_point now = std::chrono::system_clock::now());
 
 namespace detail {
 
@@ -152,9 +152,9 @@ inline std::string bearer_error(std::string_view header) {
     };
     auto is_token_char = [](char c) {
         return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-               c == '_' || c == '-' || c == '.' || c == '!' || c == '#' || c == '$' ||
-               c == '%' || c == '&' || c == '\'' || c == '*' || c == '+' || c == '^' ||
-               c == '`' || c == '|' || c == '~';
+               c == '_' || c == '-' || c == '.' || c == '!' || c == '#' || c == '$' || c == '%' ||
+               c == '&' || c == '\'' || c == '*' || c == '+' || c == '^' || c == '`' || c == '|' ||
+               c == '~';
     };
     while (i < header.size()) {
         skip();
@@ -242,8 +242,9 @@ template <transport Stream>
 struct client_state {
     client_state(boost::asio::any_io_executor ex, typename stream_traits<Stream>::context_type ctx,
                  client_config c)
-        : cfg(std::move(c)), pool(std::move(ex), std::move(ctx), cfg.pool),
-          source(pool, cfg.oauth, cfg.token_source) {
+        : cfg(std::move(c))
+        , pool(std::move(ex), std::move(ctx), cfg.pool)
+        , source(pool, cfg.oauth, cfg.token_source) {
         base = cfg.api_base_url;
         while (!base.empty() && base.back() == '/')
             base.pop_back();
@@ -377,8 +378,8 @@ awaitable<std::tuple<error_code>> call_no_result(std::shared_ptr<client_state<St
 // Runs `f(diagnostics&) -> awaitable<std::tuple<error_code, Ts...>>` as an operation
 // completing with `void(error_code, Ts...)`; `diag` receives the diagnostics of a failure.
 template <class... Ts, class Token, class F>
-auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag,
-                          Token&& token, F f) {
+auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
+                          F f) {
     diag.clear();
     return joinme::detail::async_run<Ts...>(
         ex, std::forward<Token>(token),
@@ -827,9 +828,7 @@ public:
     }
     void close() override { c_.close(); }
 
-    void get_user(diagnostics& d, handler<user> h) override {
-        c_.async_get_user(d, std::move(h));
-    }
+    void get_user(diagnostics& d, handler<user> h) override { c_.async_get_user(d, std::move(h)); }
     void start_meeting(start_request r, diagnostics& d, handler<start_result> h) override {
         c_.async_start_meeting(r, d, std::move(h));
     }

@@ -122,9 +122,9 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
         if (s.substr(p, 3) == month_names[i])
             mo = i + 1;
     p += 3;
-    if (mo == 0 || !expect_char(s, p, ' ') || !read_digits(s, p, 4, y) ||
-        !expect_char(s, p, ' ') || !read_digits(s, p, 2, h) || !expect_char(s, p, ':') ||
-        !read_digits(s, p, 2, mi) || !expect_char(s, p, ':') || !read_digits(s, p, 2, sec))
+    if (mo == 0 || !expect_char(s, p, ' ') || !read_digits(s, p, 4, y) || !expect_char(s, p, ' ') ||
+        !read_digits(s, p, 2, h) || !expect_char(s, p, ':') || !read_digits(s, p, 2, mi) ||
+        !expect_char(s, p, ':') || !read_digits(s, p, 2, sec))
         return std::nullopt;
     return make_time(y, mo, d, h, mi, sec);
 }

@@ -70,8 +70,8 @@ template <class Stream>
 asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
                                      const request& req, response& res,
                                      const exchange_limits& limits, exchange_progress& progress) {
-    auto [wec, written] = co_await boost::beast::http::async_write(
-        stream, req, asio::as_tuple(asio::use_awaitable));
+    auto [wec, written] =
+        co_await boost::beast::http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
     if (wec)
         co_return map_read_error(wec);
     progress.request_written = true;
@@ -82,8 +82,8 @@ asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& 
     if (req.method() == boost::beast::http::verb::head)
         parser.skip(true);
     auto before = buffer.size();
-    auto [rec, read] = co_await boost::beast::http::async_read(
-        stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+    auto [rec, read] = co_await boost::beast::http::async_read(stream, buffer, parser,
+                                                               asio::as_tuple(asio::use_awaitable));
     progress.response_started = parser.got_some() || read > 0 || buffer.size() > before;
     if (rec)
         co_return map_read_error(rec);
@@ -139,7 +139,8 @@ auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const req
                     exchange_limits limits, Token&& token) {
     return joinme::detail::async_run<response>(
         stream.get_executor(), std::forward<Token>(token),
-        [&stream, &buffer, &req, limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
+        [&stream, &buffer, &req,
+         limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
             response res;
             exchange_progress progress;
             auto ec = co_await detail::with_deadline(

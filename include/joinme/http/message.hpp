@@ -78,7 +78,7 @@ inline bool is_rate_limited(const response& res) {
     if (status == 429 || status == 503)
         return true;
     if (status == 403) {
-        auto code = res[ "X-Mashery-Error-Code" ];
+        auto code = res["X-Mashery-Error-Code"];
         return code == over_qps_code || code == over_rate_code;
     }
     return false;
@@ -87,9 +87,9 @@ inline bool is_rate_limited(const response& res) {
 /// Copies what the response's status line and headers say about a failure into `d`: status,
 /// `X-Error-Detail-Header`, `X-Mashery-Error-Code`, `WWW-Authenticate`, `Retry-After`. Body
 /// fields are the caller's to add (they differ between the OAuth and the API endpoints).
-inline void fill_diagnostics(const response& res, diagnostics& d,
-                             std::chrono::system_clock::time_point now =
-                                 std::chrono::system_clock::now()) {
+inline void
+fill_diagnostics(const response& res, diagnostics& d,
+                 std::chrono::system_clock::time_point now = std::chrono::system_clock::now()) {
     d.status = res.result_int();
     d.error_detail_header = std::string(res["X-Error-Detail-Header"]);
     d.mashery_error_code = std::string(res["X-Mashery-Error-Code"]);

@@ -25,11 +25,11 @@ namespace joinme::http {
 /// no header and no body, so no token or secret can leak through it.
 struct request_event {
     beast_http::verb method{};
-    std::string path;           ///< Request target without its query.
-    unsigned status = 0;        ///< 0 when no response arrived.
-    error_code ec;              ///< The attempt's failure, if any.
+    std::string path;    ///< Request target without its query.
+    unsigned status = 0; ///< 0 when no response arrived.
+    error_code ec;       ///< The attempt's failure, if any.
     std::chrono::steady_clock::duration duration{};
-    unsigned attempt = 1;       ///< 1 for the first attempt of a call, 2 for its first retry...
+    unsigned attempt = 1; ///< 1 for the first attempt of a call, 2 for its first retry...
     bool reused_connection = false;
 };
 
@@ -53,12 +53,12 @@ struct pool_options {
 
 /// Counters for tests and monitoring.
 struct pool_stats {
-    std::size_t connections_opened = 0;  ///< Successful connects.
-    std::size_t requests_sent = 0;       ///< Exchanges attempted.
-    std::size_t reused = 0;              ///< Exchanges on a kept-alive connection.
-    std::size_t stale_discarded = 0;     ///< Idle connections found closed by the server.
-    std::size_t replayed_on_fresh = 0;   ///< Requests re-sent after a stale connection failed.
-    std::size_t rate_limit_retries = 0;  ///< Retries after 429 / 503 / over-QPS.
+    std::size_t connections_opened = 0; ///< Successful connects.
+    std::size_t requests_sent = 0;      ///< Exchanges attempted.
+    std::size_t reused = 0;             ///< Exchanges on a kept-alive connection.
+    std::size_t stale_discarded = 0;    ///< Idle connections found closed by the server.
+    std::size_t replayed_on_fresh = 0;  ///< Requests re-sent after a stale connection failed.
+    std::size_t rate_limit_retries = 0; ///< Retries after 429 / 503 / over-QPS.
 };
 
 /// Keep-alive HTTP/1.1 connections per origin (scheme, host, port) over `Stream`.
@@ -199,7 +199,10 @@ private:
 
     struct state {
         state(executor_type e, context_type c, pool_options o)
-            : ex(std::move(e)), ctx(std::move(c)), opts(std::move(o)), rng(std::random_device{}()) {}
+            : ex(std::move(e))
+            , ctx(std::move(c))
+            , opts(std::move(o))
+            , rng(std::random_device{}()) {}
         executor_type ex;
         context_type ctx;
         pool_options opts;
@@ -247,14 +250,14 @@ private:
     }
 
     static awaitable<error_code> connect_one(state& st, connection& c, const origin& o) {
-        auto [ec] = co_await traits::async_connect(c.stream, o, st.ctx,
-                                                   boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] = co_await traits::async_connect(
+            c.stream, o, st.ctx, boost::asio::as_tuple(boost::asio::use_awaitable));
         co_return ec;
     }
 
     static awaitable<error_code> shutdown_one(connection& c) {
-        auto [ec] = co_await traits::async_shutdown(c.stream,
-                                                    boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] = co_await traits::async_shutdown(
+            c.stream, boost::asio::as_tuple(boost::asio::use_awaitable));
         co_return ec;
     }
 
@@ -317,8 +320,12 @@ private:
             }
             if (st->opts.on_request) {
                 auto target = req.target();
-                request_event ev{req.method(), std::string(target.substr(0, target.find('?'))),
-                                 ec ? 0u : res.result_int(), ec, steady::now() - start, attempt,
+                request_event ev{req.method(),
+                                 std::string(target.substr(0, target.find('?'))),
+                                 ec ? 0u : res.result_int(),
+                                 ec,
+                                 steady::now() - start,
+                                 attempt,
                                  a.reused};
                 st->opts.on_request(ev);
             }
@@ -336,8 +343,8 @@ private:
             // A kept-alive connection the server had already closed fails before any byte
             // of response; such a request was not processed if it was not completely
             // written, and is harmless to repeat if idempotent.
-            bool replay = a.reused && !fresh && !progress.response_started &&
-                          ec != errc::timeout && ec != boost::asio::error::operation_aborted &&
+            bool replay = a.reused && !fresh && !progress.response_started && ec != errc::timeout &&
+                          ec != boost::asio::error::operation_aborted &&
                           (is_idempotent(req.method()) || !progress.request_written);
             if (!replay)
                 co_return std::tuple{ec, response{}};
@@ -357,8 +364,8 @@ private:
         co_return ec;
     }
 
-    static awaitable<std::tuple<error_code, response>>
-    run_request(std::shared_ptr<state> st, origin target, request req) {
+    static awaitable<std::tuple<error_code, response>> run_request(std::shared_ptr<state> st,
+                                                                   origin target, request req) {
         if (target.host.empty())
             co_return std::tuple{error_code(errc::invalid_url), response{}};
         if (req.find(beast_http::field::host) == req.end())

@@ -78,9 +78,9 @@ inline constexpr bool is_token_v = !std::is_same_v<std::remove_cvref_t<Token>, d
 
 // What one request to an authorization-server endpoint brought back.
 struct endpoint_reply {
-    error_code ec;          // the request failed without a response (connect, timeout, ...)
-    http::response res;     // the response, any status
-    time_point received{};  // local time of arrival
+    error_code ec;         // the request failed without a response (connect, timeout, ...)
+    http::response res;    // the response, any status
+    time_point received{}; // local time of arrival
     std::optional<std::chrono::sys_seconds> server_date; // the response's `Date`, if valid
 };
 
@@ -108,8 +108,7 @@ awaitable<endpoint_reply> post(http::basic_connection_pool<Stream>& pool, const 
         co_return out;
     }
     auto req = to_http_request(tr);
-    auto [ec, res] = co_await pool.async_request(http::beast_http::verb::post, *url,
-                                                 std::move(req),
+    auto [ec, res] = co_await pool.async_request(http::beast_http::verb::post, *url, std::move(req),
                                                  boost::asio::as_tuple(boost::asio::use_awaitable));
     out.received = clock ? clock() : std::chrono::system_clock::now();
     out.ec = ec;
@@ -130,16 +129,15 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
         return {};
     http::fill_diagnostics(r.res, diag, r.received);
     if (previous)
-        return parse_refresh_response(r.res.result_int(), r.res.body(), stamp, *previous, ec,
-                                      diag);
+        return parse_refresh_response(r.res.result_int(), r.res.body(), stamp, *previous, ec, diag);
     return parse_token_response(r.res.result_int(), r.res.body(), stamp, requested, ec, diag);
 }
 
 // Runs `f(diagnostics&) -> awaitable<std::tuple<error_code, T>>` as an operation completing
 // with `void(error_code, T)`; the caller's `diag` receives the diagnostics of a failure.
 template <class T, class Token, class F>
-auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag,
-                          Token&& token, F f) {
+auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
+                          F f) {
     diag.clear();
     return joinme::detail::async_run<T>(
         ex, std::forward<Token>(token),
@@ -186,9 +184,8 @@ auto run_throwing(const boost::asio::any_io_executor& ex, Token&& token, F f) {
 template <transport Stream>
 auto exchange_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
                    scope_set requested) {
-    return [&pool, tr = std::move(tr), built,
-            requested = std::move(requested)](diagnostics& diag)
-               -> awaitable<std::tuple<error_code, token>> {
+    return [&pool, tr = std::move(tr), built, requested = std::move(requested)](
+               diagnostics& diag) -> awaitable<std::tuple<error_code, token>> {
         if (built)
             co_return std::tuple<error_code, token>{built, token{}};
         clock_function clock;
@@ -202,9 +199,8 @@ auto exchange_body(http::basic_connection_pool<Stream>& pool, token_request tr, 
 template <transport Stream>
 auto refresh_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
                   token previous) {
-    return [&pool, tr = std::move(tr), built,
-            previous = std::move(previous)](diagnostics& diag)
-               -> awaitable<std::tuple<error_code, token>> {
+    return [&pool, tr = std::move(tr), built, previous = std::move(previous)](
+               diagnostics& diag) -> awaitable<std::tuple<error_code, token>> {
         if (built)
             co_return std::tuple<error_code, token>{built, token{}};
         clock_function clock;
@@ -227,8 +223,8 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
         std::string message;
         if (!ec) {
             http::fill_diagnostics(reply.res, diag, reply.received);
-            message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec,
-                                                   diag);
+            message =
+                parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, diag);
         }
         co_return std::tuple<error_code, std::string>{ec, std::move(message)};
     };
@@ -254,7 +250,7 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
 /// OAuth error (an HTML 502 page: status and a truncated excerpt in `diag`),
 /// `errc::malformed_response`, `errc::missing_parameter`; `operation_aborted` on cancellation.
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
                          const joinme::secret& code, const joinme::secret& code_verifier,
                          const scope_set& requested, diagnostics& diag, Token&& token) {
@@ -268,7 +264,7 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
 /// As above, completing with `void(std::exception_ptr, oauth::token)`; the exception is an
 /// `error_with_diagnostics`, so `co_await async_exchange_code(..., use_awaitable)` throws it.
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
                          const joinme::secret& code, const joinme::secret& code_verifier,
                          const scope_set& requested, Token&& token) {
@@ -293,7 +289,7 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
 /// implicit-grant token); `oauth_errc::invalid_grant` for an invalid, used, expired or revoked
 /// refresh token; otherwise as `async_exchange_code`.
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
                    const oauth::token& current, diagnostics& diag, Token&& token) {
     error_code built;
@@ -305,7 +301,7 @@ auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
 
 /// As above, completing with `void(std::exception_ptr, oauth::token)` (see the file comment).
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
                    const oauth::token& current, Token&& token) {
     error_code built;
@@ -327,7 +323,7 @@ auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
 /// for `"success": false` (the server's message in `diag.message`); otherwise as
 /// `parse_expire_access_response` and the pool report them.
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_expire_access(http::basic_connection_pool<Stream>& pool, const config& cfg,
                          const joinme::secret& access_token, diagnostics& diag, Token&& token) {
     error_code built;
@@ -339,7 +335,7 @@ auto async_expire_access(http::basic_connection_pool<Stream>& pool, const config
 
 /// As above, completing with `void(std::exception_ptr, std::string)` (see the file comment).
 template <transport Stream, class Token>
-    requires detail::is_token_v<Token>
+requires detail::is_token_v<Token>
 auto async_expire_access(http::basic_connection_pool<Stream>& pool, const config& cfg,
                          const joinme::secret& access_token, Token&& token) {
     error_code built;

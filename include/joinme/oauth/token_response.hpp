@@ -233,7 +233,8 @@ inline token parse_token(unsigned status, std::string_view body, time_point now,
 /// Errors (`diag.status` is always set; `diag` is not cleared first):
 /// - `errc::body_too_large`: more than `max_token_response_size` bytes;
 /// - an `oauth_errc` for a §5.2 error object (also when sent with a 2xx status), with
-///   `error`, `error_description`, `error_uri` and join.me's `error_ticket_id` in `diag`; unknown codes give `oauth_errc::unknown_error`, the text kept;
+///   `error`, `error_description`, `error_uri` and join.me's `error_ticket_id` in `diag`; unknown
+///   codes give `oauth_errc::unknown_error`, the text kept;
 /// - other failure statuses: `errc::rate_limited` (429), `errc::server_error` (5xx) or
 ///   `errc::unexpected_status`, with the start of the body in `diag.body_excerpt` and a JSON
 ///   `Message`/`ErrorCode` in `diag`;

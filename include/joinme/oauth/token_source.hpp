@@ -145,7 +145,7 @@ public:
     /// them (`oauth_errc::invalid_grant` for a revoked or rotated-away refresh token, ...);
     /// `errc::timeout` when the refresh exceeds `refresh_timeout`; `operation_aborted`.
     template <class Token>
-        requires detail::is_token_v<Token>
+    requires detail::is_token_v<Token>
     auto async_get_token(diagnostics& diag, Token&& token) {
         return detail::run_with_diagnostics<oauth::token>(
             get_executor(), diag, std::forward<Token>(token), get_body(std::nullopt));
@@ -154,7 +154,7 @@ public:
     /// As above, completing with `void(std::exception_ptr, oauth::token)`: a failure is an
     /// `error_with_diagnostics`.
     template <class Token>
-        requires detail::is_token_v<Token>
+    requires detail::is_token_v<Token>
     auto async_get_token(Token&& token) {
         return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
                                                   get_body(std::nullopt));
@@ -167,7 +167,7 @@ public:
     /// Completion, errors and cancellation as `async_get_token`; a token without a refresh
     /// token gives `errc::reauthorization_required`.
     template <class Token>
-        requires detail::is_token_v<Token>
+    requires detail::is_token_v<Token>
     auto async_force_refresh(const joinme::secret& rejected, diagnostics& diag, Token&& token) {
         return detail::run_with_diagnostics<oauth::token>(
             get_executor(), diag, std::forward<Token>(token), get_body(rejected));
@@ -175,7 +175,7 @@ public:
 
     /// As above, completing with `void(std::exception_ptr, oauth::token)`.
     template <class Token>
-        requires detail::is_token_v<Token>
+    requires detail::is_token_v<Token>
     auto async_force_refresh(const joinme::secret& rejected, Token&& token) {
         return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
                                                   get_body(rejected));
@@ -203,16 +203,18 @@ private:
 
     struct state {
         state(pool_type& p, config c, token_source_options o)
-            : pool(&p), cfg(std::move(c)), opts(std::move(o)) {}
+            : pool(&p)
+            , cfg(std::move(c))
+            , opts(std::move(o)) {}
 
         pool_type* pool;
         config cfg;
         token_source_options opts;
         std::optional<oauth::token> current;
-        bool saved = true;              // current is in the store (or there is no store)
+        bool saved = true;               // current is in the store (or there is no store)
         bool unconditional_save = false; // current came from set_token
-        bool loaded = false;            // the store was read at least once
-        std::uint64_t version = 0;      // store version of current
+        bool loaded = false;             // the store was read at least once
+        std::uint64_t version = 0;       // store version of current
         std::chrono::system_clock::duration offset{};
         std::optional<joinme::secret> force; // refresh even if not due, if current is this
         bool flying = false;
@@ -236,8 +238,8 @@ private:
                 return false;
             if (current->expired(server_now()))
                 return false;
-            return !current->refreshable() || !current->refresh_due(opts.refresh_margin,
-                                                                    server_now());
+            return !current->refreshable() ||
+                   !current->refresh_due(opts.refresh_margin, server_now());
         }
     };
 
@@ -261,8 +263,7 @@ private:
     }
 
     auto get_body(std::optional<joinme::secret> rejected) {
-        return [st = st_, rejected = std::move(rejected)](
-                   diagnostics& diag) -> awaitable<result> {
+        return [st = st_, rejected = std::move(rejected)](diagnostics& diag) -> awaitable<result> {
             if (rejected) {
                 // A token other than the rejected one is already there: use it.
                 if (st->current && st->saved && !(st->current->access_token == *rejected) &&
@@ -325,9 +326,9 @@ private:
 
     static awaitable<outcome> save_current(std::shared_ptr<state> st) {
         auto expected = st->unconditional_save ? any_version : st->version;
-        auto [ec, v] = co_await st->opts.store->async_save(
-            st->opts.user, *st->current, expected,
-            boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec, v] =
+            co_await st->opts.store->async_save(st->opts.user, *st->current, expected,
+                                                boost::asio::as_tuple(boost::asio::use_awaitable));
         if (ec)
             co_return store_failure("saving the token failed", ec);
         st->version = v;
@@ -373,16 +374,16 @@ private:
         detail::endpoint_reply reply;
         auto op = request(st, tr, reply);
         auto noop = [] {};
-        auto ec = co_await http::detail::with_deadline(std::move(op), st->opts.refresh_timeout,
-                                                       noop);
+        auto ec =
+            co_await http::detail::with_deadline(std::move(op), st->opts.refresh_timeout, noop);
         if (ec)
             co_return fail(ec, "");
         if (st->opts.use_server_date && reply.server_date)
             st->offset = *reply.server_date - reply.received;
         outcome out;
         auto stamp = reply.received + st->offset;
-        out.value = detail::finish_token(reply, stamp, &previous, previous.scopes, out.ec,
-                                         out.diag);
+        out.value =
+            detail::finish_token(reply, stamp, &previous, previous.scopes, out.ec, out.diag);
         co_return out;
     }
 
@@ -409,9 +410,9 @@ private:
             o.considered_force = considered;
             co_return o;
         }
-        auto [lec, lease] = co_await store->async_lock(
-            st->opts.user, st->opts.refresh_timeout,
-            boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [lec, lease] =
+            co_await store->async_lock(st->opts.user, st->opts.refresh_timeout,
+                                       boost::asio::as_tuple(boost::asio::use_awaitable));
         if (lec)
             co_return store_failure("locking the token store failed", lec);
         outcome o;

@@ -18,8 +18,8 @@
 ///    returns the new version. A mismatch is `store_errc::conflict`.
 /// 4. `async_unlock(user, lease)`.
 
-#include <joinme/error.hpp>
 #include <joinme/detail/async_run.hpp>
+#include <joinme/error.hpp>
 #include <joinme/oauth/token.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -152,8 +152,7 @@ public:
     /// empty optional when nothing is stored for `user`.
     template <class Token>
     auto async_load(std::string user, Token&& token) {
-        return boost::asio::async_initiate<Token,
-                                           void(error_code, std::optional<stored_token>)>(
+        return boost::asio::async_initiate<Token, void(error_code, std::optional<stored_token>)>(
             [this](load_handler h, std::string user) { do_load(std::move(user), std::move(h)); },
             token, std::move(user));
     }
@@ -200,8 +199,7 @@ protected:
     virtual void do_save(std::string user, oauth::token t, std::uint64_t expected_version,
                          save_handler h) = 0;
     /// See `async_lock`.
-    virtual void do_lock(std::string user, std::chrono::milliseconds max_hold,
-                         lock_handler h) = 0;
+    virtual void do_lock(std::string user, std::chrono::milliseconds max_hold, lock_handler h) = 0;
     /// See `async_unlock`.
     virtual void do_unlock(std::string user, store_lease lease, unlock_handler h) = 0;
 
@@ -285,8 +283,9 @@ public:
     /// @param lock_wait  how long `async_lock` waits for another holder.
     explicit memory_token_store(boost::asio::any_io_executor ex,
                                 std::chrono::milliseconds lock_wait = std::chrono::seconds(60))
-        : ex_(std::move(ex)), leases_(std::make_shared<detail::lease_table>(ex_)),
-          lock_wait_(lock_wait) {}
+        : ex_(std::move(ex))
+        , leases_(std::make_shared<detail::lease_table>(ex_))
+        , lock_wait_(lock_wait) {}
 
     /// The executor its handlers default to.
     const boost::asio::any_io_executor& get_executor() const noexcept { return ex_; }
@@ -373,8 +372,10 @@ public:
     /// @param path  the token file; its directory must exist.
     file_token_store(boost::asio::any_io_executor ex, std::filesystem::path path,
                      file_store_options opts = {})
-        : ex_(std::move(ex)), path_(std::move(path)), opts_(opts),
-          st_(std::make_shared<lease_state>()) {}
+        : ex_(std::move(ex))
+        , path_(std::move(path))
+        , opts_(opts)
+        , st_(std::make_shared<lease_state>()) {}
 
     ~file_token_store() override {
         for (auto& [id, fd] : st_->fds)
@@ -411,8 +412,8 @@ protected:
     void do_lock(std::string, std::chrono::milliseconds, lock_handler h) override {
         joinme::detail::async_run<store_lease>(
             ex_, std::move(h),
-            [st = st_, lease_path = sibling(".lease"), opts = opts_]()
-                -> boost::asio::awaitable<std::tuple<error_code, store_lease>> {
+            [st = st_, lease_path = sibling(".lease"),
+             opts = opts_]() -> boost::asio::awaitable<std::tuple<error_code, store_lease>> {
                 int fd = open_private(lease_path, O_RDWR | O_CREAT);
                 if (fd < 0)
                     co_return std::tuple<error_code, store_lease>{errno_code(), store_lease{}};
@@ -464,9 +465,7 @@ private:
         std::uint64_t next = 0;
     };
 
-    static error_code errno_code() {
-        return error_code(errno, boost::system::system_category());
-    }
+    static error_code errno_code() { return error_code(errno, boost::system::system_category()); }
 
     static int open_private(const std::filesystem::path& p, int flags) {
         int fd = ::open(p.c_str(), flags | O_CLOEXEC, 0600);
@@ -524,8 +523,8 @@ private:
         return *users;
     }
 
-    static std::optional<stored_token> find(const boost::json::object& users,
-                                            std::string_view user, error_code& ec) {
+    static std::optional<stored_token> find(const boost::json::object& users, std::string_view user,
+                                            error_code& ec) {
         const auto* e = users.if_contains(user);
         if (!e)
             return std::nullopt;
@@ -565,8 +564,8 @@ private:
         return ec;
     }
 
-    error_code save_locked(const std::string& user, const oauth::token& t,
-                           std::uint64_t expected, std::uint64_t& version) {
+    error_code save_locked(const std::string& user, const oauth::token& t, std::uint64_t expected,
+                           std::uint64_t& version) {
         error_code ec;
         auto users = read_all(ec);
         if (ec)

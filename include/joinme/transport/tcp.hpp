@@ -9,8 +9,8 @@
 
 #include <boost/asio/append.hpp>
 #include <boost/asio/compose.hpp>
-#include <boost/asio/post.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
 #include <charconv>
@@ -54,7 +54,8 @@ struct tcp_connect_op {
         auto address = boost::asio::ip::make_address(target.host, ec);
         unsigned long port = 0;
         if (!ec) {
-            auto [p, e] = std::from_chars(target.port.data(), target.port.data() + target.port.size(), port);
+            auto [p, e] =
+                std::from_chars(target.port.data(), target.port.data() + target.port.size(), port);
             if (e != std::errc{} || p != target.port.data() + target.port.size() || port > 65535)
                 ec = boost::asio::error::invalid_argument;
         }

@@ -76,10 +76,9 @@ struct tls_connect_op {
             stream.set_verify_mode(boost::asio::ssl::verify_peer);
             stream.set_verify_callback(boost::asio::ssl::host_name_verification(target.host));
         }
-        stream.async_handshake(boost::asio::ssl::stream_base::client,
-                               [self = std::move(self)](error_code ec) mutable {
-                                   self.complete(ec);
-                               });
+        stream.async_handshake(
+            boost::asio::ssl::stream_base::client,
+            [self = std::move(self)](error_code ec) mutable { self.complete(ec); });
     }
 };
 

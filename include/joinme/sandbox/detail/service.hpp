@@ -594,7 +594,8 @@ private:
         } else if (status == 502 || status == 504) {
             // What a gateway in front of the service answers: an HTML page, not JSON.
             auto reason = http::obsolete_reason(static_cast<http::status>(status));
-            std::string title = std::to_string(status) + " " + std::string(reason.data(), reason.size());
+            std::string title =
+                std::to_string(status) + " " + std::string(reason.data(), reason.size());
             res = html_response(status, title, "<p>The upstream server did not answer.</p>");
         } else if (status == 500 && is_auth_endpoint(e)) {
             res = json_response(500, json::object{{"ExitPointId", 101101103500},
@@ -677,9 +678,10 @@ private:
         if (opts_.auto_consent)
             return finish(pr, true);
         auto pid = joinme::detail::random_token(16);
-        std::string inner = "<p>Signed in as <strong>" + joinme::detail::html_escape(u->full_name) + " (" +
-                            joinme::detail::html_escape(u->email) + ")</strong>.</p>\n<p><strong>" +
-                            joinme::detail::html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
+        std::string inner =
+            "<p>Signed in as <strong>" + joinme::detail::html_escape(u->full_name) + " (" +
+            joinme::detail::html_escape(u->email) + ")</strong>.</p>\n<p><strong>" +
+            joinme::detail::html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
         for (auto& s : scopes)
             inner += "<li>" + joinme::detail::html_escape(s) + "</li>\n";
         inner += "</ul>\n<form method=\"post\" action=\"" + std::string(auth_base) +
