@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Compile time of a translation unit that makes one join.me API call: through the type-erased
+# any_client, through basic_client<ssl_stream>, and written by hand with Beast (the baseline).
+# Each is compiled RUNS times (default 3) with g++ -O2; the median is reported with its ratio
+# to the baseline.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${RUNS:-3}
+cxx=${CXX:-g++}
+out=$(mktemp -d)
+trap 'rm -rf "$out"' EXIT
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+declare -A med
+for tu in beast_call any_client_call basic_client_call; do
+    times=()
+    for _ in $(seq "$runs"); do
+        start=$(date +%s.%N)
+        "$cxx" -std=c++20 -O2 -Iinclude -c "benchmarks/compile_time/$tu.cpp" -o "$out/$tu.o"
+        end=$(date +%s.%N)
+        times+=("$(awk -v a="$start" -v b="$end" "BEGIN {print b - a}")")
+    done
+    med[$tu]=$(printf '%s\n' "${times[@]}" | median)
+    size=$(stat -c %s "$out/$tu.o")
+    printf '%-20s median %6.2f s  object %8d bytes\n' "$tu" "${med[$tu]}" "$size"
+done
+for tu in any_client_call basic_client_call; do
+    printf '%-20s %.2fx the Beast baseline\n' "$tu" "$(awk -v a="${med[$tu]}" -v b="${med[beast_call]}" "BEGIN {print a / b}")"
+done
