@@ -15,6 +15,8 @@
 #include <boost/asio.hpp>
 #include <doctest/doctest.h>
 
+#include "support/run.hpp"
+
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -42,40 +44,8 @@ using memory_stream = beast::test::stream;
 
 inline const char* const default_scopes = "user_info scheduler start_meeting";
 
-// Runs `aw` on `ioc` until it finishes, at most `limit`; the listeners keep the io_context
-// busy forever, so it is run one handler at a time.
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw, std::chrono::milliseconds limit = 30s) {
-    std::optional<T> out;
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T v) {
-        done = true;
-        error = e;
-        out = std::move(v);
-    });
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-        if (ioc.stopped())
-            ioc.restart();
-        ioc.run_one_for(10ms);
-    }
-    REQUIRE_MESSAGE(done, "the operation did not finish within the time limit");
-    if (error)
-        std::rethrow_exception(error);
-    return std::move(*out);
-}
-
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred pred, std::chrono::milliseconds limit = 30s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-        if (ioc.stopped())
-            ioc.restart();
-        ioc.run_one_for(10ms);
-    }
-    return pred();
-}
+using test_support::run;
+using test_support::run_until;
 
 // The result of an operation in its diagnostics form.
 template <class T>

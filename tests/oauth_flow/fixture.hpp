@@ -14,6 +14,7 @@
 #include <joinme/transport/tls.hpp>
 
 #include "support/http_server.hpp"
+#include "support/run.hpp"
 
 #include <boost/asio.hpp>
 #include <doctest/doctest.h>
@@ -43,41 +44,8 @@ using namespace std::chrono_literals;
 
 inline const oauth::scope_set default_scopes{oauth::scope::user_info, oauth::scope::scheduler};
 
-// Runs `aw` on `ioc` until it finishes, at most `limit`; the io_context may have other work
-// (listeners) forever, so it is run one handler at a time.
-template <class T>
-T run(asio::io_context& ioc, asio::awaitable<T> aw, std::chrono::milliseconds limit = 20s) {
-    std::optional<T> out;
-    std::exception_ptr error;
-    bool done = false;
-    asio::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T v) {
-        done = true;
-        error = e;
-        out = std::move(v);
-    });
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!done && std::chrono::steady_clock::now() < deadline) {
-        if (ioc.stopped())
-            ioc.restart();
-        ioc.run_one_for(10ms);
-    }
-    REQUIRE_MESSAGE(done, "the operation did not finish within the time limit");
-    if (error)
-        std::rethrow_exception(error);
-    return std::move(*out);
-}
-
-// Runs until `pred()` holds, at most `limit`.
-template <class Pred>
-bool run_until(asio::io_context& ioc, Pred pred, std::chrono::milliseconds limit = 20s) {
-    auto deadline = std::chrono::steady_clock::now() + limit;
-    while (!pred() && std::chrono::steady_clock::now() < deadline) {
-        if (ioc.stopped())
-            ioc.restart();
-        ioc.run_one_for(10ms);
-    }
-    return pred();
-}
+using test_support::run;
+using test_support::run_until;
 
 inline sandbox::options with_clock(sandbox::options o, std::shared_ptr<time_point> now) {
     o.clock = [now] { return *now; };
