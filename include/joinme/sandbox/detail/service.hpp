@@ -11,13 +11,13 @@
 #include <joinme/detail/random.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/sandbox/options.hpp>
+#include <joinme/secret.hpp>
 
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 #include <boost/json.hpp>
 #include <boost/url.hpp>
 
-#include <openssl/crypto.h>
 #include <openssl/evp.h>
 
 #include <algorithm>
@@ -102,10 +102,6 @@ inline std::string pct_encode(std::string_view s) {
         }
     }
     return out;
-}
-
-inline bool secure_equal(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
@@ -806,7 +802,7 @@ private:
             secret = dec(std::string_view(raw).substr(colon + 1));
         }
         auto app = find_app(id);
-        if (!app || !secure_equal(app->client_secret, secret))
+        if (!app || !joinme::detail::constant_time_equal(app->client_secret, secret))
             return nullptr;
         return app;
     }
