@@ -52,7 +52,7 @@ inline std::optional<std::chrono::sys_seconds> make_time(int y, int mo, int d, i
 /// is dropped (join.me's times are whole seconds).
 inline std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s) noexcept {
     std::size_t p = 0;
-    int y, mo, d, h, mi, sec;
+    int y = 0, mo = 0, d = 0, h = 0, mi = 0, sec = 0;
     if (!read_digits(s, p, 4, y) || !expect_char(s, p, '-') || !read_digits(s, p, 2, mo) ||
         !expect_char(s, p, '-') || !read_digits(s, p, 2, d))
         return std::nullopt;
@@ -81,7 +81,7 @@ inline std::optional<std::chrono::sys_seconds> parse_iso8601(std::string_view s)
         return std::nullopt;
     int sign = s[p] == '+' ? 1 : -1;
     ++p;
-    int oh, om;
+    int oh = 0, om = 0;
     if (!read_digits(s, p, 2, oh) || !expect_char(s, p, ':') || !read_digits(s, p, 2, om) ||
         p != s.size() || oh > 23 || om > 59)
         return std::nullopt;
@@ -114,7 +114,7 @@ inline std::optional<std::chrono::sys_seconds> parse_http_date(std::string_view 
     if (s.size() != 29 || s.substr(3, 2) != ", " || s.substr(25) != " GMT")
         return std::nullopt;
     std::size_t p = 5;
-    int d, y, h, mi, sec;
+    int d = 0, y = 0, h = 0, mi = 0, sec = 0;
     if (!read_digits(s, p, 2, d) || !expect_char(s, p, ' '))
         return std::nullopt;
     int mo = 0;
