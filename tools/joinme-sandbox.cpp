@@ -22,7 +22,7 @@
 namespace {
 
 constexpr const char* usage =
-    "usage: joinme-sandbox [--port N] [--plain] [--ca-out FILE] [--auto-consent]\n"
+    "usage: joinme-sandbox [--port N] [--plain] [--ca-out FILE] [--auto-consent] [--quiet]\n"
     "                      [--client-id ID --client-secret SECRET --redirect-uri URI ...]\n"
     "\n"
     "Serves the join.me OAuth endpoints and REST API on 127.0.0.1 until interrupted.\n"
@@ -30,6 +30,7 @@ constexpr const char* usage =
     "  --plain             plain HTTP instead of HTTPS\n"
     "  --ca-out FILE       write the generated certificate (PEM) a client must trust\n"
     "  --auto-consent      skip the consent page: authorize redirects at once\n"
+    "  --quiet             print no line per request\n"
     "  --client-id ID      register an application with this client id ...\n"
     "  --client-secret S   ... this secret ...\n"
     "  --redirect-uri URI  ... and this callback URL (repeatable)\n"
@@ -45,6 +46,7 @@ constexpr const char* usage =
 int main(int argc, char** argv) {
     unsigned long port = 0;
     bool plain = false;
+    bool quiet = false;
     std::string ca_out;
     joinme::sandbox::options opts;
     joinme::sandbox::application app;
@@ -70,6 +72,8 @@ int main(int argc, char** argv) {
             plain = true;
         } else if (arg == "--ca-out") {
             ca_out = value();
+        } else if (arg == "--quiet") {
+            quiet = true;
         } else if (arg == "--auto-consent") {
             opts.auto_consent = true;
         } else if (arg == "--client-id") {
@@ -90,11 +94,13 @@ int main(int argc, char** argv) {
     if (plain && !ca_out.empty())
         fail("--ca-out needs TLS; drop --plain");
 
-    opts.on_request = [](const joinme::sandbox::request_log_entry& e) {
-        std::printf("%s %s %u %.1fms\n", e.method.c_str(), e.path.c_str(), e.status,
-                    static_cast<double>(e.duration.count()) / 1000.0);
-        std::fflush(stdout);
-    };
+    if (!quiet) {
+        opts.on_request = [](const joinme::sandbox::request_log_entry& e) {
+            std::printf("%s %s %u %.1fms\n", e.method.c_str(), e.path.c_str(), e.status,
+                        static_cast<double>(e.duration.count()) / 1000.0);
+            std::fflush(stdout);
+        };
+    }
 
     try {
         boost::asio::io_context ioc;
