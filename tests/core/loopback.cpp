@@ -6,10 +6,12 @@
 
 #include "support/http_server.hpp"
 
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <doctest/doctest.h>
 
 #include <filesystem>
+#include <optional>
 #include <unistd.h>
 
 namespace asio = boost::asio;
@@ -219,6 +221,61 @@ TEST_CASE("TCP: a server that accepts and never answers gives a timeout within t
     CHECK(ec == errc::timeout);
     CHECK(elapsed >= 200ms);
     CHECK(elapsed < 2s);
+}
+
+// `as_tuple(use_awaitable)` from a coroutine on the pool's executor runs the request inside
+// that coroutine (no co_spawn): the caller's cancellation must still reach the socket.
+TEST_CASE("TCP: a request awaited in a coroutine is cancelled with its caller") {
+    using namespace asio::experimental::awaitable_operators;
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    server.behaviour().never_answer = true;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}); // deadline: 30 s
+    const auto target = origin_of("http", server.endpoint());
+    std::optional<error_code> ec;
+    auto start = std::chrono::steady_clock::now();
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        asio::steady_timer timer(co_await asio::this_coro::executor, 50ms);
+        auto request = pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        auto r = co_await (std::move(request) || timer.async_wait(asio::use_awaitable));
+        if (r.index() == 0)
+            ec = std::get<0>(std::get<0>(r));
+    });
+    auto elapsed = std::chrono::steady_clock::now() - start;
+    CHECK_FALSE(ec); // the timer won: the request gave way
+    CHECK(elapsed < 2s);
+    CHECK(pool.stats().requests_sent == 1);
+    CHECK(pool.idle_connections(target) == 0); // the interrupted connection was not kept
+}
+
+TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    auto strand = asio::make_strand(ioc);
+    std::vector<bool> hook_on_strand;
+    joinme::http::pool_options opts;
+    opts.on_request = [&](const joinme::http::request_event&) {
+        hook_on_strand.push_back(strand.running_in_this_thread());
+    };
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    error_code ec;
+    bool resumed_on_strand = false;
+    asio::co_spawn(
+        strand,
+        [&]() -> asio::awaitable<void> {
+            std::tie(ec, std::ignore) =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            resumed_on_strand = strand.running_in_this_thread();
+            pool.close();
+            server.stop();
+        },
+        asio::detached);
+    ioc.run();
+    CHECK_FALSE(ec);
+    REQUIRE(hook_on_strand.size() == 1);
+    CHECK_FALSE(hook_on_strand[0]); // the pool's work ran on the pool's executor...
+    CHECK(resumed_on_strand);       // ...and the caller came back to its strand
 }
 
 TEST_CASE("TCP: a refused connection is reported") {

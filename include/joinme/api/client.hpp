@@ -35,7 +35,7 @@
 #include <joinme/api/presenter.hpp>
 #include <joinme/api/start.hpp>
 #include <joinme/api/user.hpp>
-#include <joinme/detail/async_run.hpp>
+#include <joinme/detail/operation.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/message.hpp>
 #include <joinme/http/pool.hpp>
@@ -245,26 +245,41 @@ struct client_state {
         : cfg(std::move(c))
         , pool(std::move(ex), std::move(ctx), cfg.pool)
         , source(pool, cfg.oauth, cfg.token_source) {
-        base = cfg.api_base_url;
-        while (!base.empty() && base.back() == '/')
-            base.pop_back();
+        // Parsed once: every call goes to this origin, below this path.
+        auto parsed = boost::urls::parse_absolute_uri(cfg.api_base_url);
+        if (!parsed) {
+            base_error = errc::invalid_url;
+            base_error_message = "api_base_url is not an absolute URL";
+            return;
+        }
+        api_origin = origin_of(*parsed, base_error);
+        if (base_error) {
+            base_error_message = "api_base_url is not an http or https URL";
+            return;
+        }
+        base_path = parsed->encoded_path();
+        while (!base_path.empty() && base_path.back() == '/')
+            base_path.pop_back();
     }
 
     client_config cfg;
-    std::string base; // api_base_url without a trailing '/'
+    origin api_origin;     // of api_base_url
+    std::string base_path; // api_base_url's path without a trailing '/'
+    error_code base_error; // api_base_url is unusable
+    std::string base_error_message;
     http::basic_connection_pool<Stream> pool;
     oauth::basic_token_source<Stream> source;
     client_stats stats;
 };
 
 inline http::request make_request(const api_call& call, const std::string& target,
-                                  const oauth::token& tok) {
+                                  const joinme::secret& access_token) {
     http::request req;
     req.version(11);
     req.method(call.method);
     req.target(target);
     // The header is the only place the token goes; request events carry no header.
-    req.set(boost::beast::http::field::authorization, "Bearer " + tok.access_token.reveal());
+    req.set(boost::beast::http::field::authorization, "Bearer " + access_token.reveal());
     req.set(boost::beast::http::field::content_type, "application/json");
     req.set(boost::beast::http::field::accept, "application/json");
     req.body() = call.body;
@@ -277,28 +292,27 @@ template <transport Stream>
 awaitable<std::tuple<error_code, http::response>>
 send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnostics& diag) {
     using result = std::tuple<error_code, http::response>;
-    const std::string url_text = st->base + call.target;
-    auto parsed = boost::urls::parse_absolute_uri(url_text);
-    if (!parsed) {
-        diag.client_message = "api_base_url is not an absolute URL";
-        co_return result{errc::invalid_url, http::response{}};
+    if (st->base_error) {
+        diag.client_message = st->base_error_message;
+        co_return result{st->base_error, http::response{}};
     }
-    error_code oec;
-    auto where = origin_of(*parsed, oec);
-    if (oec) {
-        diag.client_message = "api_base_url is not an http or https URL";
-        co_return result{oec, http::response{}};
-    }
-    std::string target(parsed->encoded_target());
+    const std::string target = st->base_path + call.target;
     auto tuple_token = boost::asio::as_tuple(boost::asio::use_awaitable);
 
-    auto [tec, tok] = co_await st->source.async_get_token(diag, tuple_token);
-    if (tec)
-        co_return result{tec, http::response{}};
+    // A token that needs no refresh is taken as is: no I/O, no coroutine.
+    joinme::secret access;
+    if (auto* current = st->source.usable_token()) {
+        access = current->access_token;
+    } else {
+        auto [tec, tok] = co_await st->source.async_get_token(diag, tuple_token);
+        if (tec)
+            co_return result{tec, http::response{}};
+        access = std::move(tok.access_token);
+    }
 
     for (bool replayed = false;; replayed = true) {
-        auto req = make_request(call, target, tok);
-        auto [ec, res] = co_await st->pool.async_request(where, std::move(req), tuple_token);
+        auto [ec, res] = co_await st->pool.co_request(st->api_origin,
+                                                      make_request(call, target, access));
         if (ec)
             co_return result{ec, http::response{}};
         diagnostics answer;
@@ -310,12 +324,10 @@ send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnos
         if (cec == errc::invalid_token && !replayed) {
             // One refresh (shared with every call that saw the same token rejected), then
             // one replay. A second rejection is reported as is.
-            const joinme::secret rejected = tok.access_token;
-            auto [fec, fresh] =
-                co_await st->source.async_force_refresh(rejected, diag, tuple_token);
+            auto [fec, fresh] = co_await st->source.async_force_refresh(access, diag, tuple_token);
             if (fec)
                 co_return result{fec, http::response{}};
-            tok = std::move(fresh);
+            access = std::move(fresh.access_token);
             ++st->stats.replays;
             continue;
         }
@@ -375,60 +387,8 @@ awaitable<std::tuple<error_code>> call_no_result(std::shared_ptr<client_state<St
     co_return std::tuple<error_code>{ec};
 }
 
-// Runs `f(diagnostics&) -> awaitable<std::tuple<error_code, Ts...>>` as an operation
-// completing with `void(error_code, Ts...)`; `diag` receives the diagnostics of a failure.
-template <class... Ts, class Token, class F>
-auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
-                          F f) {
-    diag.clear();
-    return joinme::detail::async_run<Ts...>(
-        ex, std::forward<Token>(token),
-        [f = std::move(f), out = &diag]() mutable -> awaitable<std::tuple<error_code, Ts...>> {
-            diagnostics local;
-            auto r = co_await f(local);
-            if (std::get<0>(r))
-                *out = std::move(local);
-            co_return r;
-        });
-}
-
-// The coroutine of the throwing form: `T` or nothing, an `error_with_diagnostics` on failure.
-template <class... Ts>
-struct throwing_result {
-    using type = void;
-};
-template <class T>
-struct throwing_result<T> {
-    using type = T;
-};
-
-template <class... Ts, class F>
-awaitable<typename throwing_result<Ts...>::type> run_and_throw(F f) {
-    diagnostics diag;
-    std::tuple<error_code, Ts...> r;
-    try {
-        r = co_await f(diag);
-    } catch (const error_with_diagnostics&) {
-        throw;
-    } catch (const boost::system::system_error& e) {
-        // Cancellation surfaces as an exception from the next co_await.
-        std::get<0>(r) = e.code();
-    }
-    if (std::get<0>(r))
-        throw error_with_diagnostics(std::get<0>(r), std::move(diag));
-    if constexpr (sizeof...(Ts) == 1)
-        co_return std::move(std::get<1>(r));
-}
-
-// As `run_with_diagnostics`, completing with `void(std::exception_ptr, Ts...)`.
-template <class... Ts, class Token, class F>
-auto run_throwing(const boost::asio::any_io_executor& ex, Token&& token, F f) {
-    return boost::asio::async_initiate<Token, void(std::exception_ptr, Ts...)>(
-        [](auto handler, const boost::asio::any_io_executor& ex, F f) {
-            boost::asio::co_spawn(ex, run_and_throw<Ts...>(std::move(f)), std::move(handler));
-        },
-        token, ex, std::move(f));
-}
+using joinme::detail::run_throwing;
+using joinme::detail::run_with_diagnostics;
 
 template <class Model, transport Stream>
 auto parse_body(std::shared_ptr<client_state<Stream>> st, api_call call) {

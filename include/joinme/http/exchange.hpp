@@ -17,7 +17,9 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/stream_traits.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -51,6 +53,8 @@ inline error_code map_read_error(error_code ec) {
         return errc::body_too_large;
     if (ec == bh::error::header_limit)
         return errc::header_too_large;
+    if (ec == boost::beast::error::timeout)
+        return errc::timeout;
     if (ec == bh::error::end_of_stream || ec == bh::error::partial_message ||
         ec == boost::asio::error::eof || ec == boost::asio::error::connection_reset ||
         ec == boost::asio::error::connection_aborted || ec == boost::asio::error::broken_pipe ||
@@ -121,6 +125,35 @@ asio::awaitable<error_code> with_deadline(asio::awaitable<error_code> op,
     co_return expired ? error_code(errc::timeout) : error_code(asio::error::operation_aborted);
 }
 
+// Streams over Beast's `basic_stream` (TCP, TLS over TCP) have a deadline of their own: on
+// expiry the socket is closed and pending operations fail with `beast::error::timeout`. It
+// costs one timer per exchange, where a watchdog costs two more coroutines.
+template <class Stream>
+concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
+    boost::beast::get_lowest_layer(s).expires_after(d);
+    boost::beast::get_lowest_layer(s).expires_never();
+};
+
+// `exchange` within `limits.timeout`. After a failure the stream must be discarded.
+template <class Stream>
+asio::awaitable<error_code> exchange_with_deadline(Stream& stream,
+                                                   boost::beast::flat_buffer& buffer,
+                                                   const request& req, response& res,
+                                                   const exchange_limits& limits,
+                                                   exchange_progress& progress) {
+    if constexpr (has_native_deadline<Stream>) {
+        auto& socket = boost::beast::get_lowest_layer(stream);
+        socket.expires_after(limits.timeout);
+        auto ec = co_await exchange(stream, buffer, req, res, limits, progress);
+        socket.expires_never();
+        co_return ec;
+    } else {
+        co_return co_await with_deadline(exchange(stream, buffer, req, res, limits, progress),
+                                         limits.timeout,
+                                         [&stream] { stream_traits<Stream>::close(stream); });
+    }
+}
+
 } // namespace detail
 
 /// Sends `req` on an open `stream` and reads the response, within `limits`.
@@ -143,9 +176,8 @@ auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const req
          limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
             response res;
             exchange_progress progress;
-            auto ec = co_await detail::with_deadline(
-                detail::exchange(stream, buffer, req, res, limits, progress), limits.timeout,
-                [&stream] { stream_traits<Stream>::close(stream); });
+            auto ec = co_await detail::exchange_with_deadline(stream, buffer, req, res, limits,
+                                                              progress);
             co_return std::tuple{ec, std::move(res)};
         });
 }

@@ -123,6 +123,13 @@ public:
             });
     }
 
+    /// `async_request` as an awaitable, for a coroutine already running on the pool's
+    /// executor: the same work without starting a coroutine of its own per request.
+    /// Cancellation: that of the awaiting coroutine, as for `async_request`.
+    boost::asio::awaitable<std::tuple<error_code, response>> co_request(origin target, request req) {
+        return run_request(st_, std::move(target), std::move(req));
+    }
+
     /// Sends a request to an absolute URL: `method url` with an optional body.
     template <class Token>
     auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
@@ -313,10 +320,8 @@ private:
                 ++st->stats.requests_sent;
                 if (a.reused)
                     ++st->stats.reused;
-                ec = co_await detail::with_deadline(
-                    detail::exchange(a.conn->stream, a.conn->buffer, req, res, st->opts.limits,
-                                     progress),
-                    st->opts.limits.timeout, [&a] { traits::close(a.conn->stream); });
+                ec = co_await detail::exchange_with_deadline(a.conn->stream, a.conn->buffer, req,
+                                                             res, st->opts.limits, progress);
             }
             if (st->opts.on_request) {
                 auto target = req.target();

@@ -33,7 +33,7 @@
 /// the response arrives. A `token_source` (token_source.hpp) measures them against the
 /// server's clock instead (from the response's `Date` header).
 
-#include <joinme/detail/async_run.hpp>
+#include <joinme/detail/operation.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/pool.hpp>
@@ -72,9 +72,7 @@ namespace detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
-// True for a completion token, false for the diagnostics argument of the other overload.
-template <class Token>
-inline constexpr bool is_token_v = !std::is_same_v<std::remove_cvref_t<Token>, diagnostics>;
+using joinme::detail::is_token_v;
 
 // What one request to an authorization-server endpoint brought back.
 struct endpoint_reply {
@@ -133,51 +131,8 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
     return parse_token_response(r.res.result_int(), r.res.body(), stamp, requested, ec, diag);
 }
 
-// Runs `f(diagnostics&) -> awaitable<std::tuple<error_code, T>>` as an operation completing
-// with `void(error_code, T)`; the caller's `diag` receives the diagnostics of a failure.
-template <class T, class Token, class F>
-auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
-                          F f) {
-    diag.clear();
-    return joinme::detail::async_run<T>(
-        ex, std::forward<Token>(token),
-        [f = std::move(f), out = &diag]() mutable -> awaitable<std::tuple<error_code, T>> {
-            diagnostics local;
-            auto r = co_await f(local);
-            if (std::get<0>(r))
-                *out = std::move(local);
-            co_return r;
-        });
-}
-
-// As above, completing with `void(std::exception_ptr, T)`: a failure is an
-// `error_with_diagnostics`.
-template <class T, class Token, class F>
-auto run_throwing(const boost::asio::any_io_executor& ex, Token&& token, F f) {
-    return boost::asio::async_initiate<Token, void(std::exception_ptr, T)>(
-        [](auto handler, const boost::asio::any_io_executor& ex, F f) {
-            boost::asio::co_spawn(
-                ex,
-                [f = std::move(f)]() mutable -> awaitable<T> {
-                    diagnostics diag;
-                    error_code ec;
-                    T value{};
-                    try {
-                        std::tie(ec, value) = co_await f(diag);
-                    } catch (const error_with_diagnostics&) {
-                        throw;
-                    } catch (const boost::system::system_error& e) {
-                        // Cancellation surfaces as an exception from the next co_await.
-                        ec = e.code();
-                    }
-                    if (ec)
-                        throw error_with_diagnostics(ec, std::move(diag));
-                    co_return value;
-                },
-                std::move(handler));
-        },
-        token, ex, std::move(f));
-}
+using joinme::detail::run_throwing;
+using joinme::detail::run_with_diagnostics;
 
 // The bodies of the three operations, as functions of the diagnostics to fill.
 

@@ -124,6 +124,11 @@ public:
     /// The current token, if any (it may be due for refresh, or not yet saved).
     const std::optional<oauth::token>& current_token() const noexcept { return st_->current; }
 
+    /// The current token when `async_get_token` would hand it out at once, without any I/O
+    /// (saved, not expired, not due for refresh); null otherwise. Valid until the source is
+    /// next used.
+    const oauth::token* usable_token() const { return st_->usable() ? &*st_->current : nullptr; }
+
     /// The server's clock minus the local one, as last seen in a `Date` header.
     std::chrono::system_clock::duration clock_offset() const noexcept { return st_->offset; }
 

@@ -13,6 +13,9 @@
 #include <boost/asio/post.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 
+#include <sys/socket.h>
+
+#include <cerrno>
 #include <charconv>
 #include <memory>
 
@@ -29,16 +32,11 @@ namespace detail {
 inline bool socket_is_idle(boost::asio::ip::tcp::socket& s) noexcept {
     if (!s.is_open())
         return false;
-    error_code ec;
-    bool was_non_blocking = s.non_blocking();
-    s.non_blocking(true, ec);
-    if (ec)
-        return false;
+    // One system call, whatever the socket's blocking mode: MSG_DONTWAIT makes this peek
+    // non-blocking on its own.
     char c;
-    error_code peek_ec;
-    s.receive(boost::asio::buffer(&c, 1), boost::asio::socket_base::message_peek, peek_ec);
-    s.non_blocking(was_non_blocking, ec);
-    return peek_ec == boost::asio::error::would_block;
+    auto n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK);
 }
 
 // Resolves `o` and connects the socket to the first endpoint that answers.
