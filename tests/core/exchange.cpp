@@ -12,6 +12,7 @@
 #include <doctest/doctest.h>
 
 #include <optional>
+#include <sstream>
 #include <thread>
 
 namespace asio = boost::asio;
@@ -50,13 +51,13 @@ result run_exchange(asio::io_context& ioc, beast::test::stream& client,
                     joinme::http::exchange_limits limits = {}) {
     result r;
     beast::flat_buffer buffer;
+    std::string scratch;
     request req = get();
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            r.ec = co_await joinme::http::detail::with_deadline(
-                joinme::http::detail::exchange(client, buffer, req, r.res, limits, r.progress),
-                limits.timeout, [&] { client.close(); });
+            r.ec = co_await joinme::http::detail::exchange_with_deadline(
+                client, buffer, req, r.res, limits, r.progress, scratch);
         },
         asio::detached);
     ioc.run();
@@ -79,6 +80,36 @@ struct answered_pair {
 };
 
 } // namespace
+
+TEST_CASE("exchange: a request goes out byte for byte as Beast's serializer writes it") {
+    auto beast_bytes = [](const request& req) {
+        std::ostringstream os;
+        os << req; // Beast's serializer
+        return os.str();
+    };
+    std::string out;
+    request get(bhttp::verb::get, "/v1/user", 11);
+    get.set(bhttp::field::host, "api.join.me");
+    get.set(bhttp::field::authorization, "Bearer abc");
+    get.set("X-Custom", "a, b");
+    get.prepare_payload();
+    joinme::http::detail::serialize_request(get, out);
+    CHECK(out == beast_bytes(get));
+
+    request post(bhttp::verb::post, "/v1/meetings?x=1", 11);
+    post.set(bhttp::field::host, "127.0.0.1:8443");
+    post.set(bhttp::field::content_type, "application/json");
+    post.body() = R"({"meetingName":"a"})";
+    post.prepare_payload();
+    joinme::http::detail::serialize_request(post, out);
+    CHECK(out == beast_bytes(post));
+
+    request old(bhttp::verb::delete_, "/v1/meetings/7", 10);
+    old.keep_alive(true);
+    joinme::http::detail::serialize_request(old, out);
+    CHECK(out == beast_bytes(old));
+    CHECK(out.starts_with("DELETE /v1/meetings/7 HTTP/1.0\r\n"));
+}
 
 TEST_CASE("exchange: chunked body decoded") {
     asio::io_context ioc;
@@ -524,6 +555,39 @@ TEST_CASE("pool: a failed connect is reported and frees its slot") {
     REQUIRE(got.size() == 3);
     for (auto& ec : got)
         CHECK(ec == asio::error::not_connected);
+}
+
+TEST_CASE("pool: a released connection goes to the request that waited longest") {
+    // Three callers loop on requests over one connection. A caller that comes back at once
+    // must queue behind those already waiting instead of taking the connection again.
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    std::vector<std::string> order;
+    srv.behaviour->handler = [&](const test_support::request& req) {
+        order.emplace_back(req.target());
+        return test_support::response(bhttp::status::ok, 11);
+    };
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    int running = 3;
+    for (char who : {'a', 'b', 'c'})
+        asio::co_spawn(
+            ioc,
+            [&, who]() -> asio::awaitable<void> {
+                for (int i = 1; i <= 2; ++i) {
+                    auto req = get(std::string("/") + who + std::to_string(i));
+                    (void)co_await pool.async_request(api, std::move(req),
+                                                      asio::as_tuple(asio::use_awaitable));
+                }
+                if (--running == 0) {
+                    pool.close();
+                    srv.stop();
+                }
+            },
+            asio::detached);
+    ioc.run();
+    CHECK(order == std::vector<std::string>{"/a1", "/b1", "/c1", "/a2", "/b2", "/c2"});
 }
 
 TEST_CASE("pool: cancelling a request waiting for a connection") {

@@ -248,6 +248,42 @@ TEST_CASE("TCP: a request awaited in a coroutine is cancelled with its caller") 
     CHECK(pool.idle_connections(target) == 0); // the interrupted connection was not kept
 }
 
+TEST_CASE("TCP: a cancelled request gives its connection slot back") {
+    using namespace asio::experimental::awaitable_operators;
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    bool answer = false;
+    server.behaviour().handler = [&](const test_support::request&) {
+        test_support::response res(bhttp::status::ok, 11);
+        res.body() = "ok";
+        return res;
+    };
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    error_code second = asio::error::would_block;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        auto ex = co_await asio::this_coro::executor;
+        for (int i = 0; i < 3; ++i) {
+            // Cancelled while its exchange is under way (the server does not answer yet).
+            server.behaviour().never_answer = true;
+            asio::steady_timer timer(ex, 30ms);
+            (void)co_await (pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
+                            timer.async_wait(asio::use_awaitable));
+        }
+        server.behaviour().never_answer = false;
+        answer = true;
+        asio::steady_timer limit(ex, 2s);
+        auto r = co_await (pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
+                           limit.async_wait(asio::use_awaitable));
+        if (r.index() == 0)
+            second = std::get<0>(std::get<0>(r));
+    });
+    CHECK(answer);
+    CHECK_FALSE(second); // not would_block: the request got the one slot and an answer
+}
+
 TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {
     asio::io_context ioc;
     test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});

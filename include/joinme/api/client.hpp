@@ -280,9 +280,11 @@ inline http::request make_request(const api_call& call, const std::string& targe
     req.target(target);
     // The header is the only place the token goes; request events carry no header.
     req.set(boost::beast::http::field::authorization, "Bearer " + access_token.reveal());
-    req.set(boost::beast::http::field::content_type, "application/json");
     req.set(boost::beast::http::field::accept, "application/json");
-    req.body() = call.body;
+    if (!call.body.empty()) {
+        req.set(boost::beast::http::field::content_type, "application/json");
+        req.body() = call.body;
+    }
     return req;
 }
 

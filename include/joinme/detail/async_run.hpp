@@ -79,7 +79,7 @@ boost::asio::awaitable<std::tuple<error_code, Ts...>> run_inline(boost::asio::an
     if ((co_await boost::asio::this_coro::executor) != ex) {
         auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
         r = co_await spawn_run<Ts...>(ex, token, std::move(f));
-        co_return r;
+        co_return std::move(r);
     }
     try {
         r = co_await f();
@@ -87,7 +87,7 @@ boost::asio::awaitable<std::tuple<error_code, Ts...>> run_inline(boost::asio::an
         // As unpack_handler: a cancelled coroutine throws operation_aborted.
         std::get<0>(r) = err.code();
     }
-    co_return r;
+    co_return std::move(r);
 }
 
 // Runs `f() -> awaitable<std::tuple<error_code, Ts...>>` as an operation on `ex` completing

@@ -44,7 +44,7 @@ auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& d
             auto r = co_await f(local);
             if (std::get<0>(r))
                 *out = std::move(local);
-            co_return r;
+            co_return std::move(r);
         });
 }
 

@@ -17,6 +17,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/stream_traits.hpp>
@@ -26,6 +27,8 @@
 #include <boost/beast/http/write.hpp>
 
 #include <chrono>
+#include <string>
+#include <tuple>
 
 namespace joinme::http {
 
@@ -69,13 +72,45 @@ namespace detail {
 
 namespace asio = boost::asio;
 
-// The exchange proper, without deadline.
+// Writes `req` into `out` exactly as Beast's serializer would send a request whose body
+// length is known (not chunked): request line, the fields in order, a blank line, the body.
+// One contiguous buffer, kept per connection, goes out in one write: far cheaper per request
+// than Beast's composed write over a chain of buffers.
+inline void serialize_request(const request& req, std::string& out) {
+    out.clear();
+    out.append(req.method_string());
+    out += ' ';
+    out.append(req.target());
+    out.append(" HTTP/");
+    out += static_cast<char>('0' + req.version() / 10 % 10);
+    out += '.';
+    out += static_cast<char>('0' + req.version() % 10);
+    out.append("\r\n");
+    for (const auto& field : req) {
+        out.append(field.name_string());
+        out.append(": ");
+        out.append(field.value());
+        out.append("\r\n");
+    }
+    out.append("\r\n");
+    out.append(req.body());
+}
+
+// The exchange proper, without deadline. `scratch` holds the serialized request.
 template <class Stream>
 asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
                                      const request& req, response& res,
-                                     const exchange_limits& limits, exchange_progress& progress) {
-    auto [wec, written] =
-        co_await boost::beast::http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
+                                     const exchange_limits& limits, exchange_progress& progress,
+                                     std::string& scratch) {
+    error_code wec;
+    if (req.chunked()) {
+        std::tie(wec, std::ignore) = co_await boost::beast::http::async_write(
+            stream, req, asio::as_tuple(asio::use_awaitable));
+    } else {
+        serialize_request(req, scratch);
+        std::tie(wec, std::ignore) = co_await asio::async_write(
+            stream, asio::buffer(scratch), asio::as_tuple(asio::use_awaitable));
+    }
     if (wec)
         co_return map_read_error(wec);
     progress.request_written = true;
@@ -136,21 +171,21 @@ concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
 
 // `exchange` within `limits.timeout`. After a failure the stream must be discarded.
 template <class Stream>
-asio::awaitable<error_code> exchange_with_deadline(Stream& stream,
-                                                   boost::beast::flat_buffer& buffer,
-                                                   const request& req, response& res,
-                                                   const exchange_limits& limits,
-                                                   exchange_progress& progress) {
+asio::awaitable<error_code>
+exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const request& req,
+                       response& res, const exchange_limits& limits, exchange_progress& progress,
+                       std::string& scratch) {
     if constexpr (has_native_deadline<Stream>) {
         auto& socket = boost::beast::get_lowest_layer(stream);
         socket.expires_after(limits.timeout);
-        auto ec = co_await exchange(stream, buffer, req, res, limits, progress);
+        auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch);
         socket.expires_never();
         co_return ec;
     } else {
-        co_return co_await with_deadline(exchange(stream, buffer, req, res, limits, progress),
-                                         limits.timeout,
-                                         [&stream] { stream_traits<Stream>::close(stream); });
+        auto ec = co_await with_deadline(
+            exchange(stream, buffer, req, res, limits, progress, scratch), limits.timeout,
+            [&stream] { stream_traits<Stream>::close(stream); });
+        co_return ec;
     }
 }
 
@@ -176,8 +211,9 @@ auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const req
          limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
             response res;
             exchange_progress progress;
+            std::string scratch;
             auto ec = co_await detail::exchange_with_deadline(stream, buffer, req, res, limits,
-                                                              progress);
+                                                              progress, scratch);
             co_return std::tuple{ec, std::move(res)};
         });
 }

@@ -187,14 +187,17 @@ private:
         explicit connection(Stream s) : stream(std::move(s)) {}
         Stream stream;
         boost::beast::flat_buffer buffer;
+        std::string scratch; // the serialized request, reused
         std::size_t requests = 0;
     };
     using connection_ptr = std::unique_ptr<connection>;
 
-    // A request waiting for a connection slot: `wake_one` cancels its timer.
+    // A request waiting for a connection: `wake_one` cancels its timer, handing it either a
+    // released connection or, with `conn` empty, room to open one.
     struct waiter {
         boost::asio::steady_timer timer;
         bool woken = false;
+        connection_ptr conn;
     };
 
     struct host {
@@ -234,12 +237,13 @@ private:
         bool reused = false;
     };
 
-    static void wake_one(host& h) {
+    static void wake_one(host& h, connection_ptr c = nullptr) {
         if (h.waiters.empty())
             return;
         waiter* w = h.waiters.front();
         h.waiters.pop_front();
         w->woken = true;
+        w->conn = std::move(c);
         w->timer.cancel();
     }
 
@@ -249,11 +253,14 @@ private:
         wake_one(h);
     }
 
+    // A connection goes to the request that has waited longest, never to one that comes
+    // later: a caller that loops on requests cannot starve the others.
     static void release(state& st, host& h, connection_ptr c) {
         if (st.closed)
             return discard(h, std::move(c));
+        if (!h.waiters.empty())
+            return wake_one(h, std::move(c));
         h.idle.push_back(std::move(c));
-        wake_one(h);
     }
 
     static awaitable<error_code> connect_one(state& st, connection& c, const origin& o) {
@@ -295,7 +302,7 @@ private:
                 ++st->stats.connections_opened;
                 co_return acquired{{}, std::move(c), false};
             }
-            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max())};
+            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max()), false, nullptr};
             h.waiters.push_back(&w);
             (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
             if (!w.woken) {
@@ -303,6 +310,8 @@ private:
                 h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), &w));
                 co_return acquired{boost::asio::error::operation_aborted, nullptr, false};
             }
+            if (w.conn)
+                co_return acquired{{}, std::move(w.conn), true};
             fresh = false;
         }
     }
@@ -321,7 +330,8 @@ private:
                 if (a.reused)
                     ++st->stats.reused;
                 ec = co_await detail::exchange_with_deadline(a.conn->stream, a.conn->buffer, req,
-                                                             res, st->opts.limits, progress);
+                                                             res, st->opts.limits, progress,
+                                                             a.conn->scratch);
             }
             if (st->opts.on_request) {
                 auto target = req.target();

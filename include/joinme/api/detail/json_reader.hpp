@@ -10,6 +10,7 @@
 
 #include <joinme/detail/time.hpp>
 
+#include <boost/container/small_vector.hpp>
 #include <boost/json/array.hpp>
 #include <boost/json/object.hpp>
 #include <boost/json/serialize.hpp>
@@ -86,24 +87,18 @@ inline bool all_numbers_finite(const boost::json::value& jv) noexcept {
 /// Walks a JSON value, tracking the member path and recording the first failure.
 class json_reader {
 public:
-    /// Adds a path component for the lifetime of the object.
+    /// Adds a path component for the lifetime of the object. The path is only spelt out when
+    /// a failure is recorded, so reading a valid document costs no string work for it.
     class scope {
     public:
-        scope(json_reader& r, std::string_view key) : r_(r), size_(r.path_.size()) {
-            r.push_key(key);
-        }
-        scope(json_reader& r, std::size_t index) : r_(r), size_(r.path_.size()) {
-            r.path_ += '[';
-            r.path_ += std::to_string(index);
-            r.path_ += ']';
-        }
+        scope(json_reader& r, std::string_view key) : r_(r) { r.path_.push_back({key, 0, false}); }
+        scope(json_reader& r, std::size_t index) : r_(r) { r.path_.push_back({{}, index, true}); }
         scope(const scope&) = delete;
         scope& operator=(const scope&) = delete;
-        ~scope() { r_.path_.resize(size_); }
+        ~scope() { r_.path_.pop_back(); }
 
     private:
         json_reader& r_;
-        std::size_t size_;
     };
 
     /// Records `what` as the failure at the current path (the first failure wins) and returns
@@ -114,7 +109,7 @@ public:
         if (path_.empty())
             error_ = "JSON document: ";
         else
-            error_.append("field \"").append(path_).append("\": ");
+            error_.append("field \"").append(path()).append("\": ");
         error_.append(what);
         return false;
     }
@@ -129,7 +124,7 @@ public:
     /// Records that the member at the current path is required but absent.
     bool fail_missing() {
         if (error_.empty())
-            error_.append("missing required field \"").append(path_).append("\"");
+            error_.append("missing required field \"").append(path()).append("\"");
         return false;
     }
 
@@ -169,28 +164,47 @@ public:
 private:
     // Identifier-like keys are joined with dots; others ("meeting.start") are quoted in
     // brackets so the path stays unambiguous.
-    void push_key(std::string_view key) {
-        bool plain = !key.empty();
-        for (char c : key)
-            if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                  c == '_'))
-                plain = false;
-        if (plain) {
-            if (!path_.empty())
-                path_ += '.';
-            path_.append(key);
-        } else {
-            // Keys come from the peer: a long one is cut so that messages stay short.
-            constexpr std::size_t max_key = 64;
-            path_ += '[';
-            path_ += boost::json::serialize(boost::json::string(key.substr(0, max_key)));
-            if (key.size() > max_key)
-                path_ += "...";
-            path_ += ']';
+    // A member (its key, which outlives the scope that names it) or an array element.
+    struct component {
+        std::string_view key;
+        std::size_t index;
+        bool is_index;
+    };
+
+    // "meetings[2].meetingId": identifier-like keys joined with dots, others ("meeting.start")
+    // quoted in brackets.
+    std::string path() const {
+        std::string out;
+        for (const auto& c : path_) {
+            if (c.is_index) {
+                out += '[';
+                out += std::to_string(c.index);
+                out += ']';
+                continue;
+            }
+            bool plain = !c.key.empty();
+            for (char ch : c.key)
+                if (!((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                      (ch >= '0' && ch <= '9') || ch == '_'))
+                    plain = false;
+            if (plain) {
+                if (!out.empty())
+                    out += '.';
+                out.append(c.key);
+            } else {
+                // Keys come from the peer: a long one is cut so that messages stay short.
+                constexpr std::size_t max_key = 64;
+                out += '[';
+                out += boost::json::serialize(boost::json::string(c.key.substr(0, max_key)));
+                if (c.key.size() > max_key)
+                    out += "...";
+                out += ']';
+            }
         }
+        return out;
     }
 
-    std::string path_;
+    boost::container::small_vector<component, 8> path_; // no allocation for usual depths
     std::string error_;
 };
 
