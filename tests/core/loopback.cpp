@@ -269,8 +269,9 @@ TEST_CASE("TCP: a cancelled request gives its connection slot back") {
             // Cancelled while its exchange is under way (the server does not answer yet).
             server.behaviour().never_answer = true;
             asio::steady_timer timer(ex, 30ms);
-            (void)co_await (pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
-                            timer.async_wait(asio::use_awaitable));
+            (void)co_await (
+                pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
+                timer.async_wait(asio::use_awaitable));
         }
         server.behaviour().never_answer = false;
         answer = true;

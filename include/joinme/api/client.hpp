@@ -289,14 +289,14 @@ inline http::request make_request(const api_call& call, const std::string& targe
 }
 
 // Sends `call` with the current token; on a rejected token, one forced refresh and one
-// replay. Returns the 2xx response, or the error with `diag` filled.
+// replay. Reads the 2xx response into `res`, or returns the error with `diag` filled.
 template <transport Stream>
-awaitable<std::tuple<error_code, http::response>>
-send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnostics& diag) {
-    using result = std::tuple<error_code, http::response>;
+awaitable<error_code> send_authorized(const std::shared_ptr<client_state<Stream>>& st,
+                                      const api_call& call, diagnostics& diag,
+                                      http::response& res) {
     if (st->base_error) {
         diag.client_message = st->base_error_message;
-        co_return result{st->base_error, http::response{}};
+        co_return st->base_error;
     }
     const std::string target = st->base_path + call.target;
     auto tuple_token = boost::asio::as_tuple(boost::asio::use_awaitable);
@@ -308,19 +308,19 @@ send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnos
     } else {
         auto [tec, tok] = co_await st->source.async_get_token(diag, tuple_token);
         if (tec)
-            co_return result{tec, http::response{}};
+            co_return tec;
         access = std::move(tok.access_token);
     }
 
     for (bool replayed = false;; replayed = true) {
-        auto [ec, res] = co_await st->pool.co_request(st->api_origin,
-                                                      make_request(call, target, access));
+        auto ec =
+            co_await st->pool.co_request(st->api_origin, make_request(call, target, access), res);
         if (ec)
-            co_return result{ec, http::response{}};
+            co_return ec;
         diagnostics answer;
         auto cec = check_response(res, answer);
         if (!cec)
-            co_return result{error_code{}, std::move(res)};
+            co_return cec;
         if (cec == errc::invalid_token)
             ++st->stats.rejected_tokens;
         if (cec == errc::invalid_token && !replayed) {
@@ -328,7 +328,7 @@ send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnos
             // one replay. A second rejection is reported as is.
             auto [fec, fresh] = co_await st->source.async_force_refresh(access, diag, tuple_token);
             if (fec)
-                co_return result{fec, http::response{}};
+                co_return fec;
             access = std::move(fresh.access_token);
             ++st->stats.replays;
             continue;
@@ -337,7 +337,8 @@ send_authorized(std::shared_ptr<client_state<Stream>> st, api_call call, diagnos
         if (cec == errc::stale_token)
             diag.client_message = "join.me asks the user to renew the authorization: send the "
                                   "browser to the client's renew_authorization_url()";
-        co_return result{cec, http::response{}};
+        res = http::response{};
+        co_return cec;
     }
 }
 
@@ -364,9 +365,11 @@ using result_t = typename result_of_model<Model>::type;
 // Sends `call` and reads the 2xx body as `Model`.
 template <class Model, transport Stream>
 awaitable<std::tuple<error_code, result_t<Model>>>
-call_and_parse(std::shared_ptr<client_state<Stream>> st, api_call call, diagnostics& diag) {
+call_and_parse(const std::shared_ptr<client_state<Stream>>& st, const api_call& call,
+               diagnostics& diag) {
     using result = std::tuple<error_code, result_t<Model>>;
-    auto [ec, res] = co_await send_authorized(std::move(st), std::move(call), diag);
+    http::response res;
+    auto ec = co_await send_authorized(st, call, diag, res);
     if (ec)
         co_return result{ec, result_t<Model>{}};
     error_code pec;
@@ -382,16 +385,18 @@ call_and_parse(std::shared_ptr<client_state<Stream>> st, api_call call, diagnost
 
 // Sends `call` and ignores the 2xx body.
 template <transport Stream>
-awaitable<std::tuple<error_code>> call_no_result(std::shared_ptr<client_state<Stream>> st,
-                                                 api_call call, diagnostics& diag) {
-    auto [ec, res] = co_await send_authorized(std::move(st), std::move(call), diag);
-    (void)res;
+awaitable<std::tuple<error_code>> call_no_result(const std::shared_ptr<client_state<Stream>>& st,
+                                                 const api_call& call, diagnostics& diag) {
+    http::response res;
+    auto ec = co_await send_authorized(st, call, diag, res);
     co_return std::tuple<error_code>{ec};
 }
 
 using joinme::detail::run_throwing;
 using joinme::detail::run_with_diagnostics;
 
+// The body of an operation. The coroutines it starts take the state and the call by reference:
+// this function object outlives them (the operation keeps it until it completes).
 template <class Model, transport Stream>
 auto parse_body(std::shared_ptr<client_state<Stream>> st, api_call call) {
     return [st = std::move(st), call = std::move(call)](diagnostics& diag) {

@@ -68,7 +68,10 @@ inline boost::json::parse_options json_parse_options() noexcept {
 /// @throws std::bad_alloc only.
 inline std::optional<boost::json::value> parse_json(std::string_view body, error_code& ec,
                                                     diagnostics& diag) {
-    boost::json::parser p({}, json_parse_options());
+    // The parser's working stack starts in this buffer, as boost::json::parse does: no heap
+    // allocation for it with ordinary bodies.
+    unsigned char stack[BOOST_JSON_STACK_BUFFER_SIZE];
+    boost::json::parser p({}, json_parse_options(), stack);
     boost::json::error_code jec;
     std::size_t consumed = p.write(body.data(), body.size(), jec);
     if (jec) {

@@ -36,16 +36,15 @@ template <class... Ts, class Token, class F>
 auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
                           F f) {
     diag.clear();
-    return async_run<Ts...>(
-        ex, std::forward<Token>(token),
-        [f = std::move(f),
-         out = &diag]() mutable -> boost::asio::awaitable<std::tuple<error_code, Ts...>> {
-            diagnostics local;
-            auto r = co_await f(local);
-            if (std::get<0>(r))
-                *out = std::move(local);
-            co_return std::move(r);
-        });
+    return async_run<Ts...>(ex, std::forward<Token>(token),
+                            [f = std::move(f), out = &diag]() mutable
+                            -> boost::asio::awaitable<std::tuple<error_code, Ts...>> {
+                                diagnostics local;
+                                auto r = co_await f(local);
+                                if (std::get<0>(r))
+                                    *out = std::move(local);
+                                co_return std::move(r);
+                            });
 }
 
 // The value of the throwing form: `T`, or nothing.

@@ -98,10 +98,9 @@ inline void serialize_request(const request& req, std::string& out) {
 
 // The exchange proper, without deadline. `scratch` holds the serialized request.
 template <class Stream>
-asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
-                                     const request& req, response& res,
-                                     const exchange_limits& limits, exchange_progress& progress,
-                                     std::string& scratch) {
+asio::awaitable<error_code>
+exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
+         const exchange_limits& limits, exchange_progress& progress, std::string& scratch) {
     error_code wec;
     if (req.chunked()) {
         std::tie(wec, std::ignore) = co_await boost::beast::http::async_write(

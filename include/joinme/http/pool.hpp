@@ -119,15 +119,16 @@ public:
         return joinme::detail::async_run<response>(
             st_->ex, std::forward<Token>(token),
             [st = st_, target = std::move(target), req = std::move(req)]() mutable {
-                return run_request(std::move(st), std::move(target), std::move(req));
+                return respond(std::move(st), std::move(target), std::move(req));
             });
     }
 
     /// `async_request` as an awaitable, for a coroutine already running on the pool's
-    /// executor: the same work without starting a coroutine of its own per request.
+    /// executor: the same work, without a coroutine of its own per request, and the response
+    /// is read into `res` (left empty on failure), which must outlive the operation.
     /// Cancellation: that of the awaiting coroutine, as for `async_request`.
-    boost::asio::awaitable<std::tuple<error_code, response>> co_request(origin target, request req) {
-        return run_request(st_, std::move(target), std::move(req));
+    boost::asio::awaitable<error_code> co_request(origin target, request req, response& res) {
+        return run_request(st_, std::move(target), std::move(req), res);
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body.
@@ -317,12 +318,12 @@ private:
     }
 
     // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
-    static awaitable<std::tuple<error_code, response>>
-    send_once(std::shared_ptr<state> st, host& h, const request& req, unsigned attempt) {
+    // The response is read into `res`.
+    static awaitable<error_code> send_once(std::shared_ptr<state> st, host& h, const request& req,
+                                           unsigned attempt, response& res) {
         for (bool fresh = false;; fresh = true) {
             auto start = steady::now();
             auto a = co_await acquire(st, h, fresh);
-            response res;
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -351,7 +352,7 @@ private:
                     release(*st, h, std::move(a.conn));
                 else
                     discard(h, std::move(a.conn));
-                co_return std::tuple{ec, std::move(res)};
+                co_return ec;
             }
             if (a.conn)
                 discard(h, std::move(a.conn));
@@ -362,7 +363,7 @@ private:
                           ec != boost::asio::error::operation_aborted &&
                           (is_idempotent(req.method()) || !progress.request_written);
             if (!replay)
-                co_return std::tuple{ec, response{}};
+                co_return ec;
             ++st->stats.replayed_on_fresh;
         }
     }
@@ -379,10 +380,20 @@ private:
         co_return ec;
     }
 
-    static awaitable<std::tuple<error_code, response>> run_request(std::shared_ptr<state> st,
-                                                                   origin target, request req) {
+    // async_request's coroutine.
+    static awaitable<std::tuple<error_code, response>> respond(std::shared_ptr<state> st,
+                                                               origin target, request req) {
+        response res;
+        auto ec = co_await run_request(std::move(st), std::move(target), std::move(req), res);
+        co_return std::tuple{ec, std::move(res)};
+    }
+
+    // The whole request, retries included; the last response is read into `res`, which is
+    // left empty on failure.
+    static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
+                                             response& res) {
         if (target.host.empty())
-            co_return std::tuple{error_code(errc::invalid_url), response{}};
+            co_return errc::invalid_url;
         if (req.find(beast_http::field::host) == req.end())
             req.set(beast_http::field::host, target.host_header());
         if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
@@ -392,16 +403,20 @@ private:
         host& h = st->host_for(target);
         std::chrono::milliseconds waited{0};
         for (unsigned attempt = 1;; ++attempt) {
-            auto [ec, res] = co_await send_once(st, h, req, attempt);
-            if (ec)
-                co_return std::tuple{ec, response{}};
+            auto ec = co_await send_once(st, h, req, attempt, res);
+            if (ec) {
+                res = response{}; // not a retried attempt's answer
+                co_return ec;
+            }
             double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
             auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r);
             if (!d.retry)
-                co_return std::tuple{ec, std::move(res)};
+                co_return ec;
             ++st->stats.rate_limit_retries;
-            if (auto sec = co_await sleep(*st, d.delay))
-                co_return std::tuple{sec, response{}};
+            if (auto sec = co_await sleep(*st, d.delay)) {
+                res = response{};
+                co_return sec;
+            }
             waited += d.delay;
         }
     }
