@@ -127,19 +127,9 @@ bool call_and_wait(http_client& client, const std::string& authorization, std::u
 int sequential(const bench::options& o, bench::run& run, std::uint64_t& sum) {
     const std::string authorization = "Bearer " + o.token;
     http_client client(o.url, make_config(o));
-    for (int i = 0; i < o.warmup_calls(); ++i)
-        if (!call_and_wait(client, authorization, sum))
-            return 1;
-    run.start();
-    for (int i = 0; i < o.calls; ++i) {
-        auto started = clock_type::now();
-        if (call_and_wait(client, authorization, sum))
-            run.record(clock_type::now() - started);
-        else
-            run.error();
-    }
-    run.finish(o.calls);
-    return 0;
+    return bench::measure_calls(o, run, [&] {
+        return bench::timed([&] { return call_and_wait(client, authorization, sum); });
+    });
 }
 
 // The calls of one concurrent phase. Each completion, on a thread of cpprestsdk's pool, issues
@@ -239,29 +229,14 @@ int cold(const bench::options& o, bench::run& run, std::uint64_t& sum) {
     // A brand-new http_client per call: its own connection pool, and a new SSL context (so no
     // TLS session to resume) for the connection it opens. cpprestsdk loads the system's CA
     // store into every new context (set_default_verify_paths), which costs most of the CPU here.
-    auto one = [&](bench::run* measured) {
-        auto started = clock_type::now();
-        bool ok = false;
-        clock_type::duration latency{};
-        {
-            http_client client(o.url, make_config(o));
-            ok = call_and_wait(client, authorization, sum);
-            latency = clock_type::now() - started;
-        } // the teardown is part of the run, not of the call's latency
-        if (measured && ok)
-            measured->record(latency);
-        else if (measured)
-            measured->error();
-        return ok;
-    };
-    for (int i = 0; i < o.warmup_calls(); ++i)
-        if (!one(nullptr))
-            return 1;
-    run.start();
-    for (int i = 0; i < o.calls; ++i)
-        one(&run);
-    run.finish(o.calls);
-    return 0;
+    return bench::measure_calls(o, run, [&] {
+        std::optional<http_client> client;
+        // The teardown (when `client` goes) is part of the run, not of the call's latency.
+        return bench::timed([&] {
+            client.emplace(o.url, make_config(o));
+            return call_and_wait(*client, authorization, sum);
+        });
+    });
 }
 
 } // namespace

@@ -110,24 +110,13 @@ int sequential(const bench::options& o, bench::run& run, std::uint64_t& sum) {
     easy_handle easy(curl_easy_init());
     configure(easy.get(), o, url, headers.get(), &body);
 
-    auto call = [&] {
-        body.clear();
-        CURLcode result = curl_easy_perform(easy.get());
-        return complete(easy.get(), result, body, sum);
-    };
-    for (int i = 0; i < o.warmup_calls(); ++i)
-        if (!call())
-            return 1;
-    run.start();
-    for (int i = 0; i < o.calls; ++i) {
-        auto started = clock_type::now();
-        if (call())
-            run.record(clock_type::now() - started);
-        else
-            run.error();
-    }
-    run.finish(o.calls);
-    return 0;
+    return bench::measure_calls(o, run, [&] {
+        return bench::timed([&] {
+            body.clear();
+            CURLcode result = curl_easy_perform(easy.get());
+            return complete(easy.get(), result, body, sum);
+        });
+    });
 }
 
 struct transfer {
@@ -209,30 +198,19 @@ int cold(const bench::options& o, bench::run& run, std::uint64_t& sum) {
     const std::string url = o.url + "/v1/user";
     // One brand-new client per call: its own handle, connection cache, TLS session cache and
     // header list, all freed after the call.
-    auto call = [&](bench::run* measured) {
-        auto started = clock_type::now();
-        header_list headers = make_headers(o);
+    return bench::measure_calls(o, run, [&] {
+        header_list headers;
         std::string body;
-        easy_handle easy(curl_easy_init());
-        configure(easy.get(), o, url, headers.get(), &body);
-        CURLcode result = curl_easy_perform(easy.get());
-        bool ok = complete(easy.get(), result, body, sum);
-        auto latency = clock_type::now() - started;
-        easy.reset(); // the teardown is part of the run, not of the call's latency
-        if (measured && ok)
-            measured->record(latency);
-        else if (measured)
-            measured->error();
-        return ok;
-    };
-    for (int i = 0; i < o.warmup_calls(); ++i)
-        if (!call(nullptr))
-            return 1;
-    run.start();
-    for (int i = 0; i < o.calls; ++i)
-        call(&run);
-    run.finish(o.calls);
-    return 0;
+        easy_handle easy;
+        // The teardown (when `easy` goes) is part of the run, not of the call's latency.
+        return bench::timed([&] {
+            headers = make_headers(o);
+            easy.reset(curl_easy_init());
+            configure(easy.get(), o, url, headers.get(), &body);
+            CURLcode result = curl_easy_perform(easy.get());
+            return complete(easy.get(), result, body, sum);
+        });
+    });
 }
 
 } // namespace

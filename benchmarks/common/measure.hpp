@@ -29,6 +29,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -180,6 +181,36 @@ private:
     int calls_ = 0;
     int errors_ = 0;
 };
+
+// The latency of one call, or nothing when it failed.
+using call_result = std::optional<std::chrono::steady_clock::duration>;
+
+// Times `f() -> bool` as one call.
+template <class F>
+call_result timed(F f) {
+    auto started = std::chrono::steady_clock::now();
+    if (!f())
+        return std::nullopt;
+    return std::chrono::steady_clock::now() - started;
+}
+
+// The warm-up calls, then `o.calls` measured ones, one after another: `call() -> call_result`.
+// Returns 0, or 1 when a warm-up call failed.
+template <class Call>
+int measure_calls(const options& o, run& r, Call call) {
+    for (int i = 0; i < o.warmup_calls(); ++i)
+        if (!call())
+            return 1;
+    r.start();
+    for (int i = 0; i < o.calls; ++i) {
+        if (auto latency = call())
+            r.record(*latency);
+        else
+            r.error();
+    }
+    r.finish(o.calls);
+    return 0;
+}
 
 // A scenario of a program that holds one client: runs the warm-up and the measured calls into
 // `run`, adds what it parsed to `checksum`, and returns 0 when the run could complete.
