@@ -7,6 +7,7 @@
 #include "support/http_server.hpp"
 
 #include <boost/asio/deferred.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/use_future.hpp>
 #include <boost/beast/_experimental/test/fail_count.hpp>
 #include <doctest/doctest.h>
@@ -588,6 +589,49 @@ TEST_CASE("pool: a released connection goes to the request that waited longest")
             asio::detached);
     ioc.run();
     CHECK(order == std::vector<std::string>{"/a1", "/b1", "/c1", "/a2", "/b2", "/c2"});
+}
+
+TEST_CASE("pool: a request cancelled just as it is handed a connection gives the slot back") {
+    // A waits for B's connection; the cancellation reaches A after the pool has handed it the
+    // connection and before A resumes: A fails, and the one connection slot must be free for C.
+    using namespace asio::experimental::awaitable_operators;
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    asio::cancellation_signal cancel_a;
+    bool armed = true;
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    opts.on_request = [&](const joinme::http::request_event&) {
+        // Runs just before B's connection is released to A; A resumes after this post.
+        if (std::exchange(armed, false))
+            asio::post(ioc, [&] { cancel_a.emit(asio::cancellation_type::terminal); });
+    };
+    memory_pool pool(ioc.get_executor(), srv.connector(), opts);
+    error_code b = asio::error::would_block, a = asio::error::would_block;
+    error_code c = asio::error::would_block;
+    pool.async_request(api, get(), [&](error_code ec, response) { b = ec; });
+    pool.async_request(
+        api, get(),
+        asio::bind_cancellation_slot(cancel_a.slot(), [&](error_code ec, response) { a = ec; }));
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            asio::steady_timer later(ioc, 50ms);
+            co_await later.async_wait(asio::use_awaitable);
+            asio::steady_timer limit(ioc, 2s);
+            auto r =
+                co_await (pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable)) ||
+                          limit.async_wait(asio::use_awaitable));
+            if (r.index() == 0)
+                c = std::get<0>(std::get<0>(r));
+            pool.close();
+            srv.stop();
+        },
+        asio::detached);
+    ioc.run();
+    CHECK_FALSE(b);
+    CHECK(a == asio::error::operation_aborted);
+    CHECK_FALSE(c); // not would_block: C got the slot A was handed
 }
 
 TEST_CASE("pool: cancelling a request waiting for a connection") {

@@ -193,12 +193,45 @@ private:
     };
     using connection_ptr = std::unique_ptr<connection>;
 
+    struct host;
+
+    // A connection counted in its host's `open`, out of the idle list. It is given back
+    // exactly once: kept for reuse (`release(take())`) or discarded, which the destructor does
+    // with whatever was not given back, so that a coroutine unwinding with an exception (a
+    // cancelled one throws from its next co_await) cannot leak a connection slot.
+    class lease {
+    public:
+        lease() = default;
+        lease(host& h, connection_ptr c) : h_(&h), c_(std::move(c)) {}
+        lease(lease&& other) noexcept = default;
+        lease& operator=(lease&& other) noexcept {
+            reset();
+            h_ = other.h_;
+            c_ = std::move(other.c_);
+            return *this;
+        }
+        ~lease() { reset(); }
+
+        explicit operator bool() const noexcept { return c_ != nullptr; }
+        connection& operator*() const noexcept { return *c_; }
+        connection* operator->() const noexcept { return c_.get(); }
+        connection_ptr take() noexcept { return std::move(c_); }
+        void reset() {
+            if (c_)
+                discard(*h_, std::move(c_));
+        }
+
+    private:
+        host* h_ = nullptr;
+        connection_ptr c_;
+    };
+
     // A request waiting for a connection: `wake_one` cancels its timer, handing it either a
     // released connection or, with `conn` empty, room to open one.
     struct waiter {
         boost::asio::steady_timer timer;
         bool woken = false;
-        connection_ptr conn;
+        lease conn;
     };
 
     struct host {
@@ -234,7 +267,7 @@ private:
 
     struct acquired {
         error_code ec;
-        connection_ptr conn;
+        lease conn;
         bool reused = false;
     };
 
@@ -244,7 +277,8 @@ private:
         waiter* w = h.waiters.front();
         h.waiters.pop_front();
         w->woken = true;
-        w->conn = std::move(c);
+        if (c)
+            w->conn = lease(h, std::move(c));
         w->timer.cancel();
     }
 
@@ -281,35 +315,33 @@ private:
     static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh) {
         for (;;) {
             if (st->closed)
-                co_return acquired{boost::asio::error::operation_aborted, nullptr, false};
+                co_return acquired{boost::asio::error::operation_aborted, {}, false};
             while (!fresh && !h.idle.empty()) {
                 connection_ptr c = std::move(h.idle.back());
                 h.idle.pop_back();
                 if (traits::is_reusable(c->stream))
-                    co_return acquired{{}, std::move(c), true};
+                    co_return acquired{{}, lease(h, std::move(c)), true};
                 ++st->stats.stale_discarded;
                 discard(h, std::move(c));
             }
             if (h.open < st->opts.max_connections_per_origin) {
+                lease c(h, std::make_unique<connection>(traits::create(st->ex, st->ctx)));
                 ++h.open;
-                auto c = std::make_unique<connection>(traits::create(st->ex, st->ctx));
                 auto ec = co_await detail::with_deadline(connect_one(*st, *c, h.key),
                                                          st->opts.connect_timeout,
                                                          [&c] { traits::close(c->stream); });
-                if (ec) {
-                    discard(h, std::move(c));
-                    co_return acquired{ec, nullptr, false};
-                }
+                if (ec)
+                    co_return acquired{ec, {}, false}; // `c` is discarded
                 ++st->stats.connections_opened;
                 co_return acquired{{}, std::move(c), false};
             }
-            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max()), false, nullptr};
+            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max()), false, {}};
             h.waiters.push_back(&w);
             (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
             if (!w.woken) {
                 // Cancelled by the caller: leave the line.
                 h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), &w));
-                co_return acquired{boost::asio::error::operation_aborted, nullptr, false};
+                co_return acquired{boost::asio::error::operation_aborted, {}, false};
             }
             if (w.conn)
                 co_return acquired{{}, std::move(w.conn), true};
@@ -349,13 +381,12 @@ private:
                 ++a.conn->requests;
                 auto limit = st->opts.max_requests_per_connection;
                 if (res.keep_alive() && (limit == 0 || a.conn->requests < limit))
-                    release(*st, h, std::move(a.conn));
+                    release(*st, h, a.conn.take());
                 else
-                    discard(h, std::move(a.conn));
+                    a.conn.reset();
                 co_return ec;
             }
-            if (a.conn)
-                discard(h, std::move(a.conn));
+            a.conn.reset();
             // A kept-alive connection the server had already closed fails before any byte
             // of response; such a request was not processed if it was not completely
             // written, and is harmless to repeat if idempotent.
