@@ -320,7 +320,7 @@ awaitable<oauth::token> sandbox_token(api::basic_client<Stream>& client) {
 template <class Stream>
 struct bench_program {
     const bench::options& o;
-    const target where = target::parse(o.url);
+    const target where;
     asio::ssl::context* ssl;
 
     beast_client<Stream> baseline() const { return {where, ssl, o.token}; }
@@ -453,9 +453,9 @@ struct bench_program {
             run_to_end(ioc, pool.open(bc, o.connections));
             run.start();
             run_to_end(ioc, [&]() -> awaitable<void> {
-                auto refresh = token.refresh_token.reveal();
                 co_await pool.with_connection([&](auto& c) -> awaitable<bool> {
-                    bc.bearer = co_await beast_refresh(c, where, token_path, std::string(refresh));
+                    bc.bearer =
+                        co_await beast_refresh(c, where, token_path, token.refresh_token.reveal());
                     co_return true;
                 });
                 ++token_requests;
@@ -493,9 +493,10 @@ struct bench_program {
 };
 
 bench::run run_one(const bench::options& o, asio::ssl::context& ssl) {
-    if (target::parse(o.url).tls)
-        return bench_program<tls_stream>{o, target::parse(o.url), &ssl}.run_client();
-    return bench_program<beast::tcp_stream>{o, target::parse(o.url), nullptr}.run_client();
+    auto where = target::parse(o.url);
+    if (where.tls)
+        return bench_program<tls_stream>{o, where, &ssl}.run_client();
+    return bench_program<beast::tcp_stream>{o, where, nullptr}.run_client();
 }
 
 double median(std::vector<double> v) {
