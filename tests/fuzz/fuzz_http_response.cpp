@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <string>
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
     namespace asio = boost::asio;
@@ -28,14 +29,14 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     joinme::http::response res;
     joinme::http::exchange_progress progress;
     boost::beast::flat_buffer buffer;
+    std::string scratch;
     joinme::error_code ec;
     bool done = false;
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            ec = co_await joinme::http::detail::with_deadline(
-                joinme::http::detail::exchange(client, buffer, req, res, limits, progress),
-                limits.timeout, [&] { client.close(); });
+            ec = co_await joinme::http::detail::exchange_with_deadline(
+                client, buffer, req, res, limits, progress, scratch);
             done = true;
         },
         asio::detached);
