@@ -724,23 +724,21 @@ private:
 
     template <class Token>
     auto start_wait(const oauth::authorization_request& sent, diagnostics* diag, Token&& token) {
-        using result = std::tuple<error_code, oauth::redirect_response>;
         return joinme::detail::async_run<oauth::redirect_response>(
             impl_->ex, std::forward<Token>(token),
-            [impl = impl_, sent, diag]() -> boost::asio::awaitable<result> {
-                return run_wait(impl, sent, diag);
+            [impl = impl_, sent, diag](oauth::redirect_response& out) {
+                return run_wait(impl, sent, diag, out);
             });
     }
 
-    static boost::asio::awaitable<std::tuple<error_code, oauth::redirect_response>>
+    static boost::asio::awaitable<error_code>
     run_wait(std::shared_ptr<detail::listener_impl> impl, oauth::authorization_request sent,
-             diagnostics* diag) {
+             diagnostics* diag, oauth::redirect_response& out) {
         namespace asio = boost::asio;
-        oauth::redirect_response none;
         if (impl->wait)
-            co_return std::tuple(error_code(asio::error::already_started), std::move(none));
+            co_return asio::error::already_started;
         if (!impl->is_open())
-            co_return std::tuple(error_code(asio::error::bad_descriptor), std::move(none));
+            co_return asio::error::bad_descriptor;
 
         error_code ec;
         if (diag)
@@ -758,7 +756,7 @@ private:
         }
         if (ec) {
             impl->close_acceptors();
-            co_return std::tuple(ec, std::move(none));
+            co_return ec;
         }
 
         auto st = std::make_shared<detail::wait_state>(impl->ex, std::move(sent));
@@ -791,7 +789,6 @@ private:
             std::tie(tec) = co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
 
-        oauth::redirect_response out;
         diagnostics d;
         if (st->result) {
             std::tie(ec, out, d) = std::move(*st->result);
@@ -809,7 +806,7 @@ private:
         }
         if (diag)
             *diag = std::move(d);
-        co_return std::tuple(ec, std::move(out));
+        co_return ec;
     }
 
     // Does `uri` name this listener's port and path? The host is not compared: a registered

@@ -12,6 +12,8 @@ api::user get_user_ok(env<memory_stream>& e, api::basic_client<memory_stream>& c
     auto r = attempt<api::user>(
         e, [&](diagnostics& d, auto t) { return c.async_get_user(d, std::move(t)); });
     REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
+    // Nothing of a rejection or of a refresh on the way is left behind.
+    CHECK(r.diag.empty());
     return r.value;
 }
 

@@ -272,11 +272,14 @@ struct client_state {
     client_stats stats;
 };
 
-inline http::request make_request(const api_call& call, const std::string& target,
+inline http::request make_request(const api_call& call, std::string_view base_path,
                                   const joinme::secret& access_token) {
     http::request req;
     req.version(11);
     req.method(call.method);
+    std::string target;
+    target.reserve(base_path.size() + call.target.size());
+    target.append(base_path).append(call.target);
     req.target(target);
     // The header is the only place the token goes; request events carry no header.
     req.set(boost::beast::http::field::authorization, "Bearer " + access_token.reveal());
@@ -288,57 +291,66 @@ inline http::request make_request(const api_call& call, const std::string& targe
     return req;
 }
 
+// The access token to send: the current one, or the result of a (shared) refresh. With
+// `rejected`, one other than that token. Kept out of `send_authorized` so that the frame of
+// every call does not carry what only a refresh needs.
+template <transport Stream>
+awaitable<error_code> fetch_token(client_state<Stream>& st, const joinme::secret* rejected,
+                                  diagnostics& diag, joinme::secret& access) {
+    // (g++ 12 miscompiles `co_await` inside `?:`.)
+    auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+    std::tuple<error_code, oauth::token> r;
+    if (rejected)
+        r = co_await st.source.async_force_refresh(*rejected, diag, token);
+    else
+        r = co_await st.source.async_get_token(diag, token);
+    if (!std::get<0>(r))
+        access = std::move(std::get<1>(r).access_token);
+    co_return std::get<0>(r);
+}
+
 // Sends `call` with the current token; on a rejected token, one forced refresh and one
 // replay. Reads the 2xx response into `res`, or returns the error with `diag` filled.
 template <transport Stream>
-awaitable<error_code> send_authorized(const std::shared_ptr<client_state<Stream>>& st,
-                                      const api_call& call, diagnostics& diag,
-                                      http::response& res) {
-    if (st->base_error) {
-        diag.client_message = st->base_error_message;
-        co_return st->base_error;
+awaitable<error_code> send_authorized(client_state<Stream>& st, const api_call& call,
+                                      diagnostics& diag, http::response& res) {
+    if (st.base_error) {
+        diag.client_message = st.base_error_message;
+        co_return st.base_error;
     }
-    const std::string target = st->base_path + call.target;
-    auto tuple_token = boost::asio::as_tuple(boost::asio::use_awaitable);
-
     // A token that needs no refresh is taken as is: no I/O, no coroutine.
     joinme::secret access;
-    if (auto* current = st->source.usable_token()) {
+    if (auto* current = st.source.usable_token()) {
         access = current->access_token;
-    } else {
-        auto [tec, tok] = co_await st->source.async_get_token(diag, tuple_token);
-        if (tec)
-            co_return tec;
-        access = std::move(tok.access_token);
+    } else if (auto ec = co_await fetch_token(st, nullptr, diag, access)) {
+        co_return ec;
     }
 
     for (bool replayed = false;; replayed = true) {
-        auto ec =
-            co_await st->pool.co_request(st->api_origin, make_request(call, target, access), res);
+        auto ec = co_await st.pool.co_request(st.api_origin,
+                                              make_request(call, st.base_path, access), res);
         if (ec)
             co_return ec;
-        diagnostics answer;
-        auto cec = check_response(res, answer);
-        if (!cec)
-            co_return cec;
-        if (cec == errc::invalid_token)
-            ++st->stats.rejected_tokens;
-        if (cec == errc::invalid_token && !replayed) {
+        ec = check_response(res, diag);
+        if (!ec)
+            co_return ec;
+        res = http::response{};
+        if (ec == errc::invalid_token)
+            ++st.stats.rejected_tokens;
+        if (ec == errc::invalid_token && !replayed) {
             // One refresh (shared with every call that saw the same token rejected), then
             // one replay. A second rejection is reported as is.
-            auto [fec, fresh] = co_await st->source.async_force_refresh(access, diag, tuple_token);
-            if (fec)
+            auto rejected = std::move(access);
+            diag.clear();
+            if (auto fec = co_await fetch_token(st, &rejected, diag, access))
                 co_return fec;
-            access = std::move(fresh.access_token);
-            ++st->stats.replays;
+            ++st.stats.replays;
             continue;
         }
-        diag = std::move(answer);
-        if (cec == errc::stale_token)
+        if (ec == errc::stale_token)
             diag.client_message = "join.me asks the user to renew the authorization: send the "
                                   "browser to the client's renew_authorization_url()";
-        res = http::response{};
-        co_return cec;
+        co_return ec;
     }
 }
 
@@ -362,34 +374,43 @@ struct result_of_model<presenter_list> {
 template <class Model>
 using result_t = typename result_of_model<Model>::type;
 
-// Sends `call` and reads the 2xx body as `Model`.
+// Reads a 2xx body as `Model` into `out`. Not a coroutine: the parser's state stays off the
+// coroutine frames.
+template <class Model>
+error_code parse_into(const http::response& res, result_t<Model>& out, diagnostics& diag) {
+    error_code ec;
+    bool ok = false;
+    if constexpr (std::is_same_v<result_t<Model>, Model>) {
+        ok = api::detail::parse_into(res.body(), out, ec, diag);
+    } else {
+        Model model;
+        ok = api::detail::parse_into(res.body(), model, ec, diag);
+        if (ok)
+            out = result_of_model<Model>::take(std::move(model));
+    }
+    if (!ok)
+        http::fill_diagnostics(res, diag);
+    return ec;
+}
+
+// Sends `call` and reads the 2xx body as `Model` into `out`.
 template <class Model, transport Stream>
-awaitable<std::tuple<error_code, result_t<Model>>>
-call_and_parse(const std::shared_ptr<client_state<Stream>>& st, const api_call& call,
-               diagnostics& diag) {
-    using result = std::tuple<error_code, result_t<Model>>;
+awaitable<error_code> call_and_parse(client_state<Stream>& st, const api_call& call,
+                                     diagnostics& diag, result_t<Model>& out) {
     http::response res;
     auto ec = co_await send_authorized(st, call, diag, res);
-    if (ec)
-        co_return result{ec, result_t<Model>{}};
-    error_code pec;
-    diagnostics pdiag;
-    auto model = parse<Model>(res.body(), pec, pdiag);
-    if (!model) {
-        http::fill_diagnostics(res, pdiag);
-        diag = std::move(pdiag);
-        co_return result{pec, result_t<Model>{}};
-    }
-    co_return result{error_code{}, result_of_model<Model>::take(std::move(*model))};
+    if (!ec)
+        ec = parse_into<Model>(res, out, diag);
+    co_return ec;
 }
 
 // Sends `call` and ignores the 2xx body.
 template <transport Stream>
-awaitable<std::tuple<error_code>> call_no_result(const std::shared_ptr<client_state<Stream>>& st,
-                                                 const api_call& call, diagnostics& diag) {
+awaitable<error_code> call_no_result(client_state<Stream>& st, const api_call& call,
+                                     diagnostics& diag) {
     http::response res;
     auto ec = co_await send_authorized(st, call, diag, res);
-    co_return std::tuple<error_code>{ec};
+    co_return ec;
 }
 
 using joinme::detail::run_throwing;
@@ -399,15 +420,16 @@ using joinme::detail::run_with_diagnostics;
 // this function object outlives them (the operation keeps it until it completes).
 template <class Model, transport Stream>
 auto parse_body(std::shared_ptr<client_state<Stream>> st, api_call call) {
-    return [st = std::move(st), call = std::move(call)](diagnostics& diag) {
-        return call_and_parse<Model>(st, call, diag);
+    return [st = std::move(st), call = std::move(call)](diagnostics& diag,
+                                                        result_t<Model>& out) {
+        return call_and_parse<Model>(*st, call, diag, out);
     };
 }
 
 template <transport Stream>
 auto no_result_body(std::shared_ptr<client_state<Stream>> st, api_call call) {
     return [st = std::move(st), call = std::move(call)](diagnostics& diag) {
-        return call_no_result(st, call, diag);
+        return call_no_result(*st, call, diag);
     };
 }
 

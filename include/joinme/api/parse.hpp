@@ -101,15 +101,37 @@ inline std::optional<boost::json::value> parse_json(std::string_view body, error
 /// @return The model, or an empty optional on failure.
 /// @throws std::bad_alloc only: bad input is reported through `ec`.
 template <detail::readable T>
-std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag) {
-    detail::json_reader r;
-    std::optional<T> out(std::in_place);
-    if (!detail::read_json(r, jv, *out)) {
+std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag);
+
+namespace detail {
+
+// `from_json` and `parse` into an existing `out`, without moving the model: false on failure,
+// with `out` partly written.
+template <readable T>
+bool from_json_into(const boost::json::value& jv, T& out, error_code& ec, diagnostics& diag) {
+    json_reader r;
+    if (!read_json(r, jv, out)) {
         ec = errc::malformed_response;
         diag.client_message = r.error();
-        return std::nullopt;
+        return false;
     }
     ec.clear();
+    return true;
+}
+
+template <readable T>
+bool parse_into(std::string_view body, T& out, error_code& ec, diagnostics& diag) {
+    auto jv = parse_json(body, ec, diag);
+    return jv && from_json_into(*jv, out, ec, diag);
+}
+
+} // namespace detail
+
+template <detail::readable T>
+std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag) {
+    std::optional<T> out(std::in_place);
+    if (!detail::from_json_into(jv, *out, ec, diag))
+        out.reset();
     return out;
 }
 
@@ -120,10 +142,10 @@ std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnos
 /// @throws std::bad_alloc only.
 template <detail::readable T>
 std::optional<T> parse(std::string_view body, error_code& ec, diagnostics& diag) {
-    auto jv = parse_json(body, ec, diag);
-    if (!jv)
-        return std::nullopt;
-    return from_json<T>(*jv, ec, diag);
+    std::optional<T> out(std::in_place);
+    if (!detail::parse_into(body, *out, ec, diag))
+        out.reset();
+    return out;
 }
 
 /// Parses `body` as the model `T`, throwing on bad input.

@@ -4,15 +4,19 @@
 
 // The bridge from joinme's internal coroutines to Asio's universal asynchronous model.
 //
-// Operations are written as `awaitable<std::tuple<error_code, T...>>` coroutines that report
-// failures as values. `async_run` starts one with `co_spawn` and completes the caller's token
-// with `void(error_code, T...)`, so callbacks, `use_awaitable`, `use_future`, `deferred` and
-// `as_tuple` all work. co_spawn already guarantees what a composed operation must: the
-// handler is never invoked inline, it runs on its associated executor, and the handler's
-// cancellation slot is connected to the coroutine (terminal cancellation reaches the I/O
-// operation it is suspended on). With `as_tuple(use_awaitable)` from a coroutine already on
-// the operation's executor, the operation's coroutine simply runs inside the caller's
-// (`run_inline`).
+// An operation's body is a function object `f(Ts&... results) -> awaitable<error_code>`: it
+// reports failure as a value and writes its results in place. `async_run` runs it in one
+// coroutine that owns the results (`run_body`) and completes the caller's token with
+// `void(error_code, T...)`, so callbacks, `use_awaitable`, `use_future`, `deferred` and
+// `as_tuple` all work. The coroutine is started with `co_spawn`, which guarantees what a
+// composed operation must: the handler is never invoked inline, it runs on its associated
+// executor, and the handler's cancellation slot is connected to the coroutine (terminal
+// cancellation reaches the I/O operation it is suspended on). With `as_tuple(use_awaitable)`
+// from a coroutine already on the operation's executor, `run_body` simply runs inside the
+// caller's coroutine.
+//
+// Results are written in place, not returned through every coroutine layer: a model moves
+// once, from the parser into the result, instead of twice per layer.
 
 #include <joinme/error.hpp>
 
@@ -54,48 +58,74 @@ struct unpack_handler {
     }
 };
 
-// Starts `f` with co_spawn on `ex`; the completion goes to `token`.
+using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
+
+template <class... Ts, class Token, class Executor, class Function>
+auto spawn_run(const Executor& ex, Token&& token, Function&& f);
+
+// Runs `f` on `ex` with co_spawn, into `r`. A coroutine of its own, taking its arguments by
+// reference, so that the frame of `run_body`, the common path, holds no second result and no
+// copy of `f`.
+template <class... Ts, class Function>
+boost::asio::awaitable<void> spawn_into(const boost::asio::any_io_executor& ex, Function& f,
+                                        std::tuple<error_code, Ts...>& r) {
+    r = co_await spawn_run<Ts...>(ex, boost::asio::as_tuple(boost::asio::use_awaitable),
+                                  std::move(f));
+}
+
+// A failed operation's completion: the error and empty results.
+template <class... Ts>
+void fail(std::tuple<error_code, Ts...>& r, error_code ec) {
+    r = std::tuple<error_code, Ts...>{ec, Ts{}...};
+}
+
+// The coroutine of an operation: `f`'s results, or its error with the results left empty. A
+// cancelled coroutine throws operation_aborted from its next co_await; that, as any
+// system_error, becomes the error code. With a `home` executor other than the awaiting
+// coroutine's, the operation is spawned on `home` instead (see `async_run`).
+template <class... Ts, class Function>
+boost::asio::awaitable<std::tuple<error_code, Ts...>>
+run_body(Function f, boost::asio::any_io_executor home = {}) {
+    std::tuple<error_code, Ts...> r;
+    if (home && (co_await boost::asio::this_coro::executor) != home) {
+        co_await spawn_into<Ts...>(home, f, r);
+        co_return std::move(r);
+    }
+    auto& ec = std::get<0>(r);
+    try {
+        ec = co_await std::apply([&f](error_code&, Ts&... out) { return f(out...); }, r);
+    } catch (const boost::system::system_error& err) {
+        ec = err.code();
+    }
+    if (ec)
+        fail(r, ec);
+    co_return std::move(r);
+}
+
+// Starts `f`'s coroutine with co_spawn on `ex`; the completion goes to `token`.
 template <class... Ts, class Token, class Executor, class Function>
 auto spawn_run(const Executor& ex, Token&& token, Function&& f) {
     return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
         [](auto handler, const Executor& ex, auto f) {
-            boost::asio::co_spawn(ex, std::move(f),
-                                  unpack_handler<decltype(handler)>{std::move(handler)});
+            boost::asio::co_spawn(
+                ex, [f = std::move(f)]() mutable { return run_body<Ts...>(std::move(f)); },
+                unpack_handler<decltype(handler)>{std::move(handler)});
         },
         token, ex, std::forward<Function>(f));
 }
 
-using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
-
-// The fast path of `as_tuple(use_awaitable)`, the token of joinme's own coroutines and of
+// Runs `f(Ts&...) -> awaitable<error_code>` as an operation on `ex` completing with
+// `void(error_code, Ts...)`.
+//
+// The fast path is `as_tuple(use_awaitable)`, the token of joinme's own coroutines and of
 // users who want error codes: awaited from a coroutine on `ex`, the operation's coroutine runs
-// within the awaiting one. That is what co_spawn would do, less its own coroutine, a dispatch
-// and a post per operation. Cancellation reaches it as it would reach the spawned coroutine:
-// through the awaiting coroutine. From any other executor it is spawned on `ex` as usual.
-template <class... Ts, class Function>
-boost::asio::awaitable<std::tuple<error_code, Ts...>> run_inline(boost::asio::any_io_executor ex,
-                                                                 Function f) {
-    std::tuple<error_code, Ts...> r;
-    if ((co_await boost::asio::this_coro::executor) != ex) {
-        auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
-        r = co_await spawn_run<Ts...>(ex, token, std::move(f));
-        co_return std::move(r);
-    }
-    try {
-        r = co_await f();
-    } catch (const boost::system::system_error& err) {
-        // As unpack_handler: a cancelled coroutine throws operation_aborted.
-        std::get<0>(r) = err.code();
-    }
-    co_return std::move(r);
-}
-
-// Runs `f() -> awaitable<std::tuple<error_code, Ts...>>` as an operation on `ex` completing
-// with `void(error_code, Ts...)`.
+// within the awaiting one. That is what co_spawn would do, less a coroutine, a dispatch and a
+// post per operation. Cancellation reaches it as it would reach the spawned coroutine:
+// through the awaiting coroutine.
 template <class... Ts, class Token, class Executor, class Function>
 auto async_run(const Executor& ex, Token&& token, Function&& f) {
     if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>)
-        return run_inline<Ts...>(boost::asio::any_io_executor(ex), std::forward<Function>(f));
+        return run_body<Ts...>(std::forward<Function>(f), boost::asio::any_io_executor(ex));
     else
         return spawn_run<Ts...>(ex, std::forward<Token>(token), std::forward<Function>(f));
 }

@@ -3,7 +3,8 @@
 #define JOINME_DETAIL_OPERATION_HPP
 
 // The two forms of every OAuth and API operation, built from one body
-// `f(diagnostics&) -> awaitable<std::tuple<error_code, Ts...>>`:
+// `f(diagnostics&, Ts&... results) -> awaitable<error_code>` that writes its results in place
+// (see async_run.hpp) and writes the diagnostics only when it fails:
 // - the diagnostics form completes with `void(error_code, Ts...)` and fills the caller's
 //   `diagnostics` on failure;
 // - the throwing form completes with `void(std::exception_ptr, Ts...)`; a failure is an
@@ -30,20 +31,15 @@ namespace joinme::detail {
 template <class Token>
 inline constexpr bool is_token_v = !std::is_same_v<std::remove_cvref_t<Token>, diagnostics>;
 
-// Runs `f(diagnostics&)` as an operation completing with `void(error_code, Ts...)`; `diag`
-// receives the diagnostics of a failure.
+// Runs `f(diagnostics&, Ts&...)` as an operation completing with `void(error_code, Ts...)`;
+// `diag` is cleared now and receives the diagnostics of a failure.
 template <class... Ts, class Token, class F>
 auto run_with_diagnostics(const boost::asio::any_io_executor& ex, diagnostics& diag, Token&& token,
                           F f) {
     diag.clear();
     return async_run<Ts...>(ex, std::forward<Token>(token),
-                            [f = std::move(f), out = &diag]() mutable
-                            -> boost::asio::awaitable<std::tuple<error_code, Ts...>> {
-                                diagnostics local;
-                                auto r = co_await f(local);
-                                if (std::get<0>(r))
-                                    *out = std::move(local);
-                                co_return std::move(r);
+                            [f = std::move(f), out = &diag](Ts&... results) mutable {
+                                return f(*out, results...);
                             });
 }
 
@@ -61,19 +57,20 @@ struct throwing_result<T> {
 template <class... Ts, class F>
 boost::asio::awaitable<typename throwing_result<Ts...>::type> run_and_throw(F f) {
     diagnostics diag;
-    std::tuple<error_code, Ts...> r;
+    std::tuple<Ts...> r;
+    error_code ec;
     try {
-        r = co_await f(diag);
+        ec = co_await std::apply([&f, &diag](Ts&... out) { return f(diag, out...); }, r);
     } catch (const error_with_diagnostics&) {
         throw;
     } catch (const boost::system::system_error& e) {
         // Cancellation surfaces as an exception from the next co_await.
-        std::get<0>(r) = e.code();
+        ec = e.code();
     }
-    if (std::get<0>(r))
-        throw error_with_diagnostics(std::get<0>(r), std::move(diag));
+    if (ec)
+        throw error_with_diagnostics(ec, std::move(diag));
     if constexpr (sizeof...(Ts) == 1)
-        co_return std::move(std::get<1>(r));
+        co_return std::move(std::get<0>(r));
 }
 
 // With `use_awaitable`, awaited from a coroutine on `ex`: `body` runs within the awaiting

@@ -96,7 +96,17 @@ inline void serialize_request(const request& req, std::string& out) {
     out.append(req.body());
 }
 
-// The exchange proper, without deadline. `scratch` holds the serialized request.
+// Streams over Beast's `basic_stream` (TCP, TLS over TCP) have a deadline of their own: on
+// expiry the socket is closed and pending operations fail with `beast::error::timeout`. It
+// costs one timer per exchange, where a watchdog costs two more coroutines.
+template <class Stream>
+concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
+    boost::beast::get_lowest_layer(s).expires_after(d);
+    boost::beast::get_lowest_layer(s).expires_never();
+};
+
+// The exchange proper. `scratch` holds the serialized request. A stream with a deadline of its
+// own is given none after a successful exchange (`exchange_with_deadline` sets it).
 template <class Stream>
 asio::awaitable<error_code>
 exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
@@ -126,6 +136,8 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
     if (rec)
         co_return map_read_error(rec);
     res = parser.release();
+    if constexpr (has_native_deadline<Stream>)
+        boost::beast::get_lowest_layer(stream).expires_never();
     co_return error_code{};
 }
 
@@ -159,15 +171,6 @@ asio::awaitable<error_code> with_deadline(asio::awaitable<error_code> op,
     co_return expired ? error_code(errc::timeout) : error_code(asio::error::operation_aborted);
 }
 
-// Streams over Beast's `basic_stream` (TCP, TLS over TCP) have a deadline of their own: on
-// expiry the socket is closed and pending operations fail with `beast::error::timeout`. It
-// costs one timer per exchange, where a watchdog costs two more coroutines.
-template <class Stream>
-concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
-    boost::beast::get_lowest_layer(s).expires_after(d);
-    boost::beast::get_lowest_layer(s).expires_never();
-};
-
 // `exchange` within `limits.timeout`. After a failure the stream must be discarded.
 template <class Stream>
 asio::awaitable<error_code>
@@ -175,16 +178,12 @@ exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const 
                        response& res, const exchange_limits& limits, exchange_progress& progress,
                        std::string& scratch) {
     if constexpr (has_native_deadline<Stream>) {
-        auto& socket = boost::beast::get_lowest_layer(stream);
-        socket.expires_after(limits.timeout);
-        auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch);
-        socket.expires_never();
-        co_return ec;
+        boost::beast::get_lowest_layer(stream).expires_after(limits.timeout);
+        return exchange(stream, buffer, req, res, limits, progress, scratch);
     } else {
-        auto ec = co_await with_deadline(
-            exchange(stream, buffer, req, res, limits, progress, scratch), limits.timeout,
-            [&stream] { stream_traits<Stream>::close(stream); });
-        co_return ec;
+        return with_deadline(exchange(stream, buffer, req, res, limits, progress, scratch),
+                             limits.timeout,
+                             [&stream] { stream_traits<Stream>::close(stream); });
     }
 }
 
@@ -206,14 +205,12 @@ auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const req
                     exchange_limits limits, Token&& token) {
     return joinme::detail::async_run<response>(
         stream.get_executor(), std::forward<Token>(token),
-        [&stream, &buffer, &req,
-         limits]() -> boost::asio::awaitable<std::tuple<error_code, response>> {
-            response res;
+        [&stream, &buffer, &req, limits](response& res) -> boost::asio::awaitable<error_code> {
             exchange_progress progress;
             std::string scratch;
             auto ec = co_await detail::exchange_with_deadline(stream, buffer, req, res, limits,
                                                               progress, scratch);
-            co_return std::tuple{ec, std::move(res)};
+            co_return ec;
         });
 }
 

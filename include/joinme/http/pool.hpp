@@ -118,8 +118,8 @@ public:
     auto async_request(origin target, request req, Token&& token) {
         return joinme::detail::async_run<response>(
             st_->ex, std::forward<Token>(token),
-            [st = st_, target = std::move(target), req = std::move(req)]() mutable {
-                return respond(std::move(st), std::move(target), std::move(req));
+            [st = st_, target = std::move(target), req = std::move(req)](response& res) mutable {
+                return run_request(std::move(st), std::move(target), std::move(req), res);
             });
     }
 
@@ -163,7 +163,7 @@ public:
     auto async_shutdown(std::chrono::milliseconds timeout, Token&& token) {
         return joinme::detail::async_run<>(
             st_->ex, std::forward<Token>(token),
-            [st = st_, timeout]() -> boost::asio::awaitable<std::tuple<error_code>> {
+            [st = st_, timeout]() -> boost::asio::awaitable<error_code> {
                 for (auto& h : st->hosts) {
                     auto idle = std::move(h->idle);
                     h->idle.clear();
@@ -175,7 +175,7 @@ public:
                         wake_one(*h);
                     }
                 }
-                co_return std::tuple{error_code{}};
+                co_return error_code{};
             });
     }
 
@@ -310,19 +310,29 @@ private:
         co_return ec;
     }
 
+    // The most recently used idle connection that still looks alive, if any; the dead ones
+    // on the way are discarded.
+    static lease take_idle(state& st, host& h) {
+        while (!h.idle.empty()) {
+            connection_ptr c = std::move(h.idle.back());
+            h.idle.pop_back();
+            if (traits::is_reusable(c->stream))
+                return lease(h, std::move(c));
+            ++st.stats.stale_discarded;
+            discard(h, std::move(c));
+        }
+        return {};
+    }
+
     // An idle connection that still looks alive, a new one if the origin has room, or the
     // next one released after waiting in line.
     static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh) {
         for (;;) {
             if (st->closed)
                 co_return acquired{boost::asio::error::operation_aborted, {}, false};
-            while (!fresh && !h.idle.empty()) {
-                connection_ptr c = std::move(h.idle.back());
-                h.idle.pop_back();
-                if (traits::is_reusable(c->stream))
-                    co_return acquired{{}, lease(h, std::move(c)), true};
-                ++st->stats.stale_discarded;
-                discard(h, std::move(c));
+            if (!fresh) {
+                if (auto c = take_idle(*st, h))
+                    co_return acquired{{}, std::move(c), true};
             }
             if (h.open < st->opts.max_connections_per_origin) {
                 lease c(h, std::make_unique<connection>(traits::create(st->ex, st->ctx)));
@@ -355,7 +365,14 @@ private:
                                            unsigned attempt, response& res) {
         for (bool fresh = false;; fresh = true) {
             auto start = steady::now();
-            auto a = co_await acquire(st, h, fresh);
+            // The common case, a live idle connection, without a coroutine.
+            acquired a;
+            if (!fresh && !st->closed)
+                a.conn = take_idle(*st, h);
+            if (a.conn)
+                a.reused = true;
+            else
+                a = co_await acquire(st, h, fresh);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -409,14 +426,6 @@ private:
         boost::asio::steady_timer timer(st.ex, d);
         auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         co_return ec;
-    }
-
-    // async_request's coroutine.
-    static awaitable<std::tuple<error_code, response>> respond(std::shared_ptr<state> st,
-                                                               origin target, request req) {
-        response res;
-        auto ec = co_await run_request(std::move(st), std::move(target), std::move(req), res);
-        co_return std::tuple{ec, std::move(res)};
     }
 
     // The whole request, retries included; the last response is read into `res`, which is

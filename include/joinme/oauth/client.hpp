@@ -134,54 +134,48 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
 using joinme::detail::run_throwing;
 using joinme::detail::run_with_diagnostics;
 
-// The bodies of the three operations, as functions of the diagnostics to fill.
+// The bodies of the three operations (see detail/operation.hpp). `diag` is written only on
+// failure: `finish_token` and the expire parser fill it with every response's details.
 
+// A code exchange, or with `previous` a refresh of that token.
 template <transport Stream>
-auto exchange_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
-                   scope_set requested) {
-    return [&pool, tr = std::move(tr), built, requested = std::move(requested)](
-               diagnostics& diag) -> awaitable<std::tuple<error_code, token>> {
+auto token_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
+                scope_set requested, std::optional<token> previous = std::nullopt) {
+    return [&pool, tr = std::move(tr), built, requested = std::move(requested),
+            previous = std::move(previous)](diagnostics& diag,
+                                            token& out) -> awaitable<error_code> {
         if (built)
-            co_return std::tuple<error_code, token>{built, token{}};
+            co_return built;
         clock_function clock;
         auto reply = co_await post(pool, tr, clock);
         error_code ec;
-        auto t = finish_token(reply, reply.received, nullptr, requested, ec, diag);
-        co_return std::tuple<error_code, token>{ec, std::move(t)};
-    };
-}
-
-template <transport Stream>
-auto refresh_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
-                  token previous) {
-    return [&pool, tr = std::move(tr), built, previous = std::move(previous)](
-               diagnostics& diag) -> awaitable<std::tuple<error_code, token>> {
-        if (built)
-            co_return std::tuple<error_code, token>{built, token{}};
-        clock_function clock;
-        auto reply = co_await post(pool, tr, clock);
-        error_code ec;
-        auto t = finish_token(reply, reply.received, &previous, previous.scopes, ec, diag);
-        co_return std::tuple<error_code, token>{ec, std::move(t)};
+        diagnostics d;
+        out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec,
+                           d);
+        if (ec)
+            diag = std::move(d);
+        co_return ec;
     };
 }
 
 template <transport Stream>
 auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built) {
-    return [&pool, tr = std::move(tr),
-            built](diagnostics& diag) -> awaitable<std::tuple<error_code, std::string>> {
+    return [&pool, tr = std::move(tr), built](diagnostics& diag,
+                                              std::string& message) -> awaitable<error_code> {
         if (built)
-            co_return std::tuple<error_code, std::string>{built, std::string{}};
+            co_return built;
         clock_function clock;
         auto reply = co_await post(pool, tr, clock);
         error_code ec = reply.ec;
-        std::string message;
         if (!ec) {
-            http::fill_diagnostics(reply.res, diag, reply.received);
+            diagnostics d;
+            http::fill_diagnostics(reply.res, d, reply.received);
             message =
-                parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, diag);
+                parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+            if (ec)
+                diag = std::move(d);
         }
-        co_return std::tuple<error_code, std::string>{ec, std::move(message)};
+        co_return ec;
     };
 }
 
@@ -213,7 +207,7 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
     return detail::run_with_diagnostics<oauth::token>(
         pool.get_executor(), diag, std::forward<Token>(token),
-        detail::exchange_body(pool, std::move(tr), built, requested));
+        detail::token_body(pool, std::move(tr), built, requested));
 }
 
 /// As above, completing with `void(std::exception_ptr, oauth::token)`; the exception is an
@@ -227,7 +221,7 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
     return detail::run_throwing<oauth::token>(
         pool.get_executor(), std::forward<Token>(token),
-        detail::exchange_body(pool, std::move(tr), built, requested));
+        detail::token_body(pool, std::move(tr), built, requested));
 }
 
 /// Refreshes `current` (RFC 6749 §6) at `cfg.token_url`, keeping its scopes.
@@ -251,7 +245,7 @@ auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
     auto tr = make_refresh_request(cfg, current.refresh_token, built);
     return detail::run_with_diagnostics<oauth::token>(
         pool.get_executor(), diag, std::forward<Token>(token),
-        detail::refresh_body(pool, std::move(tr), built, current));
+        detail::token_body(pool, std::move(tr), built, current.scopes, current));
 }
 
 /// As above, completing with `void(std::exception_ptr, oauth::token)` (see the file comment).
@@ -263,7 +257,7 @@ auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
     auto tr = make_refresh_request(cfg, current.refresh_token, built);
     return detail::run_throwing<oauth::token>(
         pool.get_executor(), std::forward<Token>(token),
-        detail::refresh_body(pool, std::move(tr), built, current));
+        detail::token_body(pool, std::move(tr), built, current.scopes, current));
 }
 
 /// Asks join.me to expire `access_token` now (its "Expire Access" test helper) at

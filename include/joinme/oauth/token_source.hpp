@@ -268,19 +268,26 @@ private:
     }
 
     auto get_body(std::optional<joinme::secret> rejected) {
-        return [st = st_, rejected = std::move(rejected)](diagnostics& diag) -> awaitable<result> {
+        return [st = st_, rejected = std::move(rejected)](
+                   diagnostics& diag, oauth::token& out) -> awaitable<error_code> {
             if (rejected) {
                 // A token other than the rejected one is already there: use it.
                 if (st->current && st->saved && !(st->current->access_token == *rejected) &&
-                    !st->current->expired(st->server_now()))
-                    co_return result{error_code{}, *st->current};
+                    !st->current->expired(st->server_now())) {
+                    out = *st->current;
+                    co_return error_code{};
+                }
                 st->force = *rejected;
             } else if (st->usable()) {
-                co_return result{error_code{}, *st->current};
+                out = *st->current;
+                co_return error_code{};
             }
-            auto out = co_await join(st);
-            diag = std::move(out.diag);
-            co_return result{out.ec, std::move(out.value)};
+            auto flight = co_await join(st);
+            if (flight.ec)
+                diag = std::move(flight.diag);
+            else
+                out = std::move(flight.value);
+            co_return flight.ec;
         };
     }
 

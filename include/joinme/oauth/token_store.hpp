@@ -217,8 +217,8 @@ class lease_table {
 public:
     explicit lease_table(boost::asio::any_io_executor ex) : ex_(std::move(ex)) {}
 
-    boost::asio::awaitable<std::tuple<error_code, store_lease>>
-    acquire(std::string key, std::chrono::milliseconds wait) {
+    boost::asio::awaitable<error_code> acquire(std::string key, std::chrono::milliseconds wait,
+                                               store_lease& out) {
         auto& e = entries_[key];
         if (e.holder != 0) {
             waiter w{boost::asio::steady_timer(ex_, wait)};
@@ -227,14 +227,15 @@ public:
             auto& e2 = entries_[key];
             if (!w.granted) {
                 std::erase(e2.waiters, &w);
-                co_return std::tuple<error_code, store_lease>{store_errc::lock_timeout,
-                                                              store_lease{}};
+                co_return store_errc::lock_timeout;
             }
             // `release` handed the lease over to this waiter.
-            co_return std::tuple<error_code, store_lease>{error_code{}, store_lease{e2.holder}};
+            out = store_lease{e2.holder};
+            co_return error_code{};
         }
         e.holder = ++next_;
-        co_return std::tuple<error_code, store_lease>{error_code{}, store_lease{e.holder}};
+        out = store_lease{e.holder};
+        co_return error_code{};
     }
 
     error_code release(const std::string& key, store_lease lease) {
@@ -319,8 +320,9 @@ protected:
     void do_lock(std::string user, std::chrono::milliseconds, lock_handler h) override {
         auto leases = leases_;
         joinme::detail::async_run<store_lease>(
-            ex_, std::move(h), [leases, user = std::move(user), wait = lock_wait_]() {
-                return leases->acquire(user, wait);
+            ex_, std::move(h),
+            [leases, user = std::move(user), wait = lock_wait_](store_lease& out) {
+                return leases->acquire(user, wait, out);
             });
     }
 
@@ -413,26 +415,26 @@ protected:
         joinme::detail::async_run<store_lease>(
             ex_, std::move(h),
             [st = st_, lease_path = sibling(".lease"),
-             opts = opts_]() -> boost::asio::awaitable<std::tuple<error_code, store_lease>> {
+             opts = opts_](store_lease& out) -> boost::asio::awaitable<error_code> {
                 int fd = open_private(lease_path, O_RDWR | O_CREAT);
                 if (fd < 0)
-                    co_return std::tuple<error_code, store_lease>{errno_code(), store_lease{}};
+                    co_return errno_code();
                 auto deadline = std::chrono::steady_clock::now() + opts.lock_wait;
                 for (;;) {
                     if (::flock(fd, LOCK_EX | LOCK_NB) == 0) {
                         store_lease lease{++st->next};
                         st->fds.emplace(lease.id, fd);
-                        co_return std::tuple<error_code, store_lease>{error_code{}, lease};
+                        out = lease;
+                        co_return error_code{};
                     }
                     if (errno != EWOULDBLOCK && errno != EINTR) {
                         auto ec = errno_code();
                         ::close(fd);
-                        co_return std::tuple<error_code, store_lease>{ec, store_lease{}};
+                        co_return ec;
                     }
                     if (std::chrono::steady_clock::now() >= deadline) {
                         ::close(fd);
-                        co_return std::tuple<error_code, store_lease>{store_errc::lock_timeout,
-                                                                      store_lease{}};
+                        co_return store_errc::lock_timeout;
                     }
                     boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
                                                 opts.lock_poll);
@@ -440,7 +442,7 @@ protected:
                         co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
                     if (tec) {
                         ::close(fd);
-                        co_return std::tuple<error_code, store_lease>{tec, store_lease{}};
+                        co_return tec;
                     }
                 }
             });
