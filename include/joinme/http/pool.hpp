@@ -39,6 +39,11 @@ struct pool_options {
     std::size_t max_connections_per_origin = 8;
     /// Requests sent on one connection before it is replaced; 0 for no limit.
     std::size_t max_requests_per_connection = 0;
+    /// An idle connection is checked for a close by the server (one system call) before it is
+    /// reused when it has been idle at least this long; 0 checks every time. A server seldom
+    /// closes a kept-alive connection within a second of its answer, and an idempotent
+    /// request that meets such a connection is sent again on a fresh one.
+    std::chrono::milliseconds validate_after_idle{1000};
     /// Deadline for resolve + connect + TLS handshake.
     std::chrono::milliseconds connect_timeout{10'000};
     /// Deadline and size limits of each request/response exchange.
@@ -190,6 +195,7 @@ private:
         boost::beast::flat_buffer buffer;
         std::string scratch; // the serialized request, reused
         std::size_t requests = 0;
+        std::chrono::steady_clock::time_point idle_since{};
     };
     using connection_ptr = std::unique_ptr<connection>;
 
@@ -295,6 +301,7 @@ private:
             return discard(h, std::move(c));
         if (!h.waiters.empty())
             return wake_one(h, std::move(c));
+        c->idle_since = steady::now();
         h.idle.push_back(std::move(c));
     }
 
@@ -311,12 +318,13 @@ private:
     }
 
     // The most recently used idle connection that still looks alive, if any; the dead ones
-    // on the way are discarded.
-    static lease take_idle(state& st, host& h) {
+    // on the way are discarded. Only a connection idle since `validate_after_idle` is checked.
+    static lease take_idle(state& st, host& h, steady::time_point now) {
         while (!h.idle.empty()) {
             connection_ptr c = std::move(h.idle.back());
             h.idle.pop_back();
-            if (traits::is_reusable(c->stream))
+            if (now - c->idle_since < st.opts.validate_after_idle ||
+                traits::is_reusable(c->stream))
                 return lease(h, std::move(c));
             ++st.stats.stale_discarded;
             discard(h, std::move(c));
@@ -331,7 +339,7 @@ private:
             if (st->closed)
                 co_return acquired{boost::asio::error::operation_aborted, {}, false};
             if (!fresh) {
-                if (auto c = take_idle(*st, h))
+                if (auto c = take_idle(*st, h, steady::now()))
                     co_return acquired{{}, std::move(c), true};
             }
             if (h.open < st->opts.max_connections_per_origin) {
@@ -368,7 +376,7 @@ private:
             // The common case, a live idle connection, without a coroutine.
             acquired a;
             if (!fresh && !st->closed)
-                a.conn = take_idle(*st, h);
+                a.conn = take_idle(*st, h, start);
             if (a.conn)
                 a.reused = true;
             else
