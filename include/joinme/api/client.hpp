@@ -377,7 +377,7 @@ using result_t = typename result_of_model<Model>::type;
 // Reads a 2xx body as `Model` into `out`. Not a coroutine: the parser's state stays off the
 // coroutine frames.
 template <class Model>
-error_code parse_into(const http::response& res, result_t<Model>& out, diagnostics& diag) {
+error_code read_body(const http::response& res, result_t<Model>& out, diagnostics& diag) {
     error_code ec;
     bool ok = false;
     if constexpr (std::is_same_v<result_t<Model>, Model>) {
@@ -400,7 +400,7 @@ awaitable<error_code> call_and_parse(client_state<Stream>& st, const api_call& c
     http::response res;
     auto ec = co_await send_authorized(st, call, diag, res);
     if (!ec)
-        ec = parse_into<Model>(res, out, diag);
+        ec = read_body<Model>(res, out, diag);
     co_return ec;
 }
 
