@@ -340,8 +340,8 @@ awaitable<error_code> send_authorized(client_state<Stream>& st, const api_call& 
         if (ec == errc::invalid_token && !replayed) {
             // One refresh (shared with every call that saw the same token rejected), then
             // one replay. A second rejection is reported as is.
+            // (The refresh clears `diag` of the rejection as it starts.)
             auto rejected = std::move(access);
-            diag.clear();
             if (auto fec = co_await fetch_token(st, &rejected, diag, access))
                 co_return fec;
             ++st.stats.replays;
