@@ -775,9 +775,10 @@ private:
             }
         } guard{*impl, *st};
 
-        // A cancellation that arrived before this point would otherwise be missed by the
-        // timer (and would make the co_await throw).
-        co_await asio::this_coro::throw_if_cancelled(false);
+        // A cancellation that arrived before this point would be missed by the timer (and
+        // would make its co_await throw): look at it first. Only look: with
+        // `as_tuple(use_awaitable)` this runs in the caller's coroutine, whose settings
+        // (throw_if_cancelled) are the caller's business.
         const bool cancelled_early = (co_await asio::this_coro::cancellation_state).cancelled() !=
                                      asio::cancellation_type::none;
 

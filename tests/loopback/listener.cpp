@@ -12,6 +12,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -469,6 +470,27 @@ TEST_CASE("a cancellation emitted before the wait starts still ends it at once")
     CHECK(steady::now() - t0 < 3s);
     CHECK_FALSE(l.is_open());
     CHECK(can_bind(ioc, port));
+}
+
+TEST_CASE("awaited with as_tuple, the wait leaves the caller's throw_if_cancelled alone") {
+    asio::io_context ioc;
+    auto opts = quick();
+    opts.timeout = 50ms;
+    redirect_listener l(ioc, opts);
+    l.listen();
+    auto sent = make_sent(l);
+    error_code ec;
+    bool throws_before = false;
+    bool throws_after = false;
+    run(ioc, [&]() -> asio::awaitable<void> {
+        throws_before = co_await asio::this_coro::throw_if_cancelled();
+        std::tie(ec, std::ignore) =
+            co_await l.async_wait_redirect(sent, asio::as_tuple(asio::use_awaitable));
+        throws_after = co_await asio::this_coro::throw_if_cancelled();
+    });
+    CHECK(ec == errc::timeout);
+    CHECK(throws_before);
+    CHECK(throws_after);
 }
 
 TEST_CASE("close() and the destructor abort a pending wait and release the port") {
