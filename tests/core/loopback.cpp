@@ -6,13 +6,17 @@
 
 #include "support/http_server.hpp"
 
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <doctest/doctest.h>
 
 #include <filesystem>
 #include <optional>
+#include <string>
 #include <unistd.h>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -183,8 +187,12 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
     server.behaviour().close_after_response = true;
     // Idle 20 ms: checked before reuse only when validate_after_idle is shorter.
     bool checked = true;
-    SUBCASE("checked before reuse") { checked = true; }
-    SUBCASE("idle too briefly to be checked") { checked = false; }
+    SUBCASE("checked before reuse") {
+        checked = true;
+    }
+    SUBCASE("idle too briefly to be checked") {
+        checked = false;
+    }
     joinme::http::pool_options opts;
     opts.validate_after_idle = checked ? 0ms : 1000ms;
     tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
@@ -296,6 +304,88 @@ TEST_CASE("TCP: a cancelled request gives its connection slot back") {
     });
     CHECK(answer);
     CHECK_FALSE(second); // not would_block: the request got the one slot and an answer
+}
+
+// One connection per origin, replaced after every request: each one frees its slot for the
+// next request in line. Request A holds the slot while B waits; A's end wakes B, and before
+// B resumes, request C arrives (inline, in A's coroutine). The slot is B's: C waits behind it.
+struct line_of_three {
+    asio::io_context ioc;
+    test_support::tcp_test_server server{ioc, {asio::ip::make_address("127.0.0.1"), 0}};
+    std::vector<std::string> served;
+    tcp_pool pool{ioc.get_executor(), joinme::tcp_context{}, [] {
+                      joinme::http::pool_options o;
+                      o.max_connections_per_origin = 1;
+                      o.max_requests_per_connection = 1;
+                      return o;
+                  }()};
+    joinme::origin target = origin_of("http", server.endpoint());
+    asio::cancellation_signal cancel_b;
+    std::optional<error_code> b, c;
+
+    line_of_three() {
+        server.behaviour().handler = [this](const test_support::request& req) {
+            served.emplace_back(req.target());
+            test_support::response res(bhttp::status::ok, 11);
+            res.body() = "ok";
+            return res;
+        };
+    }
+
+    // Runs A, B and C; `between` runs after A's end and before C, while B's wake-up is queued.
+    template <class F>
+    void run(F between) {
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                auto ex = co_await asio::this_coro::executor;
+                // B joins the line once A holds the slot.
+                asio::post(ex, [&] {
+                    pool.async_request(
+                        target, get("/b"),
+                        asio::bind_cancellation_slot(cancel_b.slot(),
+                                                     [&](error_code ec, response) { b = ec; }));
+                });
+                auto [aec, ares] = co_await pool.async_request(target, get("/a"),
+                                                               asio::as_tuple(asio::use_awaitable));
+                CHECK_FALSE(aec);
+                between();
+                auto [cec, cres] = co_await pool.async_request(target, get("/c"),
+                                                               asio::as_tuple(asio::use_awaitable));
+                c = cec;
+                for (int i = 0; i < 200 && !b; ++i) {
+                    asio::steady_timer t(ex, 5ms);
+                    co_await t.async_wait(asio::use_awaitable);
+                }
+                pool.close();
+                server.stop();
+            },
+            asio::detached);
+        ioc.run();
+    }
+};
+
+TEST_CASE("TCP: a slot handed to the first request in line is not taken by a later one") {
+    line_of_three t;
+    t.run([] {});
+    REQUIRE(t.b);
+    REQUIRE(t.c);
+    CHECK_FALSE(*t.b);
+    CHECK_FALSE(*t.c);
+    CHECK(t.served == std::vector<std::string>{"/a", "/b", "/c"});
+}
+
+TEST_CASE("TCP: a request cancelled after it was handed a slot gives the slot to the next one") {
+    line_of_three t;
+    // B is cancelled while its wake-up is queued: it must leave the line without a trace (no
+    // dangling waiter for the next wake-up to touch) and hand its slot on to C.
+    t.run([&] { t.cancel_b.emit(asio::cancellation_type::terminal); });
+    REQUIRE(t.b);
+    REQUIRE(t.c);
+    CHECK(*t.b == asio::error::operation_aborted);
+    CHECK_FALSE(*t.c);
+    CHECK(t.served == std::vector<std::string>{"/a", "/c"});
+    CHECK(t.pool.idle_connections(t.target) == 0);
 }
 
 TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {

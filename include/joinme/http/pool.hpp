@@ -158,7 +158,7 @@ public:
             h->open -= h->idle.size();
             h->idle.clear();
             while (!h->waiters.empty())
-                wake_one(*h);
+                next_waiter(*h); // woken with nothing: it reports the close
         }
     }
 
@@ -176,8 +176,7 @@ public:
                         (void)co_await detail::with_deadline(shutdown_one(*c), timeout,
                                                              [&c] { traits::close(c->stream); });
                         traits::close(c->stream);
-                        --h->open;
-                        wake_one(*h);
+                        free_slot(*h);
                     }
                 }
                 co_return error_code{};
@@ -232,11 +231,30 @@ private:
         connection_ptr c_;
     };
 
-    // A request waiting for a connection: `wake_one` cancels its timer, handing it either a
-    // released connection or, with `conn` empty, room to open one.
+    // A request waiting in its host's line for a connection. Whoever wakes it cancels its
+    // timer and hands it a released connection (`conn`), the slot of a closed one (`slot`:
+    // room to open a connection, already counted in `open`), or nothing when the pool closes.
+    // The line is first come, first served: a slot handed over is reserved, so a request that
+    // arrives before the woken one resumes cannot take it. Leaving the line, by any path (a
+    // cancelled wait throws from its co_await), unregisters the waiter and gives back what it
+    // was handed and did not use.
     struct waiter {
+        waiter(const executor_type& ex, host& h) : timer(ex, steady::time_point::max()), h(h) {
+            h.waiters.push_back(this);
+        }
+        waiter(const waiter&) = delete;
+        waiter& operator=(const waiter&) = delete;
+        ~waiter() {
+            if (!woken)
+                h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), this));
+            else if (slot)
+                free_slot(h);
+        }
+
         boost::asio::steady_timer timer;
+        host& h;
         bool woken = false;
+        bool slot = false;
         lease conn;
     };
 
@@ -277,21 +295,26 @@ private:
         bool reused = false;
     };
 
-    static void wake_one(host& h, connection_ptr c = nullptr) {
-        if (h.waiters.empty())
-            return;
+    // Takes the request that has waited longest out of the line and wakes it.
+    static waiter& next_waiter(host& h) {
         waiter* w = h.waiters.front();
         h.waiters.pop_front();
         w->woken = true;
-        if (c)
-            w->conn = lease(h, std::move(c));
         w->timer.cancel();
+        return *w;
+    }
+
+    // The slot of a connection that is gone: to the first request in line, else free.
+    static void free_slot(host& h) {
+        if (h.waiters.empty())
+            --h.open;
+        else
+            next_waiter(h).slot = true;
     }
 
     static void discard(host& h, connection_ptr c) {
         traits::close(c->stream);
-        --h.open;
-        wake_one(h);
+        free_slot(h);
     }
 
     // A connection goes to the request that has waited longest, never to one that comes
@@ -299,8 +322,10 @@ private:
     static void release(state& st, host& h, connection_ptr c) {
         if (st.closed)
             return discard(h, std::move(c));
-        if (!h.waiters.empty())
-            return wake_one(h, std::move(c));
+        if (!h.waiters.empty()) {
+            next_waiter(h).conn = lease(h, std::move(c));
+            return;
+        }
         c->idle_since = steady::now();
         h.idle.push_back(std::move(c));
     }
@@ -323,8 +348,7 @@ private:
         while (!h.idle.empty()) {
             connection_ptr c = std::move(h.idle.back());
             h.idle.pop_back();
-            if (now - c->idle_since < st.opts.validate_after_idle ||
-                traits::is_reusable(c->stream))
+            if (now - c->idle_since < st.opts.validate_after_idle || traits::is_reusable(c->stream))
                 return lease(h, std::move(c));
             ++st.stats.stale_discarded;
             discard(h, std::move(c));
@@ -332,39 +356,34 @@ private:
         return {};
     }
 
-    // An idle connection that still looks alive, a new one if the origin has room, or the
-    // next one released after waiting in line.
+    // An idle connection that still looks alive, a new one if the origin has room, or what
+    // the line hands over: a released connection, or room to open one.
     static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh) {
-        for (;;) {
-            if (st->closed)
-                co_return acquired{boost::asio::error::operation_aborted, {}, false};
-            if (!fresh) {
-                if (auto c = take_idle(*st, h, steady::now()))
-                    co_return acquired{{}, std::move(c), true};
-            }
-            if (h.open < st->opts.max_connections_per_origin) {
-                lease c(h, std::make_unique<connection>(traits::create(st->ex, st->ctx)));
-                ++h.open;
-                auto ec = co_await detail::with_deadline(connect_one(*st, *c, h.key),
-                                                         st->opts.connect_timeout,
-                                                         [&c] { traits::close(c->stream); });
-                if (ec)
-                    co_return acquired{ec, {}, false}; // `c` is discarded
-                ++st->stats.connections_opened;
-                co_return acquired{{}, std::move(c), false};
-            }
-            waiter w{boost::asio::steady_timer(st->ex, steady::time_point::max()), false, {}};
-            h.waiters.push_back(&w);
+        if (st->closed)
+            co_return acquired{boost::asio::error::operation_aborted, {}, false};
+        if (!fresh) {
+            if (auto c = take_idle(*st, h, steady::now()))
+                co_return acquired{{}, std::move(c), true};
+        }
+        if (h.open < st->opts.max_connections_per_origin) {
+            ++h.open;
+        } else {
+            waiter w(st->ex, h);
             (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (!w.woken) {
-                // Cancelled by the caller: leave the line.
-                h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), &w));
+            if (!w.woken || st->closed) // cancelled, or the pool closed
                 co_return acquired{boost::asio::error::operation_aborted, {}, false};
-            }
             if (w.conn)
                 co_return acquired{{}, std::move(w.conn), true};
-            fresh = false;
+            w.slot = false; // the slot is this request's now: the lease below gives it back
         }
+        lease c(h, std::make_unique<connection>(traits::create(st->ex, st->ctx)));
+        auto ec =
+            co_await detail::with_deadline(connect_one(*st, *c, h.key), st->opts.connect_timeout,
+                                           [&c] { traits::close(c->stream); });
+        if (ec)
+            co_return acquired{ec, {}, false}; // `c` is discarded
+        ++st->stats.connections_opened;
+        co_return acquired{{}, std::move(c), false};
     }
 
     // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
