@@ -5,6 +5,7 @@
 #include <joinme/transport/tls.hpp>
 
 #include "support/http_server.hpp"
+#include "support/run.hpp"
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
@@ -416,6 +417,107 @@ TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {
     REQUIRE(hook_on_strand.size() == 1);
     CHECK_FALSE(hook_on_strand[0]); // the pool's work ran on the pool's executor...
     CHECK(resumed_on_strand);       // ...and the caller came back to its strand
+}
+
+// A resolver that never answers, as a hung DNS server makes getaddrinfo; its handlers are kept
+// so that the test can answer them late.
+struct stuck_resolver {
+    using handler = asio::any_completion_handler<void(error_code, joinme::resolve_results)>;
+    std::vector<handler> pending;
+    std::vector<std::string> asked;
+
+    joinme::tcp_context context() {
+        joinme::tcp_context ctx;
+        ctx.resolve = [this](std::string_view host, std::string_view, handler h) {
+            asked.emplace_back(host);
+            pending.push_back(std::move(h));
+        };
+        return ctx;
+    }
+};
+
+TEST_CASE("TCP and TLS: a host name lookup that never answers is bounded by the connect timeout") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        asio::io_context ioc;
+        stuck_resolver dns;
+        joinme::http::pool_options opts;
+        opts.connect_timeout = 200ms;
+        auto client_ctx = trusting_client_context();
+        joinme::tls_context tls_ctx(client_ctx);
+        tls_ctx.tcp = dns.context();
+        tcp_pool plain(ioc.get_executor(), dns.context(), opts);
+        tls_pool secure(ioc.get_executor(), tls_ctx, opts);
+        const joinme::origin target{tls ? "https" : "http", "api.joinme.test", "443"};
+        std::optional<error_code> ec;
+        auto done = [&](error_code e, response) { ec = e; };
+        if (tls)
+            secure.async_request(target, get(), done);
+        else
+            plain.async_request(target, get(), done);
+        auto start = std::chrono::steady_clock::now();
+        test_support::run_until(
+            ioc, [&] { return ec.has_value(); }, 5s);
+        auto elapsed = std::chrono::steady_clock::now() - start;
+        REQUIRE(ec);
+        CHECK(*ec == errc::timeout);
+        CHECK(elapsed >= 200ms);
+        CHECK(elapsed < 2s);
+        CHECK(dns.asked == std::vector<std::string>{"api.joinme.test"});
+        // The lookup answers after the request gave up on it: nothing happens.
+        REQUIRE(dns.pending.size() == 1);
+        std::move(dns.pending.front())(asio::error::host_not_found, joinme::resolve_results{});
+        dns.pending.clear();
+        ioc.restart();
+        ioc.poll();
+    }
+}
+
+TEST_CASE("TCP: a request cancelled during its host name lookup ends at once") {
+    asio::io_context ioc;
+    stuck_resolver dns;
+    tcp_pool pool(ioc.get_executor(), dns.context()); // connect_timeout: 10 s
+    const joinme::origin target{"http", "api.joinme.test", "80"};
+    std::optional<error_code> ec;
+    asio::cancellation_signal sig;
+    pool.async_request(
+        target, get(),
+        asio::bind_cancellation_slot(sig.slot(), [&](error_code e, response) { ec = e; }));
+    test_support::run_until(
+        ioc, [&] { return !dns.pending.empty(); }, 5s);
+    REQUIRE(dns.pending.size() == 1);
+    sig.emit(asio::cancellation_type::terminal);
+    test_support::run_until(
+        ioc, [&] { return ec.has_value(); }, 1s);
+    REQUIRE(ec);
+    CHECK(*ec == asio::error::operation_aborted);
+}
+
+TEST_CASE("TCP: a resolver of one's own is used for host names, not for IP literals") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    std::vector<std::string> asked;
+    joinme::tcp_context ctx;
+    ctx.resolve = [&](std::string_view host, std::string_view port, stuck_resolver::handler h) {
+        asked.emplace_back(host);
+        auto results = joinme::resolve_results::create(server.endpoint(), std::string(host),
+                                                       std::string(port));
+        asio::post(ioc,
+                   [h = std::move(h), results]() mutable { std::move(h)(error_code{}, results); });
+    };
+    tcp_pool pool(ioc.get_executor(), ctx);
+    const joinme::origin named{"http", "api.joinme.test", std::to_string(server.endpoint().port())};
+    const auto literal = origin_of("http", server.endpoint());
+    int ok = 0;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        for (const auto& o : {named, literal}) {
+            auto [ec, res] =
+                co_await pool.async_request(o, get(), asio::as_tuple(asio::use_awaitable));
+            ok += !ec && res.body() == "ok";
+        }
+    });
+    CHECK(ok == 2);
+    CHECK(asked == std::vector<std::string>{"api.joinme.test"});
 }
 
 TEST_CASE("TCP: a refused connection is reported") {

@@ -26,6 +26,8 @@ namespace joinme {
 struct tls_context {
     std::reference_wrapper<boost::asio::ssl::context> ssl;
     bool insecure_skip_verify = false;
+    /// The TCP connection under TLS (how host names are resolved).
+    tcp_context tcp;
 
     tls_context(boost::asio::ssl::context& ctx) : ssl(ctx) {}
 };
@@ -58,9 +60,8 @@ struct tls_connect_op {
             return self.complete(ec);
         if (!connected) {
             connected = true;
-            tcp_context none;
             return stream_traits<boost::beast::tcp_stream>::async_connect(
-                boost::beast::get_lowest_layer(stream), target, none, std::move(self));
+                boost::beast::get_lowest_layer(stream), target, ctx.tcp, std::move(self));
         }
         SSL* ssl = stream.native_handle();
         // SNI: servers with several certificates pick the right one from it. IP literals are
