@@ -10,6 +10,8 @@
 #include <boost/system/system_error.hpp>
 
 #include <chrono>
+#include <cstddef>
+#include <iterator>
 #include <optional>
 #include <ostream>
 #include <string>
@@ -195,30 +197,80 @@ inline error_code make_error_code(oauth_errc e) noexcept {
     return {static_cast<int>(e), oauth_category()};
 }
 
+namespace detail {
+
+// The names of the enumerators, in the order of their values (from 1).
+inline constexpr std::string_view errc_names[] = {
+    "timeout",
+    "body_too_large",
+    "header_too_large",
+    "malformed_response",
+    "unexpected_status",
+    "connection_closed",
+    "invalid_url",
+    "state_mismatch",
+    "missing_state",
+    "redirect_mismatch",
+    "missing_parameter",
+    "invalid_token",
+    "insufficient_scope",
+    "stale_token",
+    "account_inactive",
+    "rate_limited",
+    "not_found",
+    "bad_request",
+    "server_error",
+    "reauthorization_required",
+    "token_store_failed",
+    "pool_exhausted",
+};
+static_assert(std::size(errc_names) == static_cast<std::size_t>(errc::pool_exhausted));
+
+// Also the RFC 6749 / RFC 6750 `error` strings.
+inline constexpr std::string_view oauth_errc_names[] = {
+    "unknown_error",
+    "invalid_request",
+    "invalid_client",
+    "invalid_grant",
+    "unauthorized_client",
+    "unsupported_grant_type",
+    "invalid_scope",
+    "access_denied",
+    "unsupported_response_type",
+    "server_error",
+    "temporarily_unavailable",
+    "invalid_token",
+    "insufficient_scope",
+    "invalid_authorization_code",
+};
+static_assert(std::size(oauth_errc_names) ==
+              static_cast<std::size_t>(oauth_errc::invalid_authorization_code));
+
+} // namespace detail
+
+/// The enumerator's name, for logs and tests: `"timeout"`, `"body_too_large"`, ...; an empty
+/// view for a value that is not an enumerator.
+constexpr std::string_view to_string(errc e) noexcept {
+    auto i = static_cast<std::size_t>(e);
+    return i >= 1 && i <= std::size(detail::errc_names) ? detail::errc_names[i - 1]
+                                                        : std::string_view{};
+}
+
+/// The enumerator's name, which is also the RFC 6749 / RFC 6750 `error` string
+/// (`"invalid_grant"`, ...); `"unknown_error"` for `unknown_error`, an empty view for a value
+/// that is not an enumerator.
+constexpr std::string_view to_string(oauth_errc e) noexcept {
+    auto i = static_cast<std::size_t>(e);
+    return i >= 1 && i <= std::size(detail::oauth_errc_names) ? detail::oauth_errc_names[i - 1]
+                                                              : std::string_view{};
+}
+
 /// Maps an RFC 6749 / RFC 6750 `error` string to its code; unknown strings give `unknown_error`.
 inline oauth_errc to_oauth_errc(std::string_view s) noexcept {
-    struct entry {
-        std::string_view name;
-        oauth_errc code;
-    };
-    static constexpr entry table[] = {
-        {"invalid_request", oauth_errc::invalid_request},
-        {"invalid_client", oauth_errc::invalid_client},
-        {"invalid_grant", oauth_errc::invalid_grant},
-        {"unauthorized_client", oauth_errc::unauthorized_client},
-        {"unsupported_grant_type", oauth_errc::unsupported_grant_type},
-        {"invalid_scope", oauth_errc::invalid_scope},
-        {"access_denied", oauth_errc::access_denied},
-        {"unsupported_response_type", oauth_errc::unsupported_response_type},
-        {"server_error", oauth_errc::server_error},
-        {"temporarily_unavailable", oauth_errc::temporarily_unavailable},
-        {"invalid_token", oauth_errc::invalid_token},
-        {"insufficient_scope", oauth_errc::insufficient_scope},
-        {"invalid_authorization_code", oauth_errc::invalid_authorization_code},
-    };
-    for (const auto& e : table)
-        if (e.name == s)
-            return e.code;
+    // From 2: "unknown_error" is not a code a server sends.
+    for (std::size_t i = 2; i <= std::size(detail::oauth_errc_names); ++i)
+        if (detail::oauth_errc_names[i - 1] == s)
+            return static_cast<oauth_errc>(i);
     return oauth_errc::unknown_error;
 }
 
@@ -260,8 +312,9 @@ struct diagnostics {
     bool empty() const noexcept {
         return status == 0 && error.empty() && error_description.empty() && error_uri.empty() &&
                error_ticket_id.empty() && message.empty() && error_code.empty() &&
-               error_detail_header.empty() && mashery_error_code.empty() && body_excerpt.empty() &&
-               client_message.empty();
+               error_detail_header.empty() && mashery_error_code.empty() &&
+               www_authenticate.empty() && body_excerpt.empty() && client_message.empty() &&
+               !retry_after;
     }
 
     /// Keeps the start of a body for the user to read, cut at `max_excerpt` bytes.
@@ -291,6 +344,7 @@ struct diagnostics {
         field("ErrorCode", error_code);
         field("X-Error-Detail-Header", error_detail_header);
         field("X-Mashery-Error-Code", mashery_error_code);
+        field("WWW-Authenticate", www_authenticate);
         if (retry_after) {
             if (!out.empty())
                 out += ", ";

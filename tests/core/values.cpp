@@ -40,6 +40,27 @@ TEST_CASE("oauth_errc maps RFC 6749 strings, unknown strings kept apart") {
     CHECK(ec.message().find("client id and secret") != std::string::npos);
 }
 
+TEST_CASE("error enumerators have short names for logs; oauth_errc names are the RFC strings") {
+    CHECK(joinme::to_string(errc::timeout) == "timeout");
+    CHECK(joinme::to_string(errc::reauthorization_required) == "reauthorization_required");
+    CHECK(joinme::to_string(errc::pool_exhausted) == "pool_exhausted");
+    CHECK(joinme::to_string(static_cast<errc>(0)).empty());
+    CHECK(joinme::to_string(static_cast<errc>(999)).empty());
+    std::set<std::string_view> names;
+    for (int i = 1; i <= static_cast<int>(errc::pool_exhausted); ++i)
+        names.insert(joinme::to_string(static_cast<errc>(i)));
+    CHECK(names.size() == static_cast<std::size_t>(errc::pool_exhausted));
+    CHECK(joinme::to_string(oauth_errc::unknown_error) == "unknown_error");
+    for (int i = 2; i <= static_cast<int>(oauth_errc::invalid_authorization_code); ++i) {
+        auto e = static_cast<oauth_errc>(i);
+        CHECK(joinme::to_oauth_errc(joinme::to_string(e)) == e);
+        // The message starts with the name the server used.
+        CHECK(joinme::make_error_code(e).message().rfind(std::string(joinme::to_string(e)), 0) ==
+              0);
+    }
+    CHECK(joinme::to_oauth_errc("unknown_error") == oauth_errc::unknown_error);
+}
+
 TEST_CASE("is_transient separates retryable failures") {
     CHECK(joinme::is_transient(errc::timeout));
     CHECK(joinme::is_transient(oauth_errc::temporarily_unavailable));
@@ -64,6 +85,14 @@ TEST_CASE("diagnostics print what the server said and truncate bodies") {
     CHECK(os.str() == d.to_string());
     d.clear();
     CHECK(d.empty());
+    // The challenge says why a token was refused.
+    d.www_authenticate = R"(Bearer realm="api.join.me", error="invalid_token")";
+    CHECK_FALSE(d.empty());
+    CHECK(d.to_string() ==
+          R"(WWW-Authenticate "Bearer realm="api.join.me", error="invalid_token"")");
+    d.clear();
+    d.retry_after = seconds{1};
+    CHECK_FALSE(d.empty());
 }
 
 TEST_CASE("error_with_diagnostics carries code and diagnostics") {
