@@ -82,7 +82,7 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
     draft.participants = {"worldsbestboss@join.me"};
     auto meeting = co_await client.async_schedule_meeting(draft, asio::use_awaitable);
     std::cout << "5. scheduled meeting " << meeting.meeting_id << " \"" << meeting.meeting_name
-              << "\" at " << joinme::detail::format_iso8601(meeting.meeting_start) << "\n";
+              << "\" at " << joinme::format_iso8601(meeting.meeting_start) << "\n";
 
     auto started = co_await client.async_start_meeting(api::start_request{}, asio::use_awaitable);
     std::cout << "6. started an ad hoc meeting; viewers join at " << started.viewer_link << "\n";

@@ -9,6 +9,7 @@
 
 #include <joinme/error.hpp>
 #include <joinme/secret.hpp>
+#include <joinme/time.hpp>
 
 #include <joinme/transport.hpp>
 #include <joinme/transport/tcp.hpp>

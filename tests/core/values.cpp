@@ -4,6 +4,7 @@
 #include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/retry.hpp>
+#include <joinme/time.hpp>
 #include <joinme/transport.hpp>
 
 #include <boost/url/parse.hpp>
@@ -125,6 +126,13 @@ TEST_CASE("ISO 8601: Z, offsets, no suffix, fractions; invalid rejected") {
           "2015-06-02T09:00:00.Z", "x015-06-02T09:00:00Z", "2015-06-02T09:00:00+02:00x"})
         CHECK_MESSAGE(!parse_iso8601(bad), bad);
     CHECK(joinme::detail::format_iso8601(*z) == "2015-06-02T09:00:00Z");
+}
+
+TEST_CASE("ISO 8601 through the public header: what a program prints and reads") {
+    auto t = joinme::parse_iso8601("2016-06-21T16:00:00+02:00");
+    REQUIRE(t);
+    CHECK(joinme::format_iso8601(*t) == "2016-06-21T14:00:00Z");
+    CHECK_FALSE(joinme::parse_iso8601("next tuesday"));
 }
 
 TEST_CASE("HTTP dates round trip (RFC 9110 example)") {
