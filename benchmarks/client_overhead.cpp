@@ -64,12 +64,10 @@ int main(int argc, char** argv) {
     // The sandbox answers every path on the in-memory connection, whatever the host.
     const std::string base = "https://sandbox.invalid";
     api::client_config cfg;
-    cfg.api_base_url = base;
+    cfg.set_base_url(base);
     cfg.oauth.client_id = joinme::sandbox::default_client_id;
     cfg.oauth.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
     cfg.oauth.redirect_uri = "http://127.0.0.1/callback";
-    cfg.oauth.authorize_url = base + "/api/public/v1/auth/oauth2";
-    cfg.oauth.token_url = base + "/api/public/v1/auth/token";
     memory_client typed(ioc.get_executor(), sandbox.in_memory_connector(), cfg);
 
     // A token through the code flow (the sandbox consents by itself).

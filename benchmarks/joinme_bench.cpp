@@ -264,13 +264,11 @@ struct joinme_setup {
 
     api::client_config config(const std::string& url, int connections) const {
         api::client_config cfg;
-        cfg.api_base_url = url;
+        cfg.set_base_url(url);
         cfg.pool.max_connections_per_origin = static_cast<std::size_t>(connections);
         cfg.oauth.client_id = joinme::sandbox::default_client_id;
         cfg.oauth.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
         cfg.oauth.redirect_uri = "http://127.0.0.1/callback";
-        cfg.oauth.authorize_url = url + "/api/public/v1/auth/oauth2";
-        cfg.oauth.token_url = url + "/api/public/v1/auth/token";
         return cfg;
     }
 

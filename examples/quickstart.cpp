@@ -39,8 +39,7 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
     cfg.client_id = joinme::sandbox::default_client_id;
     cfg.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
     cfg.redirect_uri = "http://127.0.0.1/callback";
-    cfg.authorize_url = base + "/api/public/v1/auth/oauth2";
-    cfg.token_url = base + "/api/public/v1/auth/token";
+    cfg.set_auth_base_url(base); // the sandbox's OAuth endpoints, at join.me's paths
 
     // 1. The authorization URL, with a fresh unguessable state.
     oauth::authorization_options options;
@@ -65,8 +64,8 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
     // 4. The API client: it sends the bearer token, refreshes it ahead of expiry (once, however
     //    many calls wait) and replays a call once if the token is rejected.
     api::client_config client_cfg;
-    client_cfg.api_base_url = base;
     client_cfg.oauth = cfg;
+    client_cfg.set_base_url(base); // the API and the OAuth endpoints: both the sandbox
     api::basic_client<tls_stream> client(co_await asio::this_coro::executor, tls, client_cfg);
     client.set_token(std::move(token));
 

@@ -329,7 +329,7 @@ TEST_CASE("api client: a 2xx body that is not the model is malformed_response") 
         return client;
     };
     api::client_config cfg;
-    cfg.api_base_url = "https://api.example.com/";
+    cfg.set_base_url("https://api.example.com/");
     api::basic_client<memory_stream> client(ioc.get_executor(), connect, cfg);
     oauth::token t;
     t.access_token = secret("scripted-access");
@@ -378,6 +378,53 @@ TEST_CASE("api client: invalid base URL") {
     auto r = attempt<api::user>(
         e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
     CHECK(r.ec == errc::invalid_url);
+}
+
+TEST_CASE("api client: the API and the token endpoint in different environments is refused") {
+    env<memory_stream> e;
+    struct variant {
+        const char* what;
+        std::function<void(api::client_config&)> change;
+        bool allowed;
+    };
+    const variant variants[] = {
+        {"the API at a test server, OAuth at production join.me",
+         [](api::client_config& c) { c.oauth = oauth::config{}; }, false},
+        {"the API at production join.me, OAuth at a test server",
+         [](api::client_config& c) { c.api_base_url = std::string(api::default_api_base_url); },
+         false},
+        {"only the expire-access endpoint at production join.me",
+         [](api::client_config& c) {
+             c.oauth.expire_access_url = std::string(oauth::default_expire_access_url);
+         },
+         false},
+        {"mixed on purpose",
+         [](api::client_config& c) {
+             c.oauth.token_url = std::string(oauth::default_token_url);
+             c.allow_mixed_environments = true;
+         },
+         true},
+        {"one test server for both (set_base_url)",
+         [&](api::client_config& c) { c.set_base_url(e.base); }, true},
+    };
+    for (const auto& v : variants) {
+        CAPTURE(v.what);
+        auto cfg = e.config();
+        v.change(cfg);
+        api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+        oauth::token t;
+        t.access_token = secret("seeded");
+        client.set_token(t);
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
+        if (v.allowed) {
+            CHECK(r.ec != errc::invalid_url);
+        } else {
+            CHECK(r.ec == errc::invalid_url);
+            CHECK(r.diag.client_message.find("allow_mixed_environments") != std::string::npos);
+            CHECK(e.srv.stats().connections_accepted == 0); // nothing was sent anywhere
+        }
+    }
 }
 
 TEST_CASE("any_client: the same client behind a type without the stream") {

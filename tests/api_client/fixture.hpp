@@ -92,10 +92,7 @@ inline oauth::config oauth_config_for(const std::string& base, std::string_view 
     c.client_id = std::string(client_id);
     c.client_secret = secret(std::string(sandbox::default_client_secret));
     c.redirect_uri = "http://127.0.0.1/callback";
-    c.authorize_url = base + "/api/public/v1/auth/oauth2";
-    c.token_url = base + "/api/public/v1/auth/token";
-    c.expire_access_url = base + "/api/public/v1/auth/expireaccesstoken";
-    c.renew_authorization_url = base + "/api/public/v1/auth/renewauthorization";
+    c.set_auth_base_url(base);
     return c;
 }
 

@@ -405,6 +405,16 @@ TEST_CASE("token expiry helpers") {
     CHECK(text.find("2024-03-01T12:01:40Z") != std::string::npos);
 }
 
+TEST_CASE("config: set_auth_base_url points every endpoint at join.me's paths on another server") {
+    oauth::config c;
+    c.set_auth_base_url("https://127.0.0.1:8443/");
+    CHECK(c.authorize_url == "https://127.0.0.1:8443/api/public/v1/auth/oauth2");
+    CHECK(c.token_url == "https://127.0.0.1:8443/api/public/v1/auth/token");
+    CHECK(c.expire_access_url == "https://127.0.0.1:8443/api/public/v1/auth/expireaccesstoken");
+    CHECK(c.renew_authorization_url ==
+          "https://127.0.0.1:8443/api/public/v1/auth/renewauthorization");
+}
+
 TEST_CASE("expires_in text and the lifetime cap") {
     using oauth::detail::parse_expires_in;
     CHECK(parse_expires_in("3600") == seconds{3600});

@@ -96,6 +96,21 @@ struct client_config {
 
     /// Refresh margin, clock, token store and user key of the token source.
     oauth::token_source_options token_source{};
+
+    /// Lets the API and the authorization server be in different environments: one of them
+    /// production join.me, the other not. Off by default: such a client fails every call with
+    /// `errc::invalid_url` and says why, so that a test set-up that points only the API at a
+    /// test server cannot send the client secret and refresh tokens to production.
+    bool allow_mixed_environments = false;
+
+    /// Points the whole environment, the API and the authorization server, at `base`, where
+    /// an emulator such as the bundled sandbox serves both: `api_base_url` becomes `base`, and
+    /// `oauth.set_auth_base_url(base)` sets the OAuth endpoints.
+    client_config& set_base_url(std::string_view base) {
+        api_base_url = std::string(base);
+        oauth.set_auth_base_url(base);
+        return *this;
+    }
 };
 
 /// Counters of a client's authorization handling, for tests and monitoring.
@@ -260,6 +275,21 @@ struct client_state {
         base_path = parsed->encoded_path();
         while (!base_path.empty() && base_path.back() == '/')
             base_path.pop_back();
+        // The endpoints that receive the client secret or a token must be in the API's
+        // environment: production join.me, or not.
+        const bool production_api = cfg.api_base_url == default_api_base_url;
+        auto elsewhere = [production_api](std::string_view url, std::string_view production) {
+            return (url == production) != production_api;
+        };
+        if (!cfg.allow_mixed_environments &&
+            (elsewhere(cfg.oauth.token_url, oauth::default_token_url) ||
+             elsewhere(cfg.oauth.expire_access_url, oauth::default_expire_access_url))) {
+            base_error = errc::invalid_url;
+            base_error_message =
+                "api_base_url and the token or expire-access endpoint are in different "
+                "environments (one is production join.me): set them together with "
+                "client_config::set_base_url, or set allow_mixed_environments";
+        }
     }
 
     client_config cfg;
@@ -420,8 +450,7 @@ using joinme::detail::run_with_diagnostics;
 // this function object outlives them (the operation keeps it until it completes).
 template <class Model, transport Stream>
 auto parse_body(std::shared_ptr<client_state<Stream>> st, api_call call) {
-    return [st = std::move(st), call = std::move(call)](diagnostics& diag,
-                                                        result_t<Model>& out) {
+    return [st = std::move(st), call = std::move(call)](diagnostics& diag, result_t<Model>& out) {
         return call_and_parse<Model>(*st, call, diag, out);
     };
 }

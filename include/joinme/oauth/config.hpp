@@ -88,6 +88,23 @@ struct config {
     /// How the client authenticates at the token and expire-access endpoints.
     client_auth_method auth_method = client_auth_method::client_secret_post;
 
+    /// Points the four endpoints at join.me's paths below `base` (an absolute URL, possibly
+    /// with a path prefix; a trailing `/` is ignored): `{base}/api/public/v1/auth/oauth2`,
+    /// `.../token`, `.../expireaccesstoken` and `.../renewauthorization`. For a join.me
+    /// emulator such as the bundled sandbox, or a recording proxy; production join.me is the
+    /// default and needs no call.
+    config& set_auth_base_url(std::string_view base) {
+        while (!base.empty() && base.back() == '/')
+            base.remove_suffix(1);
+        std::string prefix(base);
+        prefix += "/api/public/v1/auth/";
+        authorize_url = prefix + "oauth2";
+        token_url = prefix + "token";
+        expire_access_url = prefix + "expireaccesstoken";
+        renew_authorization_url = prefix + "renewauthorization";
+        return *this;
+    }
+
     /// Prints every field, the client secret redacted.
     friend std::ostream& operator<<(std::ostream& os, const config& c) {
         return os << "config{client_id \"" << c.client_id << "\", client_secret " << c.client_secret
