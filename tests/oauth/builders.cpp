@@ -405,6 +405,24 @@ TEST_CASE("token expiry helpers") {
     CHECK(text.find("2024-03-01T12:01:40Z") != std::string::npos);
 }
 
+TEST_CASE("make_token: a token from values kept elsewhere") {
+    auto t =
+        oauth::make_token("2YotnFZFEjr1zCsicMWpAA", "tGzv3JOkF0XG5Qx2TlKWIA", seconds{3600},
+                          oauth::scope_set::parse("user_info scheduler"), t0 + milliseconds{1500});
+    CHECK(t.access_token.reveal() == "2YotnFZFEjr1zCsicMWpAA");
+    CHECK(t.refreshable());
+    CHECK(t.is_bearer());
+    CHECK(t.obtained_at == t0 + seconds{1});
+    CHECK(t.expires_at == t0 + seconds{3601});
+    CHECK(t.scopes.to_string() == "user_info scheduler");
+
+    // Only an access token: no refresh, unknown expiry (used until the API rejects it).
+    auto bare = oauth::make_token("only-access");
+    CHECK_FALSE(bare.refreshable());
+    CHECK_FALSE(bare.expires_at);
+    CHECK_FALSE(bare.expired(system_clock::now() + hours{24 * 365}));
+}
+
 TEST_CASE("config: set_auth_base_url points every endpoint at join.me's paths on another server") {
     oauth::config c;
     c.set_auth_base_url("https://127.0.0.1:8443/");

@@ -207,6 +207,14 @@ inline boost::system::result<token> tag_invoke(boost::json::try_value_to_tag<tok
     return t;
 }
 
+/// A token from values kept elsewhere (the program's own storage, a test): the access token,
+/// the refresh token (empty: none, so the token cannot be refreshed), and the lifetime left
+/// from `now`. An empty `expires_in` is allowed and means an unknown expiry: the token is
+/// used until the API rejects it, then refreshed. The type is `bearer`; `scopes` as given.
+inline token make_token(std::string_view access_token, std::string_view refresh_token = {},
+                        std::optional<std::chrono::seconds> expires_in = std::nullopt,
+                        scope_set scopes = {}, time_point now = std::chrono::system_clock::now());
+
 namespace detail {
 
 // Dates a token on arrival: `obtained_at` is `now` rounded down, the expiry (when known) that
@@ -220,6 +228,17 @@ inline void stamp(token& t, time_point now, std::optional<std::chrono::seconds> 
 }
 
 } // namespace detail
+
+inline token make_token(std::string_view access_token, std::string_view refresh_token,
+                        std::optional<std::chrono::seconds> expires_in, scope_set scopes,
+                        time_point now) {
+    token t;
+    t.access_token = joinme::secret(access_token);
+    t.refresh_token = joinme::secret(refresh_token);
+    t.scopes = std::move(scopes);
+    detail::stamp(t, now, expires_in);
+    return t;
+}
 
 } // namespace joinme::oauth
 
