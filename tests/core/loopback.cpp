@@ -126,6 +126,30 @@ TEST_CASE("TLS: verification failures are errors by default") {
           SSL_R_CERTIFICATE_VERIFY_FAILED);
 }
 
+TEST_CASE("TLS: a tls_context made from a shared_ptr keeps the ssl::context alive") {
+    asio::io_context ioc;
+    auto server_ctx = joinme::sandbox::make_server_context(certificate());
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                         &server_ctx);
+    std::weak_ptr<ssl::context> watch;
+    std::optional<tls_pool> pool;
+    {
+        auto shared = std::make_shared<ssl::context>(trusting_client_context());
+        watch = shared;
+        pool.emplace(ioc.get_executor(), joinme::tls_context(std::move(shared)));
+    }
+    CHECK_FALSE(watch.expired()); // the pool's copy of the tls_context owns it
+    const auto target = origin_of("https", server.endpoint());
+    error_code ec;
+    run_client(ioc, server, *pool, [&]() -> asio::awaitable<void> {
+        std::tie(ec, std::ignore) =
+            co_await pool->async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+    });
+    CHECK_FALSE(ec);
+    pool.reset();
+    CHECK(watch.expired());
+}
+
 TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification") {
     asio::io_context ioc;
     auto server_ctx = joinme::sandbox::make_server_context(certificate());

@@ -17,8 +17,12 @@
 
 namespace joinme {
 
-/// What a TLS connection needs: the `ssl::context` (trust store, client certificate), which
-/// must outlive every stream made from it, and whether to check the peer.
+/// What a TLS connection needs: the `ssl::context` (trust store, client certificate), and
+/// whether to check the peer.
+///
+/// Made from a `shared_ptr`, the `tls_context` (and every pool or client that copies it)
+/// shares ownership of the `ssl::context`. Made from a reference, it does not: the caller
+/// keeps the `ssl::context` alive for as long as any pool or client made with it.
 ///
 /// Peer and host-name verification are on by default. `insecure_skip_verify` turns both off:
 /// it exists only for tests against a server whose certificate cannot be trusted, and must
@@ -29,7 +33,16 @@ struct tls_context {
     /// The TCP connection under TLS (how host names are resolved).
     tcp_context tcp;
 
+    /// Refers to `ctx`, which must outlive every stream made from this context.
     tls_context(boost::asio::ssl::context& ctx) : ssl(ctx) {}
+
+    /// Shares ownership of `ctx` (not null).
+    tls_context(std::shared_ptr<boost::asio::ssl::context> ctx)
+        : ssl(*ctx)
+        , owner_(std::move(ctx)) {}
+
+private:
+    std::shared_ptr<boost::asio::ssl::context> owner_;
 };
 
 /// An `ssl::context` for a TLS 1.2+ client that verifies peers against the system's trust
