@@ -275,6 +275,39 @@ TEST_CASE("the request sent: form body, Accept, no secret outside the body") {
     CHECK(printed(t).find("A2") == std::string::npos);
 }
 
+TEST_CASE("exchange of what the authorization step produced: its redirect URI, verifier, scopes") {
+    scripted_env env;
+    test_support::request seen;
+    env.behaviour->handler = [&seen](const test_support::request& req) {
+        seen = req;
+        return json_response(200, R"({"access_token":"A1","refresh_token":"R1"})");
+    };
+    auto cfg = env.cfg;
+    cfg.redirect_uri = "http://127.0.0.1:49152/callback"; // the port the listener got
+    oauth::authorization_options opts;
+    opts.pkce = true;
+    opts.scopes = default_scopes;
+    auto sent = oauth::make_authorization_request(cfg, opts);
+    cfg.redirect_uri = "http://127.0.0.1/callback"; // the configuration does not know it
+    oauth::redirect_response got;
+    got.code = secret("the-code");
+    auto t = env.run(oauth::async_exchange_code(*env.pool, cfg, sent, got, asio::use_awaitable));
+    CHECK(t.access_token.reveal() == "A1");
+    CHECK(t.scopes == default_scopes);
+    CHECK(seen.body().find("code=the-code") != std::string::npos);
+    CHECK(seen.body().find("redirect_uri=http%3A%2F%2F127.0.0.1%3A49152%2Fcallback") !=
+          std::string::npos);
+    CHECK(seen.body().find("code_verifier=" + sent.code_verifier.reveal()) != std::string::npos);
+
+    // An implicit grant's redirect has no code to exchange.
+    got.type = oauth::response_type::token;
+    diagnostics diag;
+    auto [ec, none] = env.run(oauth::async_exchange_code(*env.pool, cfg, sent, got, diag,
+                                                         asio::as_tuple(asio::use_awaitable)));
+    CHECK(ec == boost::system::errc::invalid_argument);
+    CHECK(env.counters->requests == 1);
+}
+
 TEST_CASE("completion tokens: callback, deferred; transport failures leave status 0") {
     scripted_env env;
     env.behaviour->handler = [](const test_support::request&) {
@@ -414,9 +447,9 @@ TEST_CASE("browser flow: consent form, loopback listener, code exchange, API cal
     CHECK(landing.result_int() == 200);
     REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
     REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
-    auto token =
-        b.env.run(oauth::async_exchange_code(*b.env.pool, b.env.cfg, std::get<1>(*caught).code,
-                                             secret(), opts.scopes, flow::asio::use_awaitable));
+    // What the authorization step produced goes to the exchange as it is.
+    auto token = b.env.run(oauth::async_exchange_code(
+        *b.env.pool, b.env.cfg, sent, std::get<1>(*caught), flow::asio::use_awaitable));
     CHECK(token.refreshable());
     CHECK(b.env.api_accepts(token.access_token));
     // The page the browser saw holds neither the code nor the state.

@@ -37,7 +37,9 @@
 #include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/pool.hpp>
+#include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/config.hpp>
+#include <joinme/oauth/redirect.hpp>
 #include <joinme/oauth/scope.hpp>
 #include <joinme/oauth/token.hpp>
 #include <joinme/oauth/token_request.hpp>
@@ -150,8 +152,8 @@ auto token_body(http::basic_connection_pool<Stream>& pool, token_request tr, err
         auto reply = co_await post(pool, tr, clock);
         error_code ec;
         diagnostics d;
-        out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec,
-                           d);
+        out =
+            finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec, d);
         if (ec)
             diag = std::move(d);
         co_return ec;
@@ -170,8 +172,7 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
         if (!ec) {
             diagnostics d;
             http::fill_diagnostics(reply.res, d, reply.received);
-            message =
-                parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+            message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
             if (ec)
                 diag = std::move(d);
         }
@@ -222,6 +223,56 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
     return detail::run_throwing<oauth::token>(
         pool.get_executor(), std::forward<Token>(token),
         detail::token_body(pool, std::move(tr), built, requested));
+}
+
+namespace detail {
+
+// The code exchange request for what the authorization step produced: `sent`'s verifier and
+// redirect URI (the one actually sent), `got`'s code.
+inline token_request exchange_request(config cfg, const authorization_request& sent,
+                                      const redirect_response& got, error_code& ec) {
+    if (got.type != response_type::code || sent.type != response_type::code) {
+        ec = boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
+        return {};
+    }
+    cfg.redirect_uri = sent.redirect_uri;
+    return make_code_exchange_request(cfg, got.code, sent.code_verifier, ec);
+}
+
+} // namespace detail
+
+/// Exchanges the code of a redirect for a token (RFC 6749 §4.1.3): the same operation as
+/// above, given what the authorization step produced instead of its parts, so that nothing
+/// can be left out. It sends `got.code`, `sent.code_verifier` (PKCE) and `sent.redirect_uri`,
+/// the redirect URI the authorization request carried (with a loopback listener, only known
+/// after `listen()`), in place of `cfg.redirect_uri`; a token without a `scope` gets
+/// `sent.scopes`.
+///
+/// Errors: `boost::system::errc::invalid_argument` when `sent` or `got` is not of the code
+/// grant; otherwise as the overload above.
+template <transport Stream, class Token>
+requires detail::is_token_v<Token>
+auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+                         const authorization_request& sent, const redirect_response& got,
+                         diagnostics& diag, Token&& token) {
+    error_code built;
+    auto tr = detail::exchange_request(cfg, sent, got, built);
+    return detail::run_with_diagnostics<oauth::token>(
+        pool.get_executor(), diag, std::forward<Token>(token),
+        detail::token_body(pool, std::move(tr), built, sent.scopes));
+}
+
+/// As above, completing with `void(std::exception_ptr, oauth::token)` (see the file comment).
+template <transport Stream, class Token>
+requires detail::is_token_v<Token>
+auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+                         const authorization_request& sent, const redirect_response& got,
+                         Token&& token) {
+    error_code built;
+    auto tr = detail::exchange_request(cfg, sent, got, built);
+    return detail::run_throwing<oauth::token>(
+        pool.get_executor(), std::forward<Token>(token),
+        detail::token_body(pool, std::move(tr), built, sent.scopes));
 }
 
 /// Refreshes `current` (RFC 6749 §6) at `cfg.token_url`, keeping its scopes.
