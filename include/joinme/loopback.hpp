@@ -659,10 +659,10 @@ public:
     ///
     /// @param sent  the authorization request the browser was sent with (copied). Its
     ///              `redirect_uri`, when set, must name this listener's port and path.
-    /// @param diag  overwritten at completion with what the authorization server or the
-    ///              rejected request said, and joinme's explanation in `client_message`
-    ///              (empty on success); must stay valid until completion. Never holds the
-    ///              code or a token.
+    /// @param diag  cleared at start, as for every operation; on failure, what the
+    ///              authorization server or the rejected request said, and joinme's
+    ///              explanation in `client_message`. Must stay valid until completion. Never
+    ///              holds the code or a token.
     /// @param token completion token, signature `void(error_code, oauth::redirect_response)`.
     ///
     /// Errors:
@@ -724,6 +724,8 @@ private:
 
     template <class Token>
     auto start_wait(const oauth::authorization_request& sent, diagnostics* diag, Token&& token) {
+        if (diag)
+            diag->clear();
         return joinme::detail::async_run<oauth::redirect_response>(
             impl_->ex, std::forward<Token>(token),
             [impl = impl_, sent, diag](oauth::redirect_response& out) {
@@ -731,9 +733,10 @@ private:
             });
     }
 
-    static boost::asio::awaitable<error_code>
-    run_wait(std::shared_ptr<detail::listener_impl> impl, oauth::authorization_request sent,
-             diagnostics* diag, oauth::redirect_response& out) {
+    static boost::asio::awaitable<error_code> run_wait(std::shared_ptr<detail::listener_impl> impl,
+                                                       oauth::authorization_request sent,
+                                                       diagnostics* diag,
+                                                       oauth::redirect_response& out) {
         namespace asio = boost::asio;
         if (impl->wait)
             co_return asio::error::already_started;
@@ -741,8 +744,6 @@ private:
             co_return asio::error::bad_descriptor;
 
         error_code ec;
-        if (diag)
-            diag->clear();
         if (sent.state.empty()) {
             ec = boost::system::errc::make_error_code(boost::system::errc::invalid_argument);
             if (diag)

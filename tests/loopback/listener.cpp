@@ -493,6 +493,22 @@ TEST_CASE("awaited with as_tuple, the wait leaves the caller's throw_if_cancelle
     CHECK(throws_after);
 }
 
+TEST_CASE("the diagnostics are cleared when the wait starts, whatever its outcome") {
+    asio::io_context ioc;
+    redirect_listener l(ioc, quick()); // not listening: the wait fails at once
+    waited w;
+    w.diag.status = 500;
+    w.diag.client_message = "left over from an earlier operation";
+    joinme::oauth::authorization_request sent;
+    sent.state = "s";
+    start(l, sent, w);
+    CHECK(w.diag.empty()); // at initiation, as every operation does
+    run(ioc);
+    REQUIRE(w.done);
+    CHECK(w.ec == asio::error::bad_descriptor);
+    CHECK(w.diag.empty());
+}
+
 TEST_CASE("close() and the destructor abort a pending wait and release the port") {
     asio::io_context ioc;
     std::uint16_t port = 0;
