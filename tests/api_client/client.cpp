@@ -1,5 +1,7 @@
-// basic_client's authorization behaviour (one refresh and one replay, single flight under
-// load), the rate-limit path, cancellation, and the sans-I/O response check.
+// basic_client around its calls: the authorization behaviour (one refresh and one replay,
+// single flight under load), rate limits, cancellation, lifetime, bodies that are not the
+// model, its configuration (base URL, environments), any_client, and the sans-I/O response
+// check.
 #include "api_client/fixture.hpp"
 #include "support/http_server.hpp"
 
