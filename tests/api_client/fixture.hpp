@@ -146,7 +146,7 @@ struct env {
             *t += std::chrono::ceil<std::chrono::seconds>(d);
             asio::post(ex, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
         };
-        c.pool.retry.now = [t = now] { return *t; };
+        c.pool.clock = [t = now] { return *t; };
         c.token_source.clock = [t = now] { return *t; };
         return c;
     }

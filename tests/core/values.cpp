@@ -209,37 +209,39 @@ TEST_CASE("Retry-After: seconds, HTTP dates, garbage") {
 
 TEST_CASE("retry decisions: which answers, how long, how often") {
     joinme::http::retry_policy p;
-    p.now = [] { return system_clock::time_point(sys_days{2026y / November / 28}); };
+    const system_clock::time_point now = sys_days{2026y / November / 28};
     joinme::http::request get(boost::beast::http::verb::get, "/v1/user", 11);
     joinme::http::request post(boost::beast::http::verb::post, "/v1/meetings", 11);
     using joinme::http::decide_retry;
 
-    auto d = decide_retry(p, get, answer(429, "1"), 1, 0ms, 0.5);
+    auto d = decide_retry(p, get, answer(429, "1"), 1, 0ms, 0.5, now);
     CHECK(d.retry);
     CHECK(d.delay == 1s);
-    CHECK(decide_retry(p, get, answer(503, "2"), 1, 0ms, 0.5).delay == 2s);
+    CHECK(decide_retry(p, get, answer(503, "2"), 1, 0ms, 0.5, now).delay == 2s);
     // join.me's gateway says "over QPS" with a 403; other 403s are final.
-    CHECK(decide_retry(p, get, answer(403, "1", "ERR_403_DEVELOPER_OVER_QPS"), 1, 0ms, 0.5).retry);
+    CHECK(decide_retry(p, get, answer(403, "1", "ERR_403_DEVELOPER_OVER_QPS"), 1, 0ms, 0.5, now)
+              .retry);
     CHECK_FALSE(
-        decide_retry(p, get, answer(403, {}, "ERR_403_DEVELOPER_INACTIVE"), 1, 0ms, 0.5).retry);
-    CHECK_FALSE(decide_retry(p, get, answer(500), 1, 0ms, 0.5).retry);
-    CHECK_FALSE(decide_retry(p, get, answer(200), 1, 0ms, 0.5).retry);
+        decide_retry(p, get, answer(403, {}, "ERR_403_DEVELOPER_INACTIVE"), 1, 0ms, 0.5, now)
+            .retry);
+    CHECK_FALSE(decide_retry(p, get, answer(500), 1, 0ms, 0.5, now).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(200), 1, 0ms, 0.5, now).retry);
     // Attempts, non-idempotent requests, budgets.
-    CHECK_FALSE(decide_retry(p, get, answer(429, "1"), 3, 0ms, 0.5).retry);
-    CHECK_FALSE(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(429, "1"), 3, 0ms, 0.5, now).retry);
+    CHECK_FALSE(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5, now).retry);
     p.retry_non_idempotent = true;
-    CHECK(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5).retry);
-    CHECK_FALSE(decide_retry(p, get, answer(429, "120"), 1, 0ms, 0.5).retry); // > max_backoff
-    CHECK_FALSE(decide_retry(p, get, answer(429, "5"), 1, 58s, 0.5).retry);   // > max_total
-    CHECK(decide_retry(p, get, answer(429, "Sat, 28 Nov 2026 00:00:03 GMT"), 1, 0ms, 0.5).delay ==
-          3s);
+    CHECK(decide_retry(p, post, answer(429, "1"), 1, 0ms, 0.5, now).retry);
+    CHECK_FALSE(decide_retry(p, get, answer(429, "120"), 1, 0ms, 0.5, now).retry); // > max_backoff
+    CHECK_FALSE(decide_retry(p, get, answer(429, "5"), 1, 58s, 0.5, now).retry);   // > max_total
+    CHECK(decide_retry(p, get, answer(429, "Sat, 28 Nov 2026 00:00:03 GMT"), 1, 0ms, 0.5, now)
+              .delay == 3s);
     // Exponential backoff with full jitter when the server gives no delay.
     p.jitter = false;
-    CHECK(decide_retry(p, get, answer(503), 1, 0ms, 0.5).delay == 500ms);
-    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.5).delay == 1000ms);
+    CHECK(decide_retry(p, get, answer(503), 1, 0ms, 0.5, now).delay == 500ms);
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.5, now).delay == 1000ms);
     p.max_attempts = 10;
-    CHECK(decide_retry(p, get, answer(503), 9, 0ms, 0.5).delay == 30s); // capped
+    CHECK(decide_retry(p, get, answer(503), 9, 0ms, 0.5, now).delay == 30s); // capped
     p.jitter = true;
-    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.25).delay == 250ms);
-    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.0).delay == 0ms);
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.25, now).delay == 250ms);
+    CHECK(decide_retry(p, get, answer(503), 2, 0ms, 0.0, now).delay == 0ms);
 }

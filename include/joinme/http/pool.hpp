@@ -6,6 +6,7 @@
 /// A keep-alive connection pool over any `transport`, with deadlines, stale-connection
 /// recovery and retries of rate-limited answers.
 
+#include <joinme/clock.hpp>
 #include <joinme/http/exchange.hpp>
 #include <joinme/http/retry.hpp>
 
@@ -54,6 +55,10 @@ struct pool_options {
     std::string user_agent = "joinme/0.1";
     /// Called after every attempt, on the pool's executor. Optional.
     std::function<void(const request_event&)> on_request;
+    /// The wall clock of the pool and of what runs over it: `Retry-After` dates here, the
+    /// dating of the tokens the OAuth steps return, and the token source's expiry checks
+    /// unless it has a clock of its own. Empty: the system clock.
+    clock_function clock;
 };
 
 /// Counters for tests and monitoring.
@@ -476,7 +481,8 @@ private:
                 co_return ec;
             }
             double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
-            auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r);
+            auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r,
+                                  joinme::detail::now(st->opts.clock));
             if (!d.retry)
                 co_return ec;
             ++st->stats.rate_limit_retries;

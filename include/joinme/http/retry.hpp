@@ -38,10 +38,6 @@ struct retry_policy {
     /// Retry non-idempotent requests (POST, PATCH) too. Off by default: a 503 does not prove
     /// the server did nothing.
     bool retry_non_idempotent = false;
-    /// "Now", for `Retry-After` given as a date.
-    std::function<std::chrono::system_clock::time_point()> now = [] {
-        return std::chrono::system_clock::now();
-    };
     /// How to wait; empty means a `steady_timer` on the operation's executor.
     sleep_function sleep;
 };
@@ -57,9 +53,11 @@ struct retry_decision {
 /// @param attempts_made attempts so far, the one that produced `res` included.
 /// @param waited        time already spent waiting for this call.
 /// @param random01      a number in [0, 1) for the jitter.
+/// @param now           the time, for a `Retry-After` given as a date.
 inline retry_decision decide_retry(const retry_policy& policy, const request& req,
                                    const response& res, unsigned attempts_made,
-                                   std::chrono::milliseconds waited, double random01) {
+                                   std::chrono::milliseconds waited, double random01,
+                                   std::chrono::system_clock::time_point now) {
     using std::chrono::milliseconds;
     if (!is_rate_limited(res) || attempts_made >= policy.max_attempts)
         return {};
@@ -69,7 +67,7 @@ inline retry_decision decide_retry(const retry_policy& policy, const request& re
     auto ra = res.find(beast_http::field::retry_after);
     std::optional<std::chrono::seconds> server_delay;
     if (ra != res.end())
-        server_delay = parse_retry_after(ra->value(), policy.now());
+        server_delay = parse_retry_after(ra->value(), now);
     if (server_delay) {
         delay = *server_delay;
         if (delay > policy.max_backoff)

@@ -29,10 +29,12 @@
 /// Lifetime: the pool must outlive the operation. `cfg`, the code, the verifier, the token
 /// and the access token are copied (into the request) when the operation starts.
 ///
-/// Expiry times of returned tokens are measured from `std::chrono::system_clock::now()` when
-/// the response arrives. A `token_source` (token_source.hpp) measures them against the
-/// server's clock instead (from the response's `Date` header).
+/// Expiry times of returned tokens are measured from the pool's clock (`pool_options::clock`,
+/// the system clock by default) when the response arrives. A `token_source`
+/// (token_source.hpp) measures them against the server's clock instead (from the response's
+/// `Date` header).
 
+#include <joinme/clock.hpp>
 #include <joinme/detail/operation.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
@@ -66,8 +68,7 @@
 
 namespace joinme::oauth {
 
-/// A clock returning the local time; injectable so that tests control time.
-using clock_function = std::function<std::chrono::system_clock::time_point()>;
+using joinme::clock_function;
 
 namespace detail {
 
@@ -110,7 +111,7 @@ awaitable<endpoint_reply> post(http::basic_connection_pool<Stream>& pool, const 
     auto req = to_http_request(tr);
     auto [ec, res] = co_await pool.async_request(http::beast_http::verb::post, *url, std::move(req),
                                                  boost::asio::as_tuple(boost::asio::use_awaitable));
-    out.received = clock ? clock() : std::chrono::system_clock::now();
+    out.received = joinme::detail::now(clock);
     out.ec = ec;
     if (ec)
         co_return out;
@@ -148,8 +149,7 @@ auto token_body(http::basic_connection_pool<Stream>& pool, token_request tr, err
                                             token& out) -> awaitable<error_code> {
         if (built)
             co_return built;
-        clock_function clock;
-        auto reply = co_await post(pool, tr, clock);
+        auto reply = co_await post(pool, tr, pool.options().clock);
         error_code ec;
         diagnostics d;
         out =
@@ -166,8 +166,7 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
                                               std::string& message) -> awaitable<error_code> {
         if (built)
             co_return built;
-        clock_function clock;
-        auto reply = co_await post(pool, tr, clock);
+        auto reply = co_await post(pool, tr, pool.options().clock);
         error_code ec = reply.ec;
         if (!ec) {
             diagnostics d;

@@ -7,6 +7,8 @@
 /// users, token lifetimes, the alternatives of the API contract's §9 it can produce, fault
 /// injection and the counters it keeps. Plain values, no I/O.
 
+#include <joinme/clock.hpp>
+
 #include <array>
 #include <chrono>
 #include <cstddef>
@@ -21,7 +23,7 @@
 namespace joinme::sandbox {
 
 /// The clock tokens, codes, meetings and the QPS limit are measured against.
-using clock_function = std::function<std::chrono::system_clock::time_point()>;
+using joinme::clock_function;
 
 /// A registered application (an API key).
 struct application {
