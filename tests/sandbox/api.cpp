@@ -597,6 +597,43 @@ TEST_CASE("webhooks: registered on start, POSTed when the meeting starts and end
     }
 }
 
+TEST_CASE("webhooks: a callbackUrl that is not an absolute URL is a 400, never an abort") {
+    // Boost.URL 1.81 asserts on a scheme, its colon and one character that starts neither a
+    // path nor a segment (`http:?`); such a callbackUrl must be refused like any other bad one.
+    api_harness h;
+    auto start_with = [&](std::string target, json::value hook) {
+        json::object body{{"startWithPersonalUrl", false},
+                          {"webhooks", {{"meeting.start", std::move(hook)}}}};
+        return h.call(verb::post, std::move(target), json::serialize(body));
+    };
+    for (std::string_view bad :
+         {"http:?", "http:#", "http:[", "http:]", "x:?", "http: ", "http:{", "/relative", ""}) {
+        CAPTURE(bad);
+        check_message(start_with("/v1/meetings/start", {{"callbackUrl", bad}}), 400);
+    }
+    check_message(start_with("/v1/meetings/start", {{"customCallbackData", 1}}), 400);
+    check_message(start_with("/v1/meetings/start", {{"callbackUrl", 42}}), 400);
+    check_message(start_with("/v1/meetings/start", "http://127.0.0.1/cb"), 400);
+
+    auto m = h.schedule("Weekly", "2030-01-02T16:00:00Z", "2030-01-02T17:00:00Z");
+    auto id = std::to_string(m.at("meetingId").as_int64());
+    check_message(start_with("/v1/meetings/" + id + "/start", {{"callbackUrl", "http:?"}}), 400);
+    // no meeting was started by the refused requests
+    CHECK(body_object(h.call(verb::get, "/v1/meetings/" + id)).count("viewerLink") == 0);
+
+    // a good callbackUrl still registers; an https one is answered, not registered
+    auto ok = start_with("/v1/meetings/start", {{"callbackUrl", "http://127.0.0.1:9/cb"}});
+    REQUIRE(ok.result_int() == 201);
+    CHECK(body_object(ok).at("webhooksStatus").at("meeting.start").at("registered") ==
+          json::value(true));
+    auto tls = start_with("/v1/meetings/start", {{"callbackUrl", "https://127.0.0.1:9/cb"}});
+    REQUIRE(tls.result_int() == 201);
+    CHECK(body_object(tls).at("webhooksStatus").at("meeting.start").at("registered") ==
+          json::value(false));
+    // the control that reads a presenter link refuses such a link too
+    CHECK(!h.srv.meeting_for_presenter_link("http:?"));
+}
+
 TEST_CASE("stop() closes listeners and connections so that run() returns") {
     harness h;
     connection a(h, transport::tcp), b(h, transport::tls), c(h, transport::memory);

@@ -72,6 +72,27 @@ TEST_CASE("authorize validates its parameters first: HTML error page, 400, no re
               .result_int() == 200);
 }
 
+TEST_CASE("authorize: a redirect_uri Boost.URL 1.81 cannot parse is an error page, no abort") {
+    // Boost.URL 1.81 asserts on a scheme, its colon and one character that starts neither a
+    // path nor a segment; the sandbox must refuse such a redirect_uri like any unregistered one.
+    harness h;
+    for (std::string_view bad : {"http:?", "http:#", "http:[", "http:]", "x:?", "http: ", "http:\"",
+                                 "http:{", "http:?x", "http:", "http:%", "http:?#"}) {
+        CAPTURE(bad);
+        auto res = h.send(
+            make(http::verb::get, "/api/public/v1/auth/oauth2?" + form({{"client_id", client_id()},
+                                                                        {"redirect_uri", bad},
+                                                                        {"response_type", "code"},
+                                                                        {"scope", "user_info"}})));
+        CHECK(res.result_int() == 400);
+        CHECK(res[http::field::location].empty());
+        CHECK(res[http::field::content_type].starts_with("text/html"));
+        CHECK(res.body().find("redirect_uri") != std::string::npos);
+    }
+    // the sandbox still serves after them
+    CHECK(h.send(make(http::verb::get, h.authorize_target("user_info"))).result_int() == 200);
+}
+
 TEST_CASE("consent page: a real form; accept redirects with a code, decline with access_denied") {
     harness h;
     auto page = h.send(make(http::verb::get, h.authorize_target("user_info scheduler")));
