@@ -2,6 +2,8 @@
 // and its transports, checked with raw Beast requests.
 #include "harness.hpp"
 
+#include <openssl/evp.h>
+
 using namespace sbt;
 
 namespace {
@@ -22,6 +24,23 @@ void check_invalid_token(const response& res, unsigned status = 401) {
     auto o = body_object(res);
     CHECK(o.at("ErrorCode").as_string() == "invalid_token");
     CHECK(o.at("Message").is_string());
+}
+
+std::string base64(std::string_view s) {
+    std::string out(4 * ((s.size() + 2) / 3) + 1, '\0');
+    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
+                            reinterpret_cast<const unsigned char*>(s.data()),
+                            static_cast<int>(s.size()));
+    out.resize(static_cast<std::size_t>(n));
+    return out;
+}
+
+/// application/x-www-form-urlencoded, as RFC 6749 §2.3.1 has Basic credentials encoded.
+std::string form_value(std::string_view s) {
+    auto out = enc(s);
+    for (std::size_t at; (at = out.find("%20")) != std::string::npos;)
+        out.replace(at, 3, "+");
+    return out;
 }
 
 response get_user(harness& h, std::string_view token) {
@@ -239,6 +258,30 @@ TEST_CASE("token endpoint: authorization_code grant") {
         req.set(http::field::authorization,
                 "Basic am9pbm1lc2FuZGJveGNsaWVudDAwMDAxOlNhbmRCb3gxMjM=");
         CHECK(h.send(req).result_int() == 200);
+    }
+    SUBCASE("HTTP Basic: id and secret are form-encoded before Base64 (RFC 6749 §2.3.1)") {
+        const std::string secret = "s3cr et+/%x";
+        h.srv.config().applications.front().client_secret = secret;
+        auto basic = [&](std::string_view id, std::string_view pw) {
+            auto req =
+                post_form("/api/public/v1/auth/token", form({{"grant_type", "authorization_code"},
+                                                             {"code", code},
+                                                             {"redirect_uri", redirect_uri}}));
+            req.set(http::field::authorization,
+                    "Basic " + base64(form_value(id) + ":" + form_value(pw)));
+            return h.send(req);
+        };
+        CHECK(form_value(secret) == "s3cr+et%2B%2F%25x");
+        for (std::string_view wrong : {"s3cr et+/%y", "s3cr+et+/%x", "s3cr et /%x", "", "s3cr"}) {
+            CAPTURE(wrong);
+            auto res = basic(client_id(), wrong);
+            check_oauth_error(res, 401, "invalid_client");
+            CHECK(res[http::field::www_authenticate].starts_with("Basic"));
+        }
+        check_oauth_error(basic("unknown", secret), 401, "invalid_client");
+        auto res = basic(client_id(), secret);
+        CHECK(res.result_int() == 200);
+        CHECK(body_object(res).contains("access_token"));
     }
     SUBCASE("a code is single use; replaying it revokes what it granted") {
         auto first = body_object(h.exchange(code));

@@ -819,9 +819,12 @@ private:
             auto colon = raw.find(':');
             if (colon == std::string::npos)
                 return nullptr;
+            // RFC 6749 §2.3.1: both are form-encoded before Base64, so `+` is a space.
             auto dec = [](std::string_view s) {
+                urls::encoding_opts opt;
+                opt.space_as_plus = true;
                 auto pv = urls::make_pct_string_view(s);
-                return pv ? pv->decode() : std::string(s);
+                return pv ? pv->decode(opt) : std::string(s);
             };
             id = dec(std::string_view(raw).substr(0, colon));
             secret = dec(std::string_view(raw).substr(colon + 1));
