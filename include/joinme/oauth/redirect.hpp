@@ -7,17 +7,15 @@
 /// the query, the access token of §4.2.2 from the fragment, the errors of §4.1.2.1 and
 /// §4.2.2.1 from either, and the `state` check that makes a forged redirect fail.
 
+#include <joinme/detail/form.hpp>
 #include <joinme/error.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/token.hpp>
 #include <joinme/secret.hpp>
 
 #include <boost/system/errc.hpp>
-#include <boost/url/encoding_opts.hpp>
 #include <boost/url/grammar/ci_string.hpp>
-#include <boost/url/params_encoded_view.hpp>
 #include <boost/url/parse.hpp>
-#include <boost/url/parse_query.hpp>
 #include <boost/url/pct_string_view.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -95,27 +93,21 @@ struct redirect_params {
         return nullptr;
     }
 
-    // Reads form-encoded pairs (RFC 6749 Appendix B: `+` is a space). A known key seen twice
-    // makes the whole redirect ambiguous, hence malformed (RFC 6749 §3.1: "MUST NOT be
-    // included more than once").
+    // Reads the form-encoded pairs of a query, or of a fragment, which uses the query's
+    // characters (RFC 6749 Appendix B: `+` is a space). A known key seen twice makes the whole
+    // redirect ambiguous, hence malformed (RFC 6749 §3.1: "MUST NOT be included more than
+    // once").
     void collect(boost::urls::pct_string_view component) {
-        // Read as a query on a NUL-terminated copy: Boost 1.81's parse_query measures its
-        // input with strlen, and its iterator over a URL's own empty query (`/cb?#`) trips
-        // an assertion. A fragment uses the query's characters, so it parses as one too.
-        std::string text(component.data(), component.size());
-        auto params = boost::urls::parse_query(text);
-        if (!params)
-            return;
-        boost::urls::encoding_opts opt;
-        opt.space_as_plus = true;
-        for (auto p : *params) {
-            auto* s = slot(p.key.decode(opt));
+        auto keep = [this](const std::string& key, std::string value) {
+            auto* s = slot(key);
             if (!s)
-                continue;
+                return;
             if (*s)
                 duplicate = true;
-            *s = p.has_value ? p.value.decode(opt) : std::string();
-        }
+            *s = std::move(value);
+        };
+        joinme::detail::for_each_form_param(std::string_view(component.data(), component.size()),
+                                            keep);
     }
 };
 
