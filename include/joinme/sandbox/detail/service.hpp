@@ -7,6 +7,7 @@
 // bytes. Field names, paths, statuses and error shapes follow the API contract
 // (joinme-api.md, §9 "Decisions").
 
+#include <joinme/detail/form.hpp>
 #include <joinme/detail/html.hpp>
 #include <joinme/detail/random.hpp>
 #include <joinme/detail/time.hpp>
@@ -129,21 +130,10 @@ struct params {
 
 inline params parse_params(std::string_view s) {
     params out;
-    if (s.empty())
-        return out;
-    // Boost.URL 1.81's parse_query measures its input with strlen (it passes s.data() on as
-    // a string_view), so a view that is not null-terminated (a request target) gets a copy.
-    std::string copy(s);
-    if (!urls::parse_query(copy)) {
-        out.valid = false;
-        return out;
-    }
-    urls::encoding_opts opt;
-    opt.space_as_plus = true;
-    for (auto p : urls::params_view(copy, opt)) {
-        if (!out.values.emplace(std::move(p.key), std::move(p.value)).second)
+    out.valid = joinme::detail::for_each_form_param(s, [&out](std::string k, std::string v) {
+        if (!out.values.emplace(std::move(k), std::move(v)).second)
             out.duplicate = true;
-    }
+    });
     return out;
 }
 
