@@ -212,6 +212,14 @@ TEST_CASE("implicit grant: token in the fragment, not refreshable") {
         CHECK(f.count("token_type") == 0);
         CHECK(f.count("expires_in") == 0);
     }
+    SUBCASE("the fragment escapes all but unreserved characters") {
+        auto r = h.consent(
+            h.authorize_target("user_info", "token", redirect_uri, "s t&a+te/\xc3\xa9~-._"),
+            "decline");
+        std::string loc(r[http::field::location]);
+        CHECK(loc.ends_with("&state=s%20t%26a%2Bte%2F%C3%A9~-._"));
+        CHECK(location_params(r, true)["state"] == "s t&a+te/\xc3\xa9~-._");
+    }
 }
 
 TEST_CASE("auto-consent skips the page") {

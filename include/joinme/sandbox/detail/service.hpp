@@ -88,23 +88,6 @@ inline std::string random_digits(std::size_t n) {
     return random_chars(n, "0123456789");
 }
 
-/// Percent-encodes everything but RFC 3986 unreserved characters.
-inline std::string pct_encode(std::string_view s) {
-    static constexpr char hex[] = "0123456789ABCDEF";
-    std::string out;
-    for (unsigned char c : s) {
-        if ((c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
-            c == '-' || c == '.' || c == '_' || c == '~') {
-            out += static_cast<char>(c);
-        } else {
-            out += '%';
-            out += hex[c >> 4];
-            out += hex[c & 15];
-        }
-    }
-    return out;
-}
-
 inline bool iequals(std::string_view a, std::string_view b) noexcept {
     return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
                return (x | 0x20) == (y | 0x20);
@@ -747,8 +730,10 @@ private:
         } else {
             // Implicit grant: the answer travels in the fragment (RFC 6749 §4.2.2).
             std::string frag;
-            for (auto& [k, v] : ps)
-                frag += (frag.empty() ? "" : "&") + k + "=" + pct_encode(v);
+            for (auto& [k, v] : ps) {
+                frag += (frag.empty() ? "" : "&") + k + "=";
+                frag += urls::encode(v, urls::unreserved_chars); // all but unreserved escaped
+            }
             to.set_encoded_fragment(frag);
         }
         return redirect(to);
