@@ -35,6 +35,7 @@
 #include <joinme/api/presenter.hpp>
 #include <joinme/api/start.hpp>
 #include <joinme/api/user.hpp>
+#include <joinme/detail/ascii.hpp>
 #include <joinme/detail/operation.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/message.hpp>
@@ -146,16 +147,7 @@ namespace detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
-inline bool ascii_iequals(std::string_view a, std::string_view b) noexcept {
-    if (a.size() != b.size())
-        return false;
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        auto lower = [](char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32) : c; };
-        if (lower(a[i]) != lower(b[i]))
-            return false;
-    }
-    return true;
-}
+using joinme::detail::ascii_iequals;
 
 // The `error` auth-param of a `WWW-Authenticate` challenge (RFC 6750 §3):
 // `Bearer realm="api.join.me", error="invalid_token"` gives `invalid_token`; empty if none.

@@ -7,6 +7,7 @@
 // bytes. Field names, paths, statuses and error shapes follow the API contract
 // (joinme-api.md, §9 "Decisions").
 
+#include <joinme/detail/ascii.hpp>
 #include <joinme/detail/form.hpp>
 #include <joinme/detail/html.hpp>
 #include <joinme/detail/random.hpp>
@@ -88,12 +89,6 @@ inline std::string random_digits(std::size_t n) {
     return random_chars(n, "0123456789");
 }
 
-inline bool iequals(std::string_view a, std::string_view b) noexcept {
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x | 0x20) == (y | 0x20);
-           });
-}
-
 /// Decoded parameters of a query string or form body; `duplicate` is set when a name repeats
 /// (RFC 6749 §3.1: parameters must not be included more than once).
 struct params {
@@ -123,7 +118,7 @@ inline params parse_params(std::string_view s) {
 /// A token request body: form-encoded (the default) or a JSON object of strings.
 inline params parse_body_params(const request& req) {
     auto ct = req[http::field::content_type];
-    if (ct.size() >= 16 && iequals(ct.substr(0, 16), "application/json")) {
+    if (ct.size() >= 16 && joinme::detail::ascii_iequals(ct.substr(0, 16), "application/json")) {
         params out;
         boost::system::error_code ec;
         auto v = json::parse(req.body(), ec);
@@ -777,7 +772,7 @@ private:
     const application* authenticate(const request& req, const params& p, bool& basic) {
         std::string id = p.get("client_id"), secret = p.get("client_secret");
         auto auth = req[http::field::authorization];
-        basic = auth.size() > 6 && iequals(auth.substr(0, 6), "Basic ");
+        basic = auth.size() > 6 && joinme::detail::ascii_iequals(auth.substr(0, 6), "Basic ");
         if (basic) {
             auto b64 = auth.substr(6);
             if (b64.size() > 1024 || b64.size() % 4 != 0)
@@ -944,7 +939,7 @@ private:
 
     response api(endpoint e, const request& req, urls::url_view target, std::string_view id) {
         auto auth = req[http::field::authorization];
-        if (auth.size() <= 7 || !iequals(auth.substr(0, 7), "Bearer "))
+        if (auth.size() <= 7 || !joinme::detail::ascii_iequals(auth.substr(0, 7), "Bearer "))
             return invalid_token();
         auto it = access_.find(auth.substr(7));
         auto t = now();
@@ -1281,7 +1276,7 @@ private:
             email.size() > 254)
             return api_error(400, "email must be an e-mail address.");
         for (auto& p : u.presenters)
-            if (iequals(p.email, email))
+            if (joinme::detail::ascii_iequals(p.email, email))
                 return api_error(400, "The presenter already exists.");
         u.presenters.push_back(presenter{next_presenter_id_++, email, false, false});
         return json_response(201, presenter_json(u.presenters.back()));
