@@ -20,6 +20,7 @@
 
 #include <joinme/detail/async_run.hpp>
 #include <joinme/detail/html.hpp>
+#include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/redirect.hpp>
@@ -814,7 +815,7 @@ private:
     // Does `uri` name this listener's port and path? The host is not compared: a registered
     // `localhost` URI reaches 127.0.0.1 as well.
     static bool names_listener(const detail::listener_impl& impl, std::string_view uri) {
-        auto u = boost::urls::parse_uri(uri);
+        auto u = joinme::detail::parse_absolute(uri);
         if (!u || !u->has_port() || u->port_number() != impl.port)
             return false;
         std::string_view path = u->encoded_path();

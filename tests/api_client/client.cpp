@@ -372,14 +372,18 @@ TEST_CASE("api client: a 2xx body that is not the model is malformed_response") 
 }
 
 TEST_CASE("api client: invalid base URL") {
-    env<memory_stream> e;
-    auto cfg = e.config();
-    cfg.api_base_url = "not a url";
-    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
-    e.login(client);
-    auto r = attempt<api::user>(
-        e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
-    CHECK(r.ec == errc::invalid_url);
+    // `http:?` makes Boost.URL 1.81 assert unless joinme's guard refuses it first.
+    for (const char* bad : {"not a url", "http:?", "x:[", "ftp://api.example.com"}) {
+        CAPTURE(bad);
+        env<memory_stream> e;
+        auto cfg = e.config();
+        cfg.api_base_url = bad;
+        api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+        e.login(client);
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
+        CHECK(r.ec == errc::invalid_url);
+    }
 }
 
 TEST_CASE("api client: the API and the token endpoint in different environments is refused") {

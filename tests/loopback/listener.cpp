@@ -780,6 +780,17 @@ TEST_CASE("misuse: no listen, a second wait, no state, another redirect_uri") {
         CHECK(w.ec == errc::redirect_mismatch);
         CHECK_FALSE(w.diag.client_message.empty());
     }
+    SUBCASE("a redirect_uri Boost.URL 1.81 cannot parse (it asserts without joinme's guard)") {
+        redirect_listener l(ioc, quick());
+        l.listen();
+        auto sent = make_sent(l);
+        sent.redirect_uri = "http:?";
+        waited w;
+        start(l, sent, w);
+        run(ioc);
+        REQUIRE(w.done);
+        CHECK(w.ec == errc::redirect_mismatch);
+    }
     SUBCASE("a path that is not absolute") {
         auto opts = quick();
         opts.path = "callback";

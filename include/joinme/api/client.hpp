@@ -37,6 +37,7 @@
 #include <joinme/api/user.hpp>
 #include <joinme/detail/ascii.hpp>
 #include <joinme/detail/operation.hpp>
+#include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/message.hpp>
 #include <joinme/http/pool.hpp>
@@ -253,7 +254,7 @@ struct client_state {
         , pool(std::move(ex), std::move(ctx), cfg.pool)
         , source(pool, cfg.oauth, cfg.token_source) {
         // Parsed once: every call goes to this origin, below this path.
-        auto parsed = boost::urls::parse_absolute_uri(cfg.api_base_url);
+        auto parsed = joinme::detail::parse_absolute(cfg.api_base_url);
         if (!parsed) {
             base_error = errc::invalid_url;
             base_error_message = "api_base_url is not an absolute URL";

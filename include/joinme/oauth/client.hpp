@@ -37,6 +37,7 @@
 #include <joinme/clock.hpp>
 #include <joinme/detail/operation.hpp>
 #include <joinme/detail/time.hpp>
+#include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/pool.hpp>
 #include <joinme/oauth/authorization.hpp>
@@ -103,7 +104,7 @@ template <transport Stream>
 awaitable<endpoint_reply> post(http::basic_connection_pool<Stream>& pool, const token_request& tr,
                                const clock_function& clock) {
     endpoint_reply out;
-    auto url = boost::urls::parse_absolute_uri(tr.url);
+    auto url = joinme::detail::parse_absolute(tr.url);
     if (!url) {
         out.ec = errc::invalid_url;
         co_return out;

@@ -8,6 +8,7 @@
 /// §4.2.2.1 from either, and the `state` check that makes a forged redirect fail.
 
 #include <joinme/detail/form.hpp>
+#include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/token.hpp>
@@ -111,16 +112,6 @@ struct redirect_params {
     }
 };
 
-// A URI reference, or nothing; see slash_after_scheme for why some are refused unparsed.
-inline std::optional<boost::urls::url_view> parse_reference(std::string_view s) {
-    if (!slash_after_scheme(s))
-        return std::nullopt;
-    auto r = boost::urls::parse_uri_reference(s);
-    if (!r)
-        return std::nullopt;
-    return *r;
-}
-
 // 0 when the scheme has no well-known port.
 inline std::uint16_t effective_port(const boost::urls::url_view& u) noexcept {
     if (u.has_port())
@@ -190,7 +181,7 @@ inline redirect_response parse_redirect(std::string_view redirect,
         detail::fail(ec, diag, errc::malformed_response, "the redirect exceeds the size limit");
         return out;
     }
-    auto parsed = detail::parse_reference(redirect);
+    auto parsed = joinme::detail::parse_reference(redirect);
     if (!parsed) {
         detail::fail(ec, diag, errc::malformed_response, "the redirect is not a valid URI");
         return out;
@@ -203,7 +194,7 @@ inline redirect_response parse_redirect(std::string_view redirect,
         return out;
     }
     if (opts.check_redirect_uri) {
-        auto expected = detail::parse_reference(sent.redirect_uri);
+        auto expected = joinme::detail::parse_reference(sent.redirect_uri);
         if (sent.redirect_uri.empty() || !expected) {
             detail::fail(
                 ec, diag,

@@ -5,6 +5,7 @@
 // Shared by the OAuth builders and parsers: percent-encoding and endpoint checks (all through
 // Boost.URL), and error reporting.
 
+#include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 
 #include <boost/url/encode.hpp>
@@ -48,23 +49,10 @@ inline void append_query(boost::urls::url& u, std::string_view key, std::string_
     u.encoded_params().append({boost::urls::pct_string_view(k), boost::urls::pct_string_view(v)});
 }
 
-// Boost.URL 1.81 trips an internal assertion (an abort where assertions are on) on some URIs
-// whose scheme's colon is followed by an empty path, such as `x:?` or `x:[`. Every URI joinme
-// handles has a `/` there (`https://...`, `com.example.app:/cb`) or no scheme at all
-// (`/cb?...`), so anything else is refused before Boost.URL sees it.
-inline bool slash_after_scheme(std::string_view s) noexcept {
-    auto i = s.find_first_of(":/?#");
-    return i == std::string_view::npos || s[i] != ':' || (i + 1 < s.size() && s[i + 1] == '/');
-}
-
 // An endpoint URL: absolute, `http` or `https`, with a host and no fragment (RFC 6749 §3.1,
 // §3.2). Anything else is `errc::invalid_url`.
 inline boost::urls::url parse_endpoint(std::string_view s, error_code& ec) {
-    if (!slash_after_scheme(s)) {
-        ec = errc::invalid_url;
-        return {};
-    }
-    auto r = boost::urls::parse_absolute_uri(s);
+    auto r = joinme::detail::parse_absolute(s);
     if (!r ||
         (r->scheme_id() != boost::urls::scheme::https &&
          r->scheme_id() != boost::urls::scheme::http) ||

@@ -12,6 +12,7 @@
 #include <joinme/detail/html.hpp>
 #include <joinme/detail/random.hpp>
 #include <joinme/detail/time.hpp>
+#include <joinme/detail/url.hpp>
 #include <joinme/sandbox/options.hpp>
 #include <joinme/secret.hpp>
 
@@ -159,29 +160,6 @@ inline std::string join_scopes(const std::vector<std::string>& v) {
     return out;
 }
 
-/// Whether Boost.URL 1.81 would trip an assertion (an abort where assertions are on) parsing
-/// `s` as a URI or URI reference: its hier-part rule counts one empty segment when the input
-/// ends one character after the scheme's colon and that character can start neither a path
-/// nor a segment (`http:?`, `http:#`, `x:[`), and `path_segments` asserts on it.
-inline bool trips_boost_url(std::string_view s) noexcept {
-    auto colon = s.find_first_of(":/?#");
-    if (colon == std::string_view::npos || s[colon] != ':' || s.size() - colon != 2)
-        return false;
-    char c = s.back();
-    return c != '/' && c != '%' && !urls::pchars(c);
-}
-
-/// `s` as an absolute URI (RFC 3986 §4.3), viewing `s`; nothing when it is not one, including
-/// the input Boost.URL 1.81 cannot parse (see trips_boost_url).
-inline std::optional<urls::url_view> parse_absolute(std::string_view s) {
-    if (trips_boost_url(s))
-        return std::nullopt;
-    auto r = urls::parse_absolute_uri(s);
-    if (!r)
-        return std::nullopt;
-    return *r;
-}
-
 inline bool is_loopback_host(std::string_view h) {
     return h == "127.0.0.1" || h == "[::1]" || h == "localhost";
 }
@@ -190,8 +168,8 @@ inline bool is_loopback_host(std::string_view h) {
 inline bool redirect_matches(std::string_view registered, std::string_view given) {
     if (registered == given)
         return true;
-    auto r = parse_absolute(registered);
-    auto g = parse_absolute(given);
+    auto r = joinme::detail::parse_absolute(registered);
+    auto g = joinme::detail::parse_absolute(given);
     if (!r || !g || r->scheme() != "http" || g->scheme() != "http" ||
         !is_loopback_host(r->encoded_host()))
         return false;
@@ -401,9 +379,7 @@ public:
 
     std::optional<std::int64_t> meeting_for_presenter_link(std::string_view link) const {
         std::string copy(link);
-        if (trips_boost_url(copy))
-            return std::nullopt;
-        auto u = urls::parse_uri_reference(copy);
+        auto u = joinme::detail::parse_reference(copy);
         if (!u)
             return std::nullopt;
         auto l = links_.find(parse_params(u->encoded_query()).get("token"));
@@ -1174,18 +1150,6 @@ private:
         auto hooks = b.if_contains("webhooks");
         if (hooks && !hooks->is_null() && !hooks->is_object())
             return api_error(400, "webhooks must be an object.");
-        // A webhook without an absolute callbackUrl makes the body bad; one the sandbox cannot
-        // deliver only goes unregistered.
-        if (hooks && hooks->is_object()) {
-            for (auto& [event, v] : hooks->as_object()) {
-                const json::value* url =
-                    v.is_object() ? v.as_object().if_contains("callbackUrl") : nullptr;
-                if (!url || !url->is_string() || !parse_absolute(url->get_string()))
-                    return api_error(400, "The callbackUrl of webhook " + std::string(event) +
-                                              " must be an absolute URL.");
-            }
-        }
-
         live_meeting lm;
         lm.id = scheduled ? scheduled->id : next_meeting_id_++;
         lm.presenter_token = joinme::detail::random_token(24);
@@ -1193,17 +1157,25 @@ private:
         json::object status;
         if (hooks && hooks->is_object()) {
             for (auto& [event, v] : hooks->as_object()) {
+                // A webhook that cannot be registered does not stop the meeting (joinme-api.md
+                // §4.4): it is reported unregistered, with the reason.
                 json::object st{{"registered", false}};
-                const json::string& url = v.as_object().at("callbackUrl").get_string();
+                const json::value* url =
+                    v.is_object() ? v.as_object().if_contains("callbackUrl") : nullptr;
+                auto parsed = url && url->is_string()
+                                  ? joinme::detail::parse_absolute(url->get_string())
+                                  : std::nullopt;
                 if (event != "meeting.start" && event != "meeting.end")
                     st["message"] = "Unknown event.";
-                else if (parse_absolute(url)->scheme() != "http")
+                else if (!parsed)
+                    st["message"] = "callbackUrl must be an absolute URL.";
+                else if (parsed->scheme() != "http")
                     st["message"] = "The sandbox delivers webhooks over http only.";
                 else {
                     st["registered"] = true;
                     auto custom = v.as_object().if_contains("customCallbackData");
                     lm.webhooks[std::string(event)] =
-                        webhook_rec{std::string(url), custom ? *custom : nullptr};
+                        webhook_rec{std::string(url->get_string()), custom ? *custom : nullptr};
                 }
                 status[event] = std::move(st);
             }
