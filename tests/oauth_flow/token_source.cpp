@@ -465,3 +465,87 @@ TEST_CASE("a refresh that never gets an answer ends at refresh_timeout and frees
     CHECK(!lec);
     CHECK(lease.id != 0);
 }
+
+TEST_CASE("the source and its pool destroyed while a refresh waits for the store's lease") {
+    sandbox_env env;
+    auto store = std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
+    auto opts = options_for(env);
+    opts.store = store;
+    opts.user = "u";
+    // A pool and a source of their own, on the heap: a use after free is one.
+    auto pool = std::make_unique<tls_pool>(env.ioc.get_executor(), joinme::tls_context(env.ssl));
+    auto src = std::make_unique<tls_source>(*pool, env.cfg, opts);
+    auto t = env.login();
+    src->set_token(t);
+    auto first = ask(*src, 1); // saves it
+    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
+    REQUIRE(!first[0].ec);
+
+    // Another process holds the lease; the refresh queues for it.
+    auto locked = env.run(store->async_lock("u", 10s, asio::as_tuple(asio::use_awaitable)));
+    REQUIRE(!std::get<0>(locked));
+    env.advance(3601s);
+    auto r = ask(*src, 3);
+    for (int i = 0; i < 10; ++i)
+        env.ioc.poll();
+    REQUIRE(!all_done(r));
+
+    src.reset();
+    pool.reset();
+    auto unlocked =
+        env.run(store->async_unlock("u", std::get<1>(locked), asio::as_tuple(asio::use_awaitable)));
+    CHECK(!std::get<0>(unlocked));
+    REQUIRE(run_until(
+        env.ioc, [&] { return all_done(r); }, 5s));
+    for (auto& g : r) {
+        CHECK(g.ec == asio::error::operation_aborted);
+        CHECK(!g.diag.client_message.empty());
+    }
+
+    // The flight takes the lease, finds its source gone, and gives the lease back without
+    // sending anything.
+    auto again = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
+    CHECK(!std::get<0>(again));
+    CHECK(env.srv.stats().refresh_requests == 0);
+    auto stored = env.run(store->async_load("u", asio::as_tuple(asio::use_awaitable)));
+    REQUIRE(std::get<1>(stored));
+    CHECK(std::get<1>(stored)->value.access_token == t.access_token);
+}
+
+TEST_CASE("the source and its pool destroyed during the refresh request: the token is saved") {
+    sandbox_env env;
+    auto store = std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
+    auto opts = options_for(env);
+    opts.store = store;
+    opts.user = "u";
+    auto pool = std::make_unique<tls_pool>(env.ioc.get_executor(), joinme::tls_context(env.ssl));
+    auto src = std::make_unique<tls_source>(*pool, env.cfg, opts);
+    auto t = env.login();
+    src->set_token(t);
+    auto first = ask(*src, 1);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
+    REQUIRE(!first[0].ec);
+
+    sandbox::fault slow;
+    slow.latency = 200ms;
+    env.srv.set_fault(sandbox::endpoint::token, slow);
+    env.advance(3601s);
+    auto r = ask(*src, 3);
+    REQUIRE(run_until(env.ioc, [&] { return env.srv.stats().refresh_requests == 1; }));
+    src.reset();
+    pool.reset();
+    REQUIRE(run_until(
+        env.ioc, [&] { return all_done(r); }, 5s));
+    for (auto& g : r)
+        CHECK(g.ec == asio::error::operation_aborted);
+
+    // The answer still arrives, and its token (with the rotated refresh token) is stored.
+    REQUIRE(run_until(
+        env.ioc, [&] { return store->saves() == 2; }, 5s));
+    auto stored = env.run(store->async_load("u", asio::as_tuple(asio::use_awaitable)));
+    REQUIRE(std::get<1>(stored));
+    CHECK(!(std::get<1>(stored)->value.access_token == t.access_token));
+    CHECK(env.api_accepts(std::get<1>(stored)->value.access_token));
+    auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
+    CHECK(!std::get<0>(locked));
+}

@@ -94,8 +94,12 @@ struct token_source_stats {
 /// cancellation; it completes with `operation_aborted` and leaves the shared refresh running
 /// for the others.
 ///
-/// Lifetime: the pool and the store must outlive the source's operations; a refresh in
-/// flight keeps the source's state alive until it ends.
+/// Lifetime: the pool must outlive the source object (not its operations); the store is
+/// shared. A refresh in flight keeps the source's state and the store alive until it ends, but
+/// never uses the pool after the source is destroyed: destroying the source completes its
+/// waiting operations at once with `operation_aborted`, and its refresh stops before its next
+/// request (one already sent is finished, and its token saved to the store, so that a
+/// rotated refresh token is not lost). The pool may then be destroyed.
 template <transport Stream>
 class basic_token_source {
 public:
@@ -110,8 +114,15 @@ public:
     basic_token_source(const basic_token_source&) = delete;
     basic_token_source& operator=(const basic_token_source&) = delete;
 
+    /// Completes waiting operations with `operation_aborted`; a refresh in flight no longer
+    /// uses the pool (see "Lifetime").
+    ~basic_token_source() {
+        st_->pool = nullptr;
+        wake(*st_, aborted());
+    }
+
     /// The pool's executor, on which every operation runs.
-    boost::asio::any_io_executor get_executor() const { return st_->pool->get_executor(); }
+    boost::asio::any_io_executor get_executor() const { return st_->ex; }
 
     /// Replaces the current token by `t` (from a code exchange or an implicit redirect). It is
     /// saved to the store, unconditionally, before it is first handed out.
@@ -198,9 +209,19 @@ private:
         bool considered_force = false;
     };
 
+    struct state;
+
+    // Lives in the frame of an operation waiting for the flight.
     struct waiter {
-        explicit waiter(const boost::asio::any_io_executor& ex)
-            : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+        explicit waiter(state& s)
+            : st(s)
+            , timer(s.ex, std::chrono::steady_clock::time_point::max()) {}
+        waiter(const waiter&) = delete;
+        waiter& operator=(const waiter&) = delete;
+        // A frame can be destroyed without being woken (its io_context destroyed first): the
+        // source must not wake it later.
+        ~waiter() { std::erase(st.waiters, this); }
+        state& st;
         boost::asio::steady_timer timer;
         bool woken = false;
         outcome out;
@@ -209,10 +230,14 @@ private:
     struct state {
         state(pool_type& p, config c, token_source_options o)
             : pool(&p)
+            , ex(p.get_executor())
             , cfg(std::move(c))
             , opts(std::move(o)) {}
 
+        // Null once the source is destroyed: the pool may be gone. A flight checks it after
+        // suspending and before using the pool.
         pool_type* pool;
+        boost::asio::any_io_executor ex;
         config cfg;
         token_source_options opts;
         std::optional<oauth::token> current;
@@ -261,6 +286,10 @@ private:
         return o;
     }
 
+    static outcome aborted() {
+        return fail(boost::asio::error::operation_aborted, "the token source was destroyed");
+    }
+
     static outcome success(const oauth::token& t) {
         outcome o;
         o.value = t;
@@ -293,20 +322,21 @@ private:
 
     // Waits for the flight (starting it if none), or for the caller's cancellation.
     static awaitable<outcome> join(std::shared_ptr<state> st) {
-        auto ex = st->pool->get_executor();
-        waiter w(ex);
+        if (!st->pool)
+            co_return aborted(); // started just before the source was destroyed
+        waiter w(*st);
         st->waiters.push_back(&w);
         if (!st->flying) {
             st->flying = true;
-            boost::asio::co_spawn(ex, fly(st), boost::asio::detached);
+            boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
         }
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
         // no I/O has then already woken this waiter.
         if (!w.woken)
             (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
         if (!w.woken) {
-            // Cancelled by this caller: leave; the flight goes on for the others.
-            std::erase(st->waiters, &w);
+            // Cancelled by this caller: leave (`w` leaves the list); the flight goes on for the
+            // others.
             co_return fail(boost::asio::error::operation_aborted, "");
         }
         co_return std::move(w.out);
@@ -327,8 +357,13 @@ private:
         }
         st->flying = false;
         st->force.reset();
-        auto waiters = std::move(st->waiters);
-        st->waiters.clear();
+        wake(*st, out);
+    }
+
+    // Completes every waiter with `out`.
+    static void wake(state& st, const outcome& out) {
+        auto waiters = std::move(st.waiters);
+        st.waiters.clear();
         for (waiter* w : waiters) {
             w->out = out;
             w->woken = true;
@@ -371,12 +406,19 @@ private:
     // The refresh request proper, bounded by refresh_timeout; updates the clock offset.
     static awaitable<error_code> request(std::shared_ptr<state> st, const token_request& tr,
                                          detail::endpoint_reply& reply) {
+        // Checked again here, where the pool is used: this coroutine may start later.
+        if (!st->pool) {
+            reply.ec = boost::asio::error::operation_aborted;
+            co_return reply.ec;
+        }
         auto clock = st->opts.clock;
         reply = co_await detail::post(*st->pool, tr, clock);
         co_return reply.ec;
     }
 
     static awaitable<outcome> refresh(std::shared_ptr<state> st) {
+        if (!st->pool)
+            co_return aborted();
         error_code built;
         auto previous = *st->current;
         auto tr = make_refresh_request(st->cfg, previous.refresh_token, built);
@@ -401,6 +443,8 @@ private:
 
     // Decides, refreshes, saves; with a store, under its lease.
     static awaitable<outcome> round(std::shared_ptr<state> st) {
+        if (!st->pool)
+            co_return aborted();
         auto& store = st->opts.store;
         if (!st->current && store && !st->loaded) {
             if (auto ec = co_await reload(st))
@@ -428,7 +472,9 @@ private:
         if (lec)
             co_return store_failure("locking the token store failed", lec);
         outcome o;
-        if (auto ec = co_await reload(st)) {
+        if (!st->pool) {
+            o = aborted(); // destroyed while waiting for the lease
+        } else if (auto ec = co_await reload(st)) {
             o = store_failure("reading the token store failed", ec);
         } else if (!st->needs_refresh(*st->current)) {
             o = success(*st->current); // another process refreshed meanwhile
