@@ -8,6 +8,7 @@
 #include <joinme/detail/time.hpp>
 
 #include <filesystem>
+#include <stdexcept>
 #include <vector>
 
 #include <sys/stat.h>
@@ -546,6 +547,85 @@ TEST_CASE("the source and its pool destroyed during the refresh request: the tok
     REQUIRE(std::get<1>(stored));
     CHECK(!(std::get<1>(stored)->value.access_token == t.access_token));
     CHECK(env.api_accepts(std::get<1>(stored)->value.access_token));
+    auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
+    CHECK(!std::get<0>(locked));
+}
+
+namespace {
+
+// A store that throws what it is told to, as a faulty implementation might.
+class throwing_store : public oauth::memory_token_store {
+public:
+    using memory_token_store::memory_token_store;
+    bool throw_on_lock = false;
+    bool throw_on_load = false;
+    bool throw_on_save = false;
+
+protected:
+    void do_lock(std::string user, std::chrono::milliseconds d, lock_handler h) override {
+        if (throw_on_lock)
+            throw std::runtime_error("the lock server is down");
+        memory_token_store::do_lock(std::move(user), d, std::move(h));
+    }
+    void do_load(std::string user, load_handler h) override {
+        if (throw_on_load)
+            throw std::runtime_error("the stored data is unreadable");
+        memory_token_store::do_load(std::move(user), std::move(h));
+    }
+    void do_save(std::string user, oauth::token t, std::uint64_t v, save_handler h) override {
+        if (throw_on_save)
+            throw std::runtime_error("the disk is full");
+        memory_token_store::do_save(std::move(user), std::move(t), v, std::move(h));
+    }
+};
+
+} // namespace
+
+TEST_CASE("a store that throws: callers get token_store_failed, the next call starts afresh") {
+    sandbox_env env;
+    auto store = std::make_shared<throwing_store>(env.ioc.get_executor(), 2s);
+    auto opts = options_for(env);
+    opts.store = store;
+    opts.user = "u";
+    tls_source src(*env.pool, env.cfg, opts);
+    src.set_token(env.login());
+    auto first = ask(src, 1); // saves it
+    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
+    REQUIRE(!first[0].ec);
+    env.advance(3601s);
+
+    std::string what;
+    std::size_t refreshes = 0;
+    SUBCASE("async_lock throws") {
+        store->throw_on_lock = true;
+        what = "the lock server is down";
+    }
+    SUBCASE("async_load throws, under the lease") {
+        store->throw_on_load = true;
+        what = "the stored data is unreadable";
+    }
+    SUBCASE("async_save throws, after the refresh") {
+        store->throw_on_save = true;
+        what = "the disk is full";
+        refreshes = 1;
+    }
+    auto r = ask(src, 5);
+    REQUIRE(run_until(
+        env.ioc, [&] { return all_done(r); }, 5s));
+    for (auto& g : r) {
+        CHECK(g.ec == errc::token_store_failed);
+        CHECK(g.diag.client_message.find(what) != std::string::npos);
+    }
+    CHECK(env.srv.stats().refresh_requests == refreshes);
+
+    // The lease was given back, and the next call starts a new flight.
+    store->throw_on_lock = store->throw_on_load = store->throw_on_save = false;
+    auto again = ask(src, 1);
+    REQUIRE(run_until(
+        env.ioc, [&] { return all_done(again); }, 5s));
+    CHECK(!again[0].ec);
+    CHECK(env.srv.stats().refresh_requests == 1); // a refreshed token is saved, not refreshed
+    CHECK(env.api_accepts(again[0].value.access_token));
     auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
     CHECK(!std::get<0>(locked));
 }

@@ -21,14 +21,19 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <boost/system/errc.hpp>
+#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <exception>
 #include <memory>
+#include <new>
 #include <optional>
 #include <string>
 #include <tuple>
@@ -84,6 +89,11 @@ struct token_source_stats {
 ///   process stored meanwhile is adopted instead of refreshing. If the refresh still fails
 ///   with `invalid_grant`, the store is read once more and a token another process obtained
 ///   is adopted.
+/// - A store is the application's code: an exception it throws is a failure like an error it
+///   reports (`errc::token_store_failed`, its `what()` in `client_message`). Any other
+///   exception during a refresh (`std::bad_alloc`, ...) fails that refresh for its callers
+///   (`boost::system::errc::not_enough_memory`, or `state_not_recoverable` with its message);
+///   the store's lease is released either way, and the next call starts a new refresh.
 /// - A token without a refresh token (implicit grant) is handed out until it expires, then
 ///   gives `errc::reauthorization_required`; so does a source without any token.
 ///
@@ -280,10 +290,37 @@ private:
         return o;
     }
 
-    static outcome store_failure(std::string_view what, const error_code& ec) {
+    // `thrown`: the message of the exception the store threw instead of reporting `ec`.
+    static outcome store_failure(std::string_view what, const error_code& ec,
+                                 const std::string& thrown = {}) {
         auto o = fail(errc::token_store_failed, what);
-        o.diag.client_message += ": " + ec.message();
+        if (thrown.empty())
+            o.diag.client_message += ": " + ec.message();
+        else
+            o.diag.client_message += ": the token store threw an exception: " + thrown;
         return o;
+    }
+
+    // An exception the flight does not expect, as its callers' error: they must not wait
+    // forever for a flight that ended.
+    static outcome unexpected(std::exception_ptr e) {
+        try {
+            std::rethrow_exception(e);
+        } catch (const boost::system::system_error& x) {
+            return fail(x.code(), "");
+        } catch (const std::bad_alloc&) {
+            return fail(
+                boost::system::errc::make_error_code(boost::system::errc::not_enough_memory),
+                "the refresh ran out of memory");
+        } catch (const std::exception& x) {
+            return fail(
+                boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable),
+                std::string("the refresh failed with an exception: ") + x.what());
+        } catch (...) {
+            return fail(
+                boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable),
+                "the refresh failed with an exception");
+        }
     }
 
     static outcome aborted() {
@@ -349,8 +386,8 @@ private:
         for (int i = 0; i < 2; ++i) {
             try {
                 out = co_await round(st);
-            } catch (const boost::system::system_error& e) {
-                out = fail(e.code(), "");
+            } catch (...) {
+                out = unexpected(std::current_exception());
             }
             if (out.ec || out.considered_force || !st->forced(out.value))
                 break;
@@ -371,13 +408,53 @@ private:
         }
     }
 
+    // Awaits the store operation that `start(handler)` initiates. The store is the
+    // application's code: an exception it throws is returned as `errc::token_store_failed`,
+    // its message in `thrown`. (Awaited with `use_awaitable`, an exception thrown by the
+    // initiation would not reach this coroutine but leave `io_context::run`.)
+    template <class... Ts, class Start>
+    static awaitable<std::tuple<error_code, Ts...>> call_store(const state& st, Start start,
+                                                               std::string& thrown) {
+        struct call {
+            explicit call(const boost::asio::any_io_executor& ex)
+                : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+            boost::asio::steady_timer timer;
+            std::optional<std::tuple<error_code, Ts...>> result;
+        };
+        auto c = std::make_shared<call>(st.ex);
+        try {
+            start(boost::asio::bind_executor(st.ex, [c](error_code ec, Ts... values) {
+                c->result.emplace(ec, std::move(values)...);
+                c->timer.cancel();
+            }));
+        } catch (const std::exception& e) {
+            thrown = e.what();
+            if (thrown.empty())
+                thrown = "(no message)";
+        } catch (...) {
+            thrown = "(not a std::exception)";
+        }
+        if (thrown.empty() && !c->result)
+            (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (!c->result) {
+            std::tuple<error_code, Ts...> failed{};
+            std::get<0>(failed) = errc::token_store_failed;
+            co_return failed;
+        }
+        co_return std::move(*c->result);
+    }
+
     static awaitable<outcome> save_current(std::shared_ptr<state> st) {
         auto expected = st->unconditional_save ? any_version : st->version;
-        auto [ec, v] =
-            co_await st->opts.store->async_save(st->opts.user, *st->current, expected,
-                                                boost::asio::as_tuple(boost::asio::use_awaitable));
+        std::string thrown;
+        auto [ec, v] = co_await call_store<std::uint64_t>(
+            *st,
+            [&](auto h) {
+                st->opts.store->async_save(st->opts.user, *st->current, expected, std::move(h));
+            },
+            thrown);
         if (ec)
-            co_return store_failure("saving the token failed", ec);
+            co_return store_failure("saving the token failed", ec, thrown);
         st->version = v;
         st->saved = true;
         st->unconditional_save = false;
@@ -385,12 +462,13 @@ private:
         co_return success(*st->current);
     }
 
-    // Reads the store; adopts a token newer than ours. Returns false on a store failure.
-    static awaitable<error_code> reload(std::shared_ptr<state> st) {
-        auto [ec, stored] = co_await st->opts.store->async_load(
-            st->opts.user, boost::asio::as_tuple(boost::asio::use_awaitable));
+    // Reads the store; adopts a token newer than ours. Fails only on a store failure.
+    static awaitable<outcome> reload(std::shared_ptr<state> st) {
+        std::string thrown;
+        auto [ec, stored] = co_await call_store<std::optional<stored_token>>(
+            *st, [&](auto h) { st->opts.store->async_load(st->opts.user, std::move(h)); }, thrown);
         if (ec)
-            co_return ec;
+            co_return store_failure("reading the token store failed", ec, thrown);
         st->loaded = true;
         if (stored && (!st->current || stored->version != st->version) &&
             (st->saved || !st->current)) {
@@ -400,7 +478,7 @@ private:
             st->unconditional_save = false;
             ++st->stats.adopted;
         }
-        co_return error_code{};
+        co_return outcome{};
     }
 
     // The refresh request proper, bounded by refresh_timeout; updates the clock offset.
@@ -447,8 +525,9 @@ private:
             co_return aborted();
         auto& store = st->opts.store;
         if (!st->current && store && !st->loaded) {
-            if (auto ec = co_await reload(st))
-                co_return store_failure("reading the token store failed", ec);
+            auto loaded = co_await reload(st);
+            if (loaded.ec)
+                co_return loaded;
         }
         if (!st->current)
             co_return fail(errc::reauthorization_required,
@@ -466,25 +545,39 @@ private:
             o.considered_force = considered;
             co_return o;
         }
-        auto [lec, lease] =
-            co_await store->async_lock(st->opts.user, st->opts.refresh_timeout,
-                                       boost::asio::as_tuple(boost::asio::use_awaitable));
+        std::string thrown;
+        auto [lec, lease] = co_await call_store<store_lease>(
+            *st,
+            [&](auto h) {
+                store->async_lock(st->opts.user, st->opts.refresh_timeout, std::move(h));
+            },
+            thrown);
         if (lec)
-            co_return store_failure("locking the token store failed", lec);
+            co_return store_failure("locking the token store failed", lec, thrown);
+        // Whatever happens under the lease, it is released.
         outcome o;
-        if (!st->pool) {
-            o = aborted(); // destroyed while waiting for the lease
-        } else if (auto ec = co_await reload(st)) {
-            o = store_failure("reading the token store failed", ec);
-        } else if (!st->needs_refresh(*st->current)) {
-            o = success(*st->current); // another process refreshed meanwhile
-        } else {
-            o = co_await refresh_unlocked(st);
+        try {
+            o = co_await under_lease(st);
+        } catch (...) {
+            o = unexpected(std::current_exception());
         }
-        auto [uec] = co_await store->async_unlock(
-            st->opts.user, lease, boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [uec] = co_await call_store<>(
+            *st, [&](auto h) { store->async_unlock(st->opts.user, lease, std::move(h)); }, thrown);
         (void)uec; // a lost lease changes nothing for this result
         o.considered_force = considered;
+        co_return o;
+    }
+
+    // Re-reads the store, and refreshes unless another process did.
+    static awaitable<outcome> under_lease(std::shared_ptr<state> st) {
+        if (!st->pool)
+            co_return aborted(); // destroyed while waiting for the lease
+        auto o = co_await reload(st);
+        if (o.ec)
+            co_return o;
+        if (!st->needs_refresh(*st->current))
+            co_return success(*st->current); // another process refreshed meanwhile
+        o = co_await refresh_unlocked(st);
         co_return o;
     }
 
@@ -500,7 +593,8 @@ private:
         auto o = co_await refresh(st);
         if (o.ec == oauth_errc::invalid_grant && st->opts.store) {
             // Another process may have rotated the refresh token: take what it stored.
-            if (!co_await reload(st) && !(st->current->refresh_token == used) &&
+            auto reloaded = co_await reload(st);
+            if (!reloaded.ec && !(st->current->refresh_token == used) &&
                 !st->current->expired(st->server_now()))
                 co_return success(*st->current);
             co_return o;
