@@ -629,3 +629,102 @@ TEST_CASE("a store that throws: callers get token_store_failed, the next call st
     auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
     CHECK(!std::get<0>(locked));
 }
+
+TEST_CASE("a refresh token rejected with invalid_grant is never sent again") {
+    sandbox_env env;
+    tls_source src(*env.pool, env.cfg, options_for(env));
+    auto t = env.login();
+    REQUIRE(env.srv.revoke_refresh_token(t.refresh_token.reveal()));
+    src.set_token(t);
+    env.advance(3601s);
+    auto token_requests = env.srv.stats()[sandbox::endpoint::token];
+    auto r = ask(src, 10);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(r); }));
+    for (auto& g : r)
+        CHECK(g.ec == oauth_errc::invalid_grant);
+    CHECK(env.srv.stats().refresh_requests == 1);
+
+    // Every later call fails at once, without a request.
+    for (int i = 0; i < 50; ++i) {
+        auto later = ask(src, 20);
+        REQUIRE(run_until(
+            env.ioc, [&] { return all_done(later); }, 5s));
+        for (auto& g : later) {
+            CHECK(g.ec == errc::reauthorization_required);
+            CHECK(g.diag.client_message.find("refresh token was rejected") != std::string::npos);
+        }
+    }
+    std::vector<got> forced(5);
+    for (auto& g : forced)
+        src.async_force_refresh(t.access_token, g.diag, [&g](error_code ec, oauth::token) {
+            g.done = true;
+            g.ec = ec;
+        });
+    REQUIRE(run_until(
+        env.ioc, [&] { return all_done(forced); }, 5s));
+    for (auto& g : forced)
+        CHECK(g.ec == errc::reauthorization_required);
+    CHECK(env.srv.stats().refresh_requests == 1);
+    CHECK(env.srv.stats()[sandbox::endpoint::token] == token_requests + 1);
+    CHECK(src.stats().refresh_requests == 1);
+
+    // A new token from a new authorization revives the source.
+    auto t2 = env.login();
+    src.set_token(t2);
+    auto revived = ask(src, 1);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(revived); }));
+    CHECK(!revived[0].ec);
+    CHECK(revived[0].value.access_token == t2.access_token);
+    env.advance(3601s);
+    auto refreshed = ask(src, 1);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(refreshed); }));
+    CHECK(!refreshed[0].ec);
+    CHECK(env.srv.stats().refresh_requests == 2);
+    CHECK(env.api_accepts(refreshed[0].value.access_token));
+}
+
+TEST_CASE("a rejected refresh token with a store: no request until the store has another") {
+    sandbox_env env;
+    auto store = std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
+    auto opts = options_for(env);
+    opts.store = store;
+    opts.user = "u";
+    tls_source src(*env.pool, env.cfg, opts);
+    auto t = env.login();
+    src.set_token(t);
+    auto first = ask(src, 1); // saves it
+    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
+    REQUIRE(!first[0].ec);
+    REQUIRE(env.srv.revoke_refresh_token(t.refresh_token.reveal()));
+    env.advance(3601s);
+    auto r = ask(src, 10);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(r); }));
+    for (auto& g : r)
+        CHECK(g.ec == oauth_errc::invalid_grant);
+
+    for (int i = 0; i < 50; ++i) {
+        auto later = ask(src, 20);
+        REQUIRE(run_until(
+            env.ioc, [&] { return all_done(later); }, 5s));
+        for (auto& g : later)
+            CHECK(g.ec == errc::reauthorization_required);
+    }
+    CHECK(env.srv.stats().refresh_requests == 1);
+    CHECK(src.stats().refresh_requests == 1);
+
+    // Another process authorizes the user again and stores the new token: it is adopted.
+    auto t2 = env.login();
+    auto saved = env.run(
+        store->async_save("u", t2, oauth::any_version, asio::as_tuple(asio::use_awaitable)));
+    REQUIRE(!std::get<0>(saved));
+    auto adopted = ask(src, 3);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(adopted); }));
+    for (auto& g : adopted) {
+        CHECK(!g.ec);
+        CHECK(g.value.access_token == t2.access_token);
+    }
+    CHECK(env.srv.stats().refresh_requests == 1);
+    // The lease is free.
+    auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
+    CHECK(!std::get<0>(locked));
+}

@@ -89,6 +89,11 @@ struct token_source_stats {
 ///   process stored meanwhile is adopted instead of refreshing. If the refresh still fails
 ///   with `invalid_grant`, the store is read once more and a token another process obtained
 ///   is adopted.
+/// - A refresh token the server rejects with `invalid_grant` is never sent again. The callers
+///   of that refresh get `invalid_grant`; every later operation that needs a refresh completes
+///   at once with `errc::reauthorization_required`, without a request, until a token with
+///   another refresh token arrives: through `set_token`, or (with a store, which such an
+///   operation reads again) stored by another process.
 /// - A store is the application's code: an exception it throws is a failure like an error it
 ///   reports (`errc::token_store_failed`, its `what()` in `client_message`). Any other
 ///   exception during a refresh (`std::bad_alloc`, ...) fails that refresh for its callers
@@ -166,10 +171,11 @@ public:
     ///               store failure, the store's message in `client_message`).
     /// @param token  completion token, signature `void(error_code, oauth::token)`.
     ///
-    /// Errors: `errc::reauthorization_required` (no token, or an expired one that cannot be
-    /// refreshed); `errc::token_store_failed`; the refresh's errors as `async_refresh` reports
-    /// them (`oauth_errc::invalid_grant` for a revoked or rotated-away refresh token, ...);
-    /// `errc::timeout` when the refresh exceeds `refresh_timeout`; `operation_aborted`.
+    /// Errors: `errc::reauthorization_required` (no token, an expired one that cannot be
+    /// refreshed, or one whose refresh token the server has rejected); `errc::token_store_failed`;
+    /// the refresh's errors as `async_refresh` reports them (`oauth_errc::invalid_grant` for a
+    /// revoked or rotated-away refresh token, ...); `errc::timeout` when the refresh exceeds
+    /// `refresh_timeout`; `operation_aborted`.
     template <class Token>
     requires detail::is_token_v<Token>
     auto async_get_token(diagnostics& diag, Token&& token) {
@@ -257,6 +263,7 @@ private:
         std::uint64_t version = 0;       // store version of current
         std::chrono::system_clock::duration offset{};
         std::optional<joinme::secret> force; // refresh even if not due, if current is this
+        std::optional<joinme::secret> rejected_refresh; // refused with invalid_grant: not resent
         bool flying = false;
         std::vector<waiter*> waiters;
         token_source_stats stats;
@@ -267,6 +274,11 @@ private:
         time_point server_now() const { return local_now() + offset; }
 
         bool forced(const oauth::token& t) const { return force && t.access_token == *force; }
+
+        // Is `t`'s refresh token one the server has rejected?
+        bool dead(const oauth::token& t) const {
+            return rejected_refresh && t.refreshable() && t.refresh_token == *rejected_refresh;
+        }
 
         bool needs_refresh(const oauth::token& t) const {
             return forced(t) || t.refresh_due(opts.refresh_margin, server_now());
@@ -321,6 +333,12 @@ private:
                 boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable),
                 "the refresh failed with an exception");
         }
+    }
+
+    static outcome rejected() {
+        return fail(errc::reauthorization_required,
+                    "the refresh token was rejected (invalid_grant): the user must authorize the "
+                    "application again");
     }
 
     static outcome aborted() {
@@ -534,6 +552,15 @@ private:
                            "no token is held: authorize the application first");
         if (!st->saved)
             co_return co_await save_current(st);
+        if (store && st->needs_refresh(*st->current) && st->dead(*st->current)) {
+            // Nothing will be sent: only a token another process stored can help, and reading
+            // the store needs no lease.
+            auto o = co_await reload(st);
+            if (o.ec)
+                co_return o;
+            if (st->dead(*st->current))
+                co_return rejected();
+        }
         const bool considered = st->forced(*st->current);
         if (!st->needs_refresh(*st->current)) {
             auto o = success(*st->current);
@@ -589,14 +616,19 @@ private:
                                "the token has expired and has no refresh token");
             co_return success(*st->current);
         }
+        if (st->dead(*st->current))
+            co_return rejected();
         auto used = st->current->refresh_token;
         auto o = co_await refresh(st);
-        if (o.ec == oauth_errc::invalid_grant && st->opts.store) {
-            // Another process may have rotated the refresh token: take what it stored.
-            auto reloaded = co_await reload(st);
-            if (!reloaded.ec && !(st->current->refresh_token == used) &&
-                !st->current->expired(st->server_now()))
-                co_return success(*st->current);
+        if (o.ec == oauth_errc::invalid_grant) {
+            st->rejected_refresh = used;
+            if (st->opts.store) {
+                // Another process may have rotated the refresh token: take what it stored.
+                auto reloaded = co_await reload(st);
+                if (!reloaded.ec && !(st->current->refresh_token == used) &&
+                    !st->current->expired(st->server_now()))
+                    co_return success(*st->current);
+            }
             co_return o;
         }
         if (o.ec)
