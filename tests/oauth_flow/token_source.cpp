@@ -159,11 +159,11 @@ TEST_CASE("refresh ahead of expiry: the margin, cut to half the lifetime") {
     auto a = ask(src, 1);
     REQUIRE(run_until(env.ioc, [&] { return all_done(a); }));
     CHECK(env.srv.stats().refresh_requests == 0);
-    env.advance(2s); // 59 s left: due
+    env.advance(2s); // 59 s left: due, refreshed in the background
     auto b = ask(src, 1);
     REQUIRE(run_until(env.ioc, [&] { return all_done(b); }));
     CHECK(!b[0].ec);
-    CHECK(env.srv.stats().refresh_requests == 1);
+    REQUIRE(run_until(env.ioc, [&] { return env.srv.stats().refresh_requests == 1; }));
 
     SUBCASE("a 100 s token is refreshed at half its life, not at once") {
         env.srv.config().access_token_lifetime = 100s;
@@ -177,7 +177,7 @@ TEST_CASE("refresh ahead of expiry: the margin, cut to half the lifetime") {
         env.advance(51s);
         auto d = ask(short_lived, 1);
         REQUIRE(run_until(env.ioc, [&] { return all_done(d); }));
-        CHECK(env.srv.stats().refresh_requests == 2);
+        REQUIRE(run_until(env.ioc, [&] { return env.srv.stats().refresh_requests == 2; }));
     }
 }
 
@@ -422,9 +422,10 @@ TEST_CASE("skew: expiry is measured against the server's Date") {
     *local += 539s;
     auto same = env.run(src.async_get_token(asio::use_awaitable));
     CHECK(same.access_token.reveal() == "A1");
-    *local += 2s; // 59 s left on the server's clock: due
+    *local += 2s; // 59 s left on the server's clock: due, handed out while refreshed
     auto next = env.run(src.async_get_token(asio::use_awaitable));
-    CHECK(next.access_token.reveal() == "A2");
+    CHECK(next.access_token.reveal() == "A1");
+    REQUIRE(run_until(env.ioc, [&] { return src.current_token()->access_token.reveal() == "A2"; }));
     CHECK(env.counters->requests == 2);
 
     SUBCASE("without use_server_date the local clock is trusted") {
@@ -727,4 +728,48 @@ TEST_CASE("a rejected refresh token with a store: no request until the store has
     // The lease is free.
     auto locked = env.run(store->async_lock("u", 1s, asio::as_tuple(asio::use_awaitable)));
     CHECK(!std::get<0>(locked));
+}
+
+TEST_CASE("a token due for refresh but valid is handed out at once; only an expired one waits") {
+    sandbox_env env;
+    tls_source src(*env.pool, env.cfg, options_for(env));
+    auto t = env.login();
+    src.set_token(t);
+    sandbox::fault slow;
+    slow.latency = 300ms;
+    env.srv.set_fault(sandbox::endpoint::token, slow);
+    env.advance(3600s - 30s); // 30 s left: due with the 60 s margin, still valid
+
+    auto r = ask(src, 20);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(r); }));
+    // Everyone has the current token, and the refresh has not ended yet.
+    CHECK(src.current_token()->access_token == t.access_token);
+    for (auto& g : r) {
+        CHECK(!g.ec);
+        CHECK(g.value.access_token == t.access_token);
+    }
+    CHECK(src.stats().refresh_requests == 1);
+    REQUIRE(
+        run_until(env.ioc, [&] { return !(src.current_token()->access_token == t.access_token); }));
+    auto fresh = src.current_token()->access_token;
+    auto after = ask(src, 5);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(after); }));
+    for (auto& g : after) {
+        CHECK(!g.ec);
+        CHECK(g.value.access_token == fresh);
+    }
+    CHECK(env.srv.stats().refresh_requests == 1);
+    CHECK(env.api_accepts(fresh));
+
+    SUBCASE("an expired token makes callers wait for the refresh") {
+        env.advance(3601s);
+        auto w = ask(src, 5);
+        REQUIRE(run_until(env.ioc, [&] { return all_done(w); }));
+        for (auto& g : w) {
+            CHECK(!g.ec);
+            CHECK(!(g.value.access_token == fresh));
+            CHECK(g.value.access_token == src.current_token()->access_token);
+        }
+        CHECK(env.srv.stats().refresh_requests == 2);
+    }
 }

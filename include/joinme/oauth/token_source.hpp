@@ -79,9 +79,12 @@ struct token_source_stats {
 ///
 /// - A token that is not due for refresh is handed out without any I/O.
 /// - A token due for refresh (`token::refresh_due` with `refresh_margin`, against the
-///   server-corrected clock) is refreshed. However many operations ask meanwhile, at most one
-///   refresh request is in flight, and all of them complete with its result: the new token,
-///   or the same error and diagnostics.
+///   server-corrected clock) but not expired is handed out at once as well, while a refresh
+///   runs in the background. Only an expired token (or `async_force_refresh`) makes callers
+///   wait for the refresh. However many operations ask meanwhile, at most one refresh request
+///   is in flight, and all the waiting ones complete with its result: the new token, or the
+///   same error and diagnostics. A background refresh that fails is reported to nobody; the
+///   next call that finds the token due starts another.
 /// - Every new token (refreshed, or given with `set_token`) is saved to the store before it
 ///   is handed out; if saving fails, callers get `errc::token_store_failed` and the token is
 ///   kept unsaved in memory: the next call saves it before use, without another refresh.
@@ -150,8 +153,8 @@ public:
     /// The current token, if any (it may be due for refresh, or not yet saved).
     const std::optional<oauth::token>& current_token() const noexcept { return st_->current; }
 
-    /// The current token when `async_get_token` would hand it out at once, without any I/O
-    /// (saved, not expired, not due for refresh); null otherwise. Valid until the source is
+    /// The current token when `async_get_token` would hand it out at once without starting a
+    /// refresh (saved, not expired, not due for refresh); null otherwise. Valid until the source is
     /// next used.
     const oauth::token* usable_token() const { return st_->usable() ? &*st_->current : nullptr; }
 
@@ -164,8 +167,9 @@ public:
     /// Counters.
     const token_source_stats& stats() const noexcept { return st_->stats; }
 
-    /// Gets a token that is valid now: at once when the current one is, else after the
-    /// (shared) refresh.
+    /// Gets a token that is valid now: at once when the current one is (when it is due for
+    /// refresh, the refresh is started, and runs in the background), else after the (shared)
+    /// refresh.
     ///
     /// @param diag   cleared at start; on failure what the token endpoint said (or, for a
     ///               store failure, the store's message in `client_message`).
@@ -365,6 +369,11 @@ private:
             } else if (st->usable()) {
                 out = *st->current;
                 co_return error_code{};
+            } else if (st->current && st->saved && !st->current->expired(st->server_now())) {
+                // Due for refresh, still valid: refreshed behind the caller's back.
+                take_off(st);
+                out = *st->current;
+                co_return error_code{};
             }
             auto flight = co_await join(st);
             if (flight.ec)
@@ -381,10 +390,7 @@ private:
             co_return aborted(); // started just before the source was destroyed
         waiter w(*st);
         st->waiters.push_back(&w);
-        if (!st->flying) {
-            st->flying = true;
-            boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
-        }
+        take_off(st);
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
         // no I/O has then already woken this waiter.
         if (!w.woken)
@@ -395,6 +401,14 @@ private:
             co_return fail(boost::asio::error::operation_aborted, "");
         }
         co_return std::move(w.out);
+    }
+
+    // Starts the flight, unless one is in the air.
+    static void take_off(const std::shared_ptr<state>& st) {
+        if (st->flying)
+            return;
+        st->flying = true;
+        boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
     }
 
     // The single flight: rounds until a forced refresh asked for meanwhile is honoured, then
