@@ -15,6 +15,7 @@
 #include <boost/asio.hpp>
 #include <doctest/doctest.h>
 
+#include "support/manual_clock.hpp"
 #include "support/run.hpp"
 
 #include <chrono>
@@ -112,14 +113,9 @@ struct env {
     std::shared_ptr<std::vector<std::chrono::milliseconds>> sleeps =
         std::make_shared<std::vector<std::chrono::milliseconds>>();
 
-    static sandbox::options with_clock(sandbox::options o, std::shared_ptr<time_point> t) {
-        o.clock = [t] { return *t; };
-        o.auto_consent = true;
-        return o;
-    }
-
     explicit env(sandbox::options o = {})
-        : srv(ioc.get_executor(), with_clock(std::move(o), now))
+        : srv(ioc.get_executor(),
+              test_support::with_clock(test_support::auto_consent(std::move(o)), now))
         , ctx(setup<Stream>::context(srv, ssl)) {
         base = std::is_same_v<Stream, memory_stream> ? std::string("http://sandbox.test")
                                                      : srv.base_url();
@@ -146,8 +142,7 @@ struct env {
             *t += std::chrono::ceil<std::chrono::seconds>(d);
             asio::post(ex, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
         };
-        c.pool.clock = [t = now] { return *t; };
-        c.token_source.clock = [t = now] { return *t; };
+        c.pool.clock = test_support::clock_of(now); // the token source's too
         return c;
     }
 

@@ -14,6 +14,7 @@
 #include <joinme/transport/tls.hpp>
 
 #include "support/http_server.hpp"
+#include "support/manual_clock.hpp"
 #include "support/run.hpp"
 
 #include <boost/asio.hpp>
@@ -47,12 +48,6 @@ inline const oauth::scope_set default_scopes{oauth::scope::user_info, oauth::sco
 using test_support::run;
 using test_support::run_until;
 
-inline sandbox::options with_clock(sandbox::options o, std::shared_ptr<time_point> now) {
-    o.clock = [now] { return *now; };
-    o.auto_consent = true;
-    return o;
-}
-
 // The sandbox on TLS, and a pool and a config pointing at it.
 struct sandbox_env {
     asio::io_context ioc;
@@ -64,10 +59,13 @@ struct sandbox_env {
     oauth::config cfg;
 
     explicit sandbox_env(sandbox::options o = {})
-        : srv(ioc.get_executor(), with_clock(std::move(o), now)) {
+        : srv(ioc.get_executor(),
+              test_support::with_clock(test_support::auto_consent(std::move(o)), now)) {
         srv.listen_tls();
         ssl.add_certificate_authority(asio::buffer(srv.certificate_pem()));
-        pool.emplace(ioc.get_executor(), joinme::tls_context(ssl));
+        joinme::http::pool_options opts;
+        opts.clock = clock(); // the OAuth steps date their tokens with it
+        pool.emplace(ioc.get_executor(), joinme::tls_context(ssl), opts);
         cfg = config_for(srv.base_url());
     }
 
@@ -83,9 +81,7 @@ struct sandbox_env {
         return c;
     }
 
-    oauth::clock_function clock() const {
-        return [n = now] { return *n; };
-    }
+    joinme::clock_function clock() const { return test_support::clock_of(now); }
 
     void advance(std::chrono::seconds d) { *now += d; }
 
@@ -113,15 +109,11 @@ struct sandbox_env {
         }(*pool, sent, *now));
     }
 
-    // A fresh code-flow token, dated with the manual clock.
+    // A fresh code-flow token, dated with the manual clock (the pool's).
     oauth::token login(const oauth::scope_set& scopes = default_scopes) {
         auto c = code(scopes);
-        auto t =
-            run(oauth::async_exchange_code(*pool, cfg, c, secret(), scopes, asio::use_awaitable));
-        // The public operation dates with the system clock; re-date with the manual one.
-        auto life = t.lifetime();
-        oauth::detail::stamp(t, *now, life);
-        return t;
+        return run(
+            oauth::async_exchange_code(*pool, cfg, c, secret(), scopes, asio::use_awaitable));
     }
 
     // Whether the API accepts `access` (GET /v1/user answers 200).

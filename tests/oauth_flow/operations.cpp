@@ -89,6 +89,22 @@ TEST_CASE("exchange: a code becomes a refreshable token (TLS, sandbox)") {
     }
 }
 
+TEST_CASE("the OAuth steps date their tokens with the pool's clock") {
+    sandbox_env env; // the sandbox's clock: 2030-01-01 09:00 UTC, far from the system's
+    joinme::http::pool_options opts;
+    opts.clock = env.clock();
+    env.pool.emplace(env.ioc.get_executor(), joinme::tls_context(env.ssl), opts);
+    env.advance(1s);
+    auto r = exchange(env, env.code(), env.cfg);
+    REQUIRE_MESSAGE(!r.ec, r.diag);
+    CHECK(r.value.obtained_at == std::chrono::floor<std::chrono::seconds>(*env.now));
+    CHECK(r.value.expires_at == r.value.obtained_at + 3600s);
+    env.advance(3599s);
+    CHECK_FALSE(r.value.expired(*env.now));
+    env.advance(1s);
+    CHECK(r.value.expired(*env.now));
+}
+
 TEST_CASE("exchange: an expired code, a bad client secret, a wrong redirect URI") {
     sandbox_env env;
     SUBCASE("expired code (clock advanced past 10 minutes)") {

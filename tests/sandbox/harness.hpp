@@ -5,6 +5,8 @@
 
 #include <joinme/sandbox/sandbox.hpp>
 
+#include "support/manual_clock.hpp"
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -170,13 +172,8 @@ struct harness {
     asio::ssl::context client_ctx{asio::ssl::context::tls_client};
     std::string tls_host = "localhost";
 
-    static sandbox::options with_clock(sandbox::options o, std::shared_ptr<time_point> t) {
-        o.clock = [t] { return *t; };
-        return o;
-    }
-
     explicit harness(sandbox::options o = {})
-        : srv(ioc.get_executor(), with_clock(std::move(o), now)) {
+        : srv(ioc.get_executor(), test_support::with_clock(std::move(o), now)) {
         tls_port = srv.listen_tls();
         tcp_port = srv.listen_tcp();
         client_ctx.add_certificate_authority(asio::buffer(srv.certificate_pem()));
