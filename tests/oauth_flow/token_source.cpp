@@ -1,6 +1,8 @@
 // The token source: single-flight refresh under 1,000 concurrent callers, cancellation,
-// "save, then use", two sources sharing a file store, implicit tokens, forced refresh, and
-// clock skew from the `Date` header.
+// "save, then use", two sources sharing a file store, implicit tokens, forced refresh, clock
+// skew from the `Date` header and the pool's clock; a token in its margin handed out while the
+// refresh runs; a source destroyed during a refresh; stores that throw; a rejected refresh
+// token never sent again.
 #include "oauth_flow/fixture.hpp"
 
 #include <tuple>
@@ -106,6 +108,20 @@ TEST_CASE("a valid token is handed out without any request") {
     }
     CHECK(env.srv.stats().refresh_requests == 0);
     CHECK(src.stats().refresh_requests == 0);
+}
+
+TEST_CASE("without a clock of its own, the source reads the pool's") {
+    sandbox_env env; // its pool reads the manual clock (2030); the system clock is years before
+    tls_source src(*env.pool, env.cfg); // no clock in the options
+    auto t = env.login();
+    src.set_token(t);
+    CHECK(src.server_now() == *env.now);
+    env.advance(3601s);
+    auto r = ask(src, 3);
+    REQUIRE(run_until(env.ioc, [&] { return all_done(r); }));
+    CHECK(src.stats().refresh_requests == 1); // expired by the pool's clock
+    for (auto& g : r)
+        CHECK(!g.ec);
 }
 
 TEST_CASE("1,000 callers on an expired token: one refresh request, everyone gets its token") {

@@ -48,12 +48,16 @@ struct token_source_options {
     /// short-lived token is not refreshed as soon as it arrives.
     std::chrono::seconds refresh_margin{60};
 
-    /// The local clock; `std::chrono::system_clock::now` when empty.
+    /// The local clock; the pool's (`http::pool_options::clock`, the system clock unless set)
+    /// when empty.
     clock_function clock;
 
     /// Measure expiry against the server's clock: the offset between the token endpoint's
     /// `Date` header and the local clock at arrival is remembered and added to the local
-    /// clock. Tokens (and the store) then hold server times.
+    /// clock. Tokens (and the store) then hold server times. From the first refresh on, this
+    /// offset also cancels whatever skew an injected local clock has against the server: a
+    /// test that wants its own clock to count against a server that sends `Date` turns this
+    /// off.
     bool use_server_date = true;
 
     /// Where tokens are saved (and, with several processes, shared); none when null. Must
@@ -252,7 +256,8 @@ private:
             : pool(&p)
             , ex(p.get_executor())
             , cfg(std::move(c))
-            , opts(std::move(o)) {}
+            , opts(std::move(o))
+            , clock(opts.clock ? opts.clock : p.options().clock) {}
 
         // Null once the source is destroyed: the pool may be gone. A flight checks it after
         // suspending and before using the pool.
@@ -260,6 +265,7 @@ private:
         boost::asio::any_io_executor ex;
         config cfg;
         token_source_options opts;
+        clock_function clock; // opts.clock, or the pool's
         std::optional<oauth::token> current;
         bool saved = true;               // current is in the store (or there is no store)
         bool unconditional_save = false; // current came from set_token
@@ -272,9 +278,7 @@ private:
         std::vector<waiter*> waiters;
         token_source_stats stats;
 
-        time_point local_now() const {
-            return opts.clock ? opts.clock() : std::chrono::system_clock::now();
-        }
+        time_point local_now() const { return joinme::detail::now(clock); }
         time_point server_now() const { return local_now() + offset; }
 
         bool forced(const oauth::token& t) const { return force && t.access_token == *force; }
@@ -521,8 +525,7 @@ private:
             reply.ec = boost::asio::error::operation_aborted;
             co_return reply.ec;
         }
-        auto clock = st->opts.clock;
-        reply = co_await detail::post(*st->pool, tr, clock);
+        reply = co_await detail::post(*st->pool, tr, st->clock);
         co_return reply.ec;
     }
 
