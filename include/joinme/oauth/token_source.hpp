@@ -590,14 +590,16 @@ private:
             co_return o;
         }
         std::string thrown;
-        auto [lec, lease] = co_await call_store<store_lease>(
+        // (Not a structured binding: clang 14 cannot capture one in the unlock's lambda.)
+        auto locked = co_await call_store<store_lease>(
             *st,
             [&](auto h) {
                 store->async_lock(st->opts.user, st->opts.refresh_timeout, std::move(h));
             },
             thrown);
-        if (lec)
+        if (auto lec = std::get<0>(locked))
             co_return store_failure("locking the token store failed", lec, thrown);
+        const store_lease lease = std::get<1>(locked);
         // Whatever happens under the lease, it is released.
         outcome o;
         try {
