@@ -236,10 +236,13 @@ private:
     struct state;
 
     // Lives in the frame of an operation waiting for the flight.
+    // It joins the waiters when made and leaves them when destroyed, by any path.
     struct waiter {
         explicit waiter(state& s)
             : st(s)
-            , timer(s.ex, std::chrono::steady_clock::time_point::max()) {}
+            , timer(s.ex, std::chrono::steady_clock::time_point::max()) {
+            st.waiters.push_back(this);
+        }
         waiter(const waiter&) = delete;
         waiter& operator=(const waiter&) = delete;
         // A frame can be destroyed without being woken (its io_context destroyed first): the
@@ -393,7 +396,6 @@ private:
         if (!st->pool)
             co_return aborted(); // started just before the source was destroyed
         waiter w(*st);
-        st->waiters.push_back(&w);
         take_off(st);
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
         // no I/O has then already woken this waiter.
