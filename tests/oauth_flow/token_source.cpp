@@ -484,20 +484,42 @@ TEST_CASE("a refresh that never gets an answer ends at refresh_timeout and frees
     CHECK(lease.id != 0);
 }
 
-TEST_CASE("the source and its pool destroyed while a refresh waits for the store's lease") {
+namespace {
+
+// A source with a store and a saved token, over a pool of its own: both on the heap, so that
+// a use after their destruction is one.
+struct doomed_source {
     sandbox_env env;
-    auto store = std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
-    auto opts = options_for(env);
-    opts.store = store;
-    opts.user = "u";
-    // A pool and a source of their own, on the heap: a use after free is one.
-    auto pool = std::make_unique<tls_pool>(env.ioc.get_executor(), joinme::tls_context(env.ssl));
-    auto src = std::make_unique<tls_source>(*pool, env.cfg, opts);
-    auto t = env.login();
-    src->set_token(t);
-    auto first = ask(*src, 1); // saves it
-    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
-    REQUIRE(!first[0].ec);
+    std::shared_ptr<oauth::memory_token_store> store =
+        std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
+    std::unique_ptr<tls_pool> pool =
+        std::make_unique<tls_pool>(env.ioc.get_executor(), joinme::tls_context(env.ssl));
+    std::unique_ptr<tls_source> src;
+    oauth::token t;
+
+    doomed_source() {
+        auto opts = options_for(env);
+        opts.store = store;
+        opts.user = "u";
+        src = std::make_unique<tls_source>(*pool, env.cfg, opts);
+        t = env.login();
+        src->set_token(t);
+        auto first = ask(*src, 1); // saves it
+        REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
+        REQUIRE(!first[0].ec);
+    }
+};
+
+} // namespace
+
+TEST_CASE("the source and its pool destroyed while a refresh waits for the store's lease") {
+    doomed_source d;
+    // References, not a structured binding: clang 14 cannot capture one in a lambda.
+    auto& env = d.env;
+    auto& store = d.store;
+    auto& pool = d.pool;
+    auto& src = d.src;
+    const auto& t = d.t;
 
     // Another process holds the lease; the refresh queues for it.
     auto locked = env.run(store->async_lock("u", 10s, asio::as_tuple(asio::use_awaitable)));
@@ -531,18 +553,13 @@ TEST_CASE("the source and its pool destroyed while a refresh waits for the store
 }
 
 TEST_CASE("the source and its pool destroyed during the refresh request: the token is saved") {
-    sandbox_env env;
-    auto store = std::make_shared<oauth::memory_token_store>(env.ioc.get_executor(), 2s);
-    auto opts = options_for(env);
-    opts.store = store;
-    opts.user = "u";
-    auto pool = std::make_unique<tls_pool>(env.ioc.get_executor(), joinme::tls_context(env.ssl));
-    auto src = std::make_unique<tls_source>(*pool, env.cfg, opts);
-    auto t = env.login();
-    src->set_token(t);
-    auto first = ask(*src, 1);
-    REQUIRE(run_until(env.ioc, [&] { return all_done(first); }));
-    REQUIRE(!first[0].ec);
+    doomed_source d;
+    // References, not a structured binding: clang 14 cannot capture one in a lambda.
+    auto& env = d.env;
+    auto& store = d.store;
+    auto& pool = d.pool;
+    auto& src = d.src;
+    const auto& t = d.t;
 
     sandbox::fault slow;
     slow.latency = 200ms;
