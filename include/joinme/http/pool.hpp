@@ -480,6 +480,8 @@ private:
                 res = response{}; // not a retried attempt's answer
                 co_return ec;
             }
+            if (!is_rate_limited(res))
+                co_return ec; // the common case: no jitter to draw, no clock to read
             double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
             auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r,
                                   joinme::detail::now(st->opts.clock));
