@@ -46,7 +46,7 @@ double per_call(asio::io_context& ioc, Client& client, int calls) {
     double start = cpu_seconds();
     run(ioc, [](Client& c, int n) -> asio::awaitable<void> {
         for (int i = 0; i < n; ++i)
-            co_await c.async_get_user(asio::use_awaitable);
+            co_await c.async_get_user();
     }(client, calls));
     return (cpu_seconds() - start) / calls;
 }
@@ -80,11 +80,11 @@ int main(int argc, char** argv) {
         req.version(11);
         auto res = co_await typed.pool().async_request(boost::beast::http::verb::get,
                                                        boost::urls::url_view(sent.url),
-                                                       std::move(req), asio::use_awaitable);
+                                                       std::move(req));
         auto redirect = joinme::oauth::parse_redirect(res[boost::beast::http::field::location],
                                                       sent, std::chrono::system_clock::now());
         token = co_await joinme::oauth::async_exchange_code(typed.pool(), cfg.oauth, redirect.code,
-                                                            {}, auth.scopes, asio::use_awaitable);
+                                                            {}, auth.scopes);
     }());
     typed.set_token(token);
     auto erased =

@@ -305,11 +305,11 @@ awaitable<oauth::token> sandbox_token(api::basic_client<Stream>& client) {
     joinme::http::request req;
     req.version(11);
     auto res = co_await client.pool().async_request(
-        bhttp::verb::get, boost::urls::url_view(sent.url), std::move(req), asio::use_awaitable);
+        bhttp::verb::get, boost::urls::url_view(sent.url), std::move(req));
     auto redirect =
         oauth::parse_redirect(res[bhttp::field::location], sent, std::chrono::system_clock::now());
     co_return co_await oauth::async_exchange_code(client.pool(), cfg, redirect.code, {},
-                                                  auth.scopes, asio::use_awaitable);
+                                                  auth.scopes);
 }
 
 // ---------------------------------------------------------------------------------------------

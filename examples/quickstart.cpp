@@ -28,8 +28,7 @@ namespace {
 asio::awaitable<http::response> send(tls_pool& pool, boost::beast::http::verb method,
                                      const std::string& url, http::request req = {}) {
     req.version(11);
-    co_return co_await pool.async_request(method, boost::urls::url_view(url), std::move(req),
-                                          asio::use_awaitable);
+    co_return co_await pool.async_request(method, boost::urls::url_view(url), std::move(req));
 }
 
 asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
@@ -57,8 +56,7 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
 
     // 3. Exchange the code for a token at the token endpoint (throws error_with_diagnostics,
     //    which says what the server said, on failure).
-    auto token = co_await oauth::async_exchange_code(pool, cfg, redirect.code, {}, options.scopes,
-                                                     asio::use_awaitable);
+    auto token = co_await oauth::async_exchange_code(pool, cfg, redirect.code, {}, options.scopes);
     std::cout << "3. token: " << token << "\n";
 
     // 4. The API client: it sends the bearer token, refreshes it ahead of expiry (once, however
@@ -69,7 +67,7 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
     api::basic_client<tls_stream> client(co_await asio::this_coro::executor, tls, client_cfg);
     client.set_token(std::move(token));
 
-    auto user = co_await client.async_get_user(asio::use_awaitable);
+    auto user = co_await client.async_get_user();
     std::cout << "4. GET /v1/user: " << user.full_name << " <" << user.email << ">, "
               << user.subscription_type << " plan\n";
 
@@ -79,11 +77,11 @@ asio::awaitable<void> run(joinme::sandbox::server& sandbox, tls_pool& pool,
                           std::chrono::hours(24);
     draft.meeting_end = draft.meeting_start + std::chrono::hours(1);
     draft.participants = {"worldsbestboss@join.me"};
-    auto meeting = co_await client.async_schedule_meeting(draft, asio::use_awaitable);
+    auto meeting = co_await client.async_schedule_meeting(draft);
     std::cout << "5. scheduled meeting " << meeting.meeting_id << " \"" << meeting.meeting_name
               << "\" at " << joinme::format_iso8601(meeting.meeting_start) << "\n";
 
-    auto started = co_await client.async_start_meeting(api::start_request{}, asio::use_awaitable);
+    auto started = co_await client.async_start_meeting(api::start_request{});
     std::cout << "6. started an ad hoc meeting; viewers join at " << started.viewer_link << "\n";
     client.close();
 }

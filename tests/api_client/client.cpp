@@ -42,7 +42,7 @@ TEST_CASE("api client: a rejected token is refreshed once and the call replayed"
 
     SUBCASE("expired with the expire-access endpoint") {
         auto msg = e.run(oauth::async_expire_access(client.pool(), client.config().oauth,
-                                                    token.access_token, asio::use_awaitable));
+                                                    token.access_token));
         CHECK(msg == "Access Token Expired");
         CHECK(get_user_ok(e, client).email == "pro@example.com");
         CHECK(e.refreshes() == 1);
@@ -110,7 +110,7 @@ TEST_CASE("api client: a rejected token is refreshed once and the call replayed"
         REQUIRE(e.srv.revoke_refresh_token(token.refresh_token.reveal()));
         REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
         try {
-            (void)e.run(client.async_get_user(asio::use_awaitable));
+            (void)e.run(client.async_get_user());
             FAIL("no exception");
         } catch (const joinme::error_with_diagnostics& ex) {
             CHECK(ex.code() == oauth_errc::invalid_grant);
@@ -449,17 +449,17 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
         draft.meeting_name = "erased";
         draft.meeting_start = std::chrono::floor<std::chrono::seconds>(*e.now) + 24h;
         draft.meeting_end = draft.meeting_start + 1h;
-        auto m = e.run(client.async_schedule_meeting(draft, asio::use_awaitable));
-        CHECK(e.run(client.async_get_meeting(m.meeting_id, asio::use_awaitable)) == m);
-        CHECK(e.run(client.async_list_meetings(api::meeting_list_filter{}, asio::use_awaitable))
+        auto m = e.run(client.async_schedule_meeting(draft));
+        CHECK(e.run(client.async_get_meeting(m.meeting_id)) == m);
+        CHECK(e.run(client.async_list_meetings(api::meeting_list_filter{}))
                   .size() == 1);
         api::meeting_patch patch;
         patch.meeting_name = "renamed";
-        CHECK(e.run(client.async_update_meeting(m.meeting_id, patch, asio::use_awaitable))
+        CHECK(e.run(client.async_update_meeting(m.meeting_id, patch))
                   .meeting_name == "renamed");
-        CHECK(!e.run(client.async_start_scheduled_meeting(m.meeting_id, {}, asio::use_awaitable))
+        CHECK(!e.run(client.async_start_scheduled_meeting(m.meeting_id, {}))
                    .presenter_link.empty());
-        CHECK(!e.run(client.async_start_meeting(api::start_request{}, asio::use_awaitable))
+        CHECK(!e.run(client.async_start_meeting(api::start_request{}))
                    .viewer_link.empty());
         auto del = attempt<none>(e, [&](diagnostics& d, auto t) {
             return client.async_delete_meeting(m.meeting_id, d, std::move(t));
@@ -472,7 +472,7 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
         CHECK(nf.diag.message == "Meeting not found");
         try {
             e.run([](api::any_client c, std::int64_t id) -> asio::awaitable<int> {
-                co_await c.async_delete_meeting(id, asio::use_awaitable);
+                co_await c.async_delete_meeting(id);
                 co_return 0;
             }(client, m.meeting_id));
             FAIL("no exception");
@@ -495,7 +495,7 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
 
     SUBCASE("a rejected token: one refresh, replayed") {
         REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
-        CHECK(e.run(client.async_get_user(asio::use_awaitable)).email == "pro@example.com");
+        CHECK(e.run(client.async_get_user()).email == "pro@example.com");
         CHECK(e.refreshes() == 1);
         CHECK(e.requests(endpoint::get_user) == 2);
     }
@@ -503,7 +503,7 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
     SUBCASE("stale token: the renew URL") {
         REQUIRE(e.srv.set_stale(token.access_token.reveal()));
         try {
-            (void)e.run(client.async_get_user(asio::use_awaitable));
+            (void)e.run(client.async_get_user());
             FAIL("no exception");
         } catch (const joinme::error_with_diagnostics& ex) {
             CHECK(ex.code() == errc::stale_token);

@@ -34,13 +34,13 @@ TEST_CASE_TEMPLATE("api client: user and ad hoc meetings", Stream, APIT_STREAMS)
     }
 
     SUBCASE("get user, throwing form") {
-        auto u = e.run(client.async_get_user(asio::use_awaitable));
+        auto u = e.run(client.async_get_user());
         CHECK(u.email == "pro@example.com");
     }
 
     SUBCASE("get user with the documented 201") {
         e.srv.config().get_user_status = 201;
-        auto u = e.run(client.async_get_user(asio::use_awaitable));
+        auto u = e.run(client.async_get_user());
         CHECK(u.personal_url == std::optional<std::string>("hardwork"));
     }
 
@@ -63,7 +63,7 @@ TEST_CASE_TEMPLATE("api client: user and ad hoc meetings", Stream, APIT_STREAMS)
     SUBCASE("start with webhooks") {
         api::start_request req;
         req.webhooks["meeting.start"] = api::webhook_registration{"http://127.0.0.1:9/start", {}};
-        auto r = e.run(client.async_start_meeting(req, asio::use_awaitable));
+        auto r = e.run(client.async_start_meeting(req));
         CHECK(r.webhook_registered("meeting.start") == std::optional<bool>(true));
     }
 
@@ -95,7 +95,7 @@ TEST_CASE_TEMPLATE("api client: user and ad hoc meetings", Stream, APIT_STREAMS)
         CHECK(e.refreshes() == refreshes);
         // The throwing form throws the same, with the diagnostics.
         try {
-            (void)e.run(narrow.async_start_meeting(api::start_request{}, asio::use_awaitable));
+            (void)e.run(narrow.async_start_meeting(api::start_request{}));
             FAIL("no exception");
         } catch (const joinme::error_with_diagnostics& ex) {
             CHECK(ex.code() == errc::insufficient_scope);
@@ -116,7 +116,7 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
     draft.meeting_start = start;
     draft.meeting_end = start + 1h;
     draft.participants = {"worldsbestboss@join.me", "hardworker@join.me"};
-    auto created = e.run(client.async_schedule_meeting(draft, asio::use_awaitable));
+    auto created = e.run(client.async_schedule_meeting(draft));
     CHECK(created.meeting_id > 0);
     CHECK(created.meeting_name == draft.meeting_name);
     CHECK(created.meeting_start == start);
@@ -138,10 +138,10 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
         later.meeting_name = "Follow up";
         later.meeting_start = start + 48h;
         later.meeting_end = start + 49h;
-        (void)e.run(client.async_schedule_meeting(later, asio::use_awaitable));
+        (void)e.run(client.async_schedule_meeting(later));
 
         auto all =
-            e.run(client.async_list_meetings(api::meeting_list_filter{}, asio::use_awaitable));
+            e.run(client.async_list_meetings(api::meeting_list_filter{}));
         REQUIRE(all.size() == 2);
         CHECK(all[0].meeting_id == id);
         CHECK(all[1].meeting_name == "Follow up");
@@ -158,7 +158,7 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
 
     SUBCASE("dates without zone are read as UTC") {
         e.srv.config().dates_without_zone = true;
-        auto m = e.run(client.async_get_meeting(id, asio::use_awaitable));
+        auto m = e.run(client.async_get_meeting(id));
         CHECK(m.meeting_start == start);
     }
 
@@ -172,7 +172,7 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
         CHECK(r.value.meeting_name == "Renamed");
         CHECK(r.value.meeting_start == start);
         CHECK(r.value.participants == draft.participants);
-        auto again = e.run(client.async_get_meeting(id, asio::use_awaitable));
+        auto again = e.run(client.async_get_meeting(id));
         CHECK(again.meeting_name == "Renamed");
         CHECK(again.meeting_end == start + 1h);
     }
@@ -229,7 +229,7 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
         CHECK(g.diag.message == "Meeting not found");
         try {
             e.run([](auto& c, std::int64_t id) -> asio::awaitable<int> {
-                co_await c.async_delete_meeting(id, asio::use_awaitable);
+                co_await c.async_delete_meeting(id);
                 co_return 0;
             }(client, id));
             FAIL("no exception");
@@ -255,7 +255,7 @@ TEST_CASE_TEMPLATE("api client: presenters", Stream, APIT_STREAMS) {
         REQUIRE(list.value.size() == 1);
         CHECK(list.value[0].email == "hardworker@example.com");
 
-        auto one = e.run(client.async_get_presenter(list.value[0].id, asio::use_awaitable));
+        auto one = e.run(client.async_get_presenter(list.value[0].id));
         CHECK(one == list.value[0]);
 
         auto added = attempt<api::presenter>(e, [&](diagnostics& d, auto t) {
@@ -268,7 +268,7 @@ TEST_CASE_TEMPLATE("api client: presenters", Stream, APIT_STREAMS) {
         CHECK(!added.value.is_seat_assigned);
 
         e.srv.config().presenters_wrapped = true;
-        auto wrapped = e.run(client.async_list_presenters(asio::use_awaitable));
+        auto wrapped = e.run(client.async_list_presenters());
         CHECK(wrapped.size() == 2);
     }
 
@@ -338,7 +338,7 @@ TEST_CASE_TEMPLATE("api client: gateway and token errors", Stream, APIT_STREAMS)
         auto r = attempt<api::user>(e, get_user);
         CHECK(r.ec == errc::server_error);
         CHECK(r.diag.status == 500);
-        CHECK(e.run(client.async_get_user(asio::use_awaitable)).email == "pro@example.com");
+        CHECK(e.run(client.async_get_user()).email == "pro@example.com");
     }
 
     SUBCASE("the FAQ's 403 invalid_token: refreshed and replayed") {

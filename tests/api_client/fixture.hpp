@@ -165,13 +165,12 @@ struct env {
             joinme::http::request req;
             req.version(11);
             auto url = boost::urls::parse_absolute_uri(sent.url).value();
-            auto res = co_await c.pool().async_request(beast::http::verb::get, url, std::move(req),
-                                                       asio::use_awaitable);
+            auto res = co_await c.pool().async_request(beast::http::verb::get, url, std::move(req));
             REQUIRE(res.result_int() == 302);
             auto r = oauth::parse_redirect(res[beast::http::field::location], sent, at);
             auto none_verifier = secret();
             co_return co_await oauth::async_exchange_code(c.pool(), cfg, r.code, none_verifier,
-                                                          scopes, asio::use_awaitable);
+                                                          scopes);
         }(client, sent, cfg, opts.scopes, *now));
         client.set_token(t);
         return t;

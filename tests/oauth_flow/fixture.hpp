@@ -5,6 +5,7 @@
 #define JOINME_TESTS_OAUTH_FLOW_FIXTURE_HPP
 
 #include <joinme/oauth/authorization.hpp>
+#include <joinme/http/pool.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/redirect.hpp>
 #include <joinme/oauth/token_source.hpp>
@@ -101,8 +102,7 @@ struct sandbox_env {
             joinme::http::request req;
             req.version(11);
             auto url = boost::urls::parse_absolute_uri(sent.url).value();
-            auto res = co_await p.async_request(bhttp::verb::get, url, std::move(req),
-                                                asio::use_awaitable);
+            auto res = co_await p.async_request(bhttp::verb::get, url, std::move(req));
             REQUIRE(res.result_int() == 302);
             auto r = oauth::parse_redirect(res[bhttp::field::location], sent, now);
             co_return r.code;
@@ -113,7 +113,7 @@ struct sandbox_env {
     oauth::token login(const oauth::scope_set& scopes = default_scopes) {
         auto c = code(scopes);
         return run(
-            oauth::async_exchange_code(*pool, cfg, c, secret(), scopes, asio::use_awaitable));
+            oauth::async_exchange_code(*pool, cfg, c, secret(), scopes));
     }
 
     // Whether the API accepts `access` (GET /v1/user answers 200).
@@ -124,8 +124,7 @@ struct sandbox_env {
             req.set(bhttp::field::authorization, auth);
             std::string u = base + "/v1/user";
             auto url = boost::urls::parse_absolute_uri(u).value();
-            auto res = co_await p.async_request(bhttp::verb::get, url, std::move(req),
-                                                asio::use_awaitable);
+            auto res = co_await p.async_request(bhttp::verb::get, url, std::move(req));
             co_return res.result_int() == 200;
         }(*pool, srv.base_url(), "Bearer " + access.reveal()));
     }

@@ -77,8 +77,7 @@ TEST_CASE("exchange: a code becomes a refreshable token (TLS, sandbox)") {
     SUBCASE("the throwing form throws error_with_diagnostics") {
         bool thrown = false;
         try {
-            env.run(oauth::async_exchange_code(*env.pool, env.cfg, code, secret(), default_scopes,
-                                               asio::use_awaitable));
+            env.run(oauth::async_exchange_code(*env.pool, env.cfg, code, secret(), default_scopes));
         } catch (const joinme::error_with_diagnostics& e) {
             thrown = true;
             CHECK(e.code() == oauth_errc::invalid_grant);
@@ -203,8 +202,7 @@ TEST_CASE("expire access, then refresh (the seed's Expire Access scenario)") {
 
     SUBCASE("the string \"true\" is accepted") {
         env.srv.config().expire_access_success_as_string = true;
-        auto m = env.run(oauth::async_expire_access(*env.pool, env.cfg, r.value.access_token,
-                                                    asio::use_awaitable));
+        auto m = env.run(oauth::async_expire_access(*env.pool, env.cfg, r.value.access_token));
         CHECK(m == "Access Token Expired");
     }
     SUBCASE("failure: bad_request with the server's message") {
@@ -278,7 +276,7 @@ TEST_CASE("the request sent: form body, Accept, no secret outside the body") {
     current.access_token = secret("A1");
     current.refresh_token = secret("R1");
     current.scopes = default_scopes;
-    auto t = env.run(oauth::async_refresh(*env.pool, env.cfg, current, asio::use_awaitable));
+    auto t = env.run(oauth::async_refresh(*env.pool, env.cfg, current));
     CHECK(t.access_token.reveal() == "A2");
     CHECK(t.refresh_token.reveal() == "R1"); // kept: the server sent none
     CHECK(*t.lifetime() == 120s);
@@ -307,7 +305,7 @@ TEST_CASE("exchange of what the authorization step produced: its redirect URI, v
     cfg.redirect_uri = "http://127.0.0.1/callback"; // the configuration does not know it
     oauth::redirect_response got;
     got.code = secret("the-code");
-    auto t = env.run(oauth::async_exchange_code(*env.pool, cfg, sent, got, asio::use_awaitable));
+    auto t = env.run(oauth::async_exchange_code(*env.pool, cfg, sent, got));
     CHECK(t.access_token.reveal() == "A1");
     CHECK(t.scopes == default_scopes);
     CHECK(seen.body().find("code=the-code") != std::string::npos);
@@ -420,10 +418,8 @@ struct browser_flow {
         req.body() = std::move(body);
         auto u = boost::urls::parse_absolute_uri(url).value();
         if (u.scheme() == "https")
-            co_return co_await env.pool->async_request(verb, u, std::move(req),
-                                                       flow::asio::use_awaitable);
-        co_return co_await to_listener.async_request(verb, u, std::move(req),
-                                                     flow::asio::use_awaitable);
+            co_return co_await env.pool->async_request(verb, u, std::move(req));
+        co_return co_await to_listener.async_request(verb, u, std::move(req));
     }
 
     // Opens the authorization URL, submits the consent form with `decision`, and returns
@@ -465,7 +461,7 @@ TEST_CASE("browser flow: consent form, loopback listener, code exchange, API cal
     REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
     // What the authorization step produced goes to the exchange as it is.
     auto token = b.env.run(oauth::async_exchange_code(
-        *b.env.pool, b.env.cfg, sent, std::get<1>(*caught), flow::asio::use_awaitable));
+        *b.env.pool, b.env.cfg, sent, std::get<1>(*caught)));
     CHECK(token.refreshable());
     CHECK(b.env.api_accepts(token.access_token));
     // The page the browser saw holds neither the code nor the state.

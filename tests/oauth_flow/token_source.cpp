@@ -17,7 +17,7 @@
 #include <unistd.h>
 
 using namespace flow;
-using tls_source = oauth::basic_token_source<tls_stream>;
+using tls_source = oauth::token_source;
 
 namespace {
 
@@ -334,7 +334,7 @@ TEST_CASE("on invalid_grant the store is read again and another process's token 
     // "Another process" refreshes t1 (rotating its refresh token) and stores the result; the
     // source's read under the lease still sees the old entry.
     env.advance(3601s);
-    auto t2 = env.run(oauth::async_refresh(*env.pool, env.cfg, t1, asio::use_awaitable));
+    auto t2 = env.run(oauth::async_refresh(*env.pool, env.cfg, t1));
     oauth::detail::stamp(t2, *env.now, t2.lifetime());
     auto tuple_1 = env.run(store->async_save("u", t2, 1, asio::as_tuple(asio::use_awaitable)));
     auto& sec = std::get<0>(tuple_1);
@@ -400,7 +400,7 @@ TEST_CASE("forced refresh after a 401: coalesced, and skipped when the token cha
         CHECK(!(g.value.access_token == t1.access_token));
     }
     // A late caller whose request failed with t1: the token has changed, no new refresh.
-    auto late = env.run(src.async_force_refresh(t1.access_token, asio::use_awaitable));
+    auto late = env.run(src.async_force_refresh(t1.access_token));
     CHECK(late.access_token == r[0].value.access_token);
     CHECK(env.srv.stats().refresh_requests == 1);
 }
@@ -421,14 +421,14 @@ TEST_CASE("skew: expiry is measured against the server's Date") {
     };
     oauth::token_source_options opts;
     opts.clock = [local] { return *local; };
-    oauth::basic_token_source<beast::test::stream> src(*env.pool, env.cfg, opts);
+    oauth::token_source src(*env.pool, env.cfg, opts);
     oauth::token expired;
     expired.access_token = secret("A0");
     expired.refresh_token = secret("R");
     oauth::detail::stamp(expired, *local - 1h, 600s);
     src.set_token(expired);
 
-    auto t = env.run(src.async_get_token(asio::use_awaitable));
+    auto t = env.run(src.async_get_token());
     CHECK(t.access_token.reveal() == "A1");
     CHECK(src.clock_offset() == server_ahead);
     REQUIRE(t.expires_at);
@@ -436,10 +436,10 @@ TEST_CASE("skew: expiry is measured against the server's Date") {
 
     // 539 s later: 61 s left on the server's clock, not due with the 60 s margin.
     *local += 539s;
-    auto same = env.run(src.async_get_token(asio::use_awaitable));
+    auto same = env.run(src.async_get_token());
     CHECK(same.access_token.reveal() == "A1");
     *local += 2s; // 59 s left on the server's clock: due, handed out while refreshed
-    auto next = env.run(src.async_get_token(asio::use_awaitable));
+    auto next = env.run(src.async_get_token());
     CHECK(next.access_token.reveal() == "A1");
     REQUIRE(run_until(env.ioc, [&] { return src.current_token()->access_token.reveal() == "A2"; }));
     CHECK(env.counters->requests == 2);
@@ -447,9 +447,9 @@ TEST_CASE("skew: expiry is measured against the server's Date") {
     SUBCASE("without use_server_date the local clock is trusted") {
         oauth::token_source_options local_opts = opts;
         local_opts.use_server_date = false;
-        oauth::basic_token_source<beast::test::stream> plain(*env.pool, env.cfg, local_opts);
+        oauth::token_source plain(*env.pool, env.cfg, local_opts);
         plain.set_token(expired);
-        auto p = env.run(plain.async_get_token(asio::use_awaitable));
+        auto p = env.run(plain.async_get_token());
         CHECK(plain.clock_offset() == std::chrono::system_clock::duration::zero());
         CHECK(*p.expires_at == std::chrono::floor<std::chrono::seconds>(*local) + 600s);
     }

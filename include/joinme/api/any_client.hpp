@@ -3,412 +3,412 @@
 #define JOINME_API_ANY_CLIENT_HPP
 
 /// @file
-/// `joinme::api::any_client`: the operations of `basic_client<Stream>` with the stream type
-/// hidden. Each operation crosses one virtual call and one `asio::any_completion_handler`,
-/// so a translation unit that only calls the API includes this header (models, error codes,
-/// Asio's handler erasure) and instantiates no stream, pool, token source or coroutine.
+/// `joinme::api::any_client`: every join.me REST endpoint (joinme-api.md §4, described once in
+/// endpoints.hpp) as an asynchronous operation for one user, over a `http::connection_pool`
+/// of any stream type. `basic_client<Stream>` (client.hpp) is the same client with the
+/// stream chosen at compile time; both are faces of one implementation
+/// (detail/client_impl.hpp), and the stream is erased in one place, the pool.
 ///
-/// Typical use: one translation unit includes `joinme/api/client.hpp` and a transport, builds
-/// a `basic_client<Stream>` and turns it into an `any_client` with `make_any_client`; every
-/// other translation unit includes only this header.
+/// Every operation completes with `void(error_code, T)` (`void(error_code)` for
+/// `async_delete_meeting`) and comes in two overloads:
+/// - with a `diagnostics&` argument, which the caller keeps alive until completion; it is
+///   cleared when the operation starts and, on failure, receives what the server said: HTTP
+///   status, `Message`, `ErrorCode`, `WWW-Authenticate`, `X-Error-Detail-Header`,
+///   `X-Mashery-Error-Code`, `Retry-After`, or the start of a body that was not the expected
+///   JSON, and in `client_message` what joinme found wrong (a member of the wrong type, say);
+/// - without it: the operation keeps diagnostics of its own, so concurrent calls need no
+///   long-lived object.
 ///
-/// The two forms of every operation, their completion signatures, errors, cancellation and
-/// executor rules are those of `basic_client` (client.hpp).
+/// The completion token defaults to `joinme::default_token`: `co_await client.async_x(...)`
+/// throws `error_with_diagnostics`, carrying the code and the diagnostics, on failure.
+/// `with_diagnostics(token)` does the same for any token; `as_tuple(use_awaitable)` gives the
+/// error code and never throws (the fast path: from a coroutine on the client's executor the
+/// operation runs within the awaiting coroutine). Any completion token works (callbacks,
+/// `use_awaitable`, `use_future`, `deferred`, `as_tuple`); operations run on the client's
+/// executor, never complete inline, and complete the handler on its associated executor.
+///
+/// Every call:
+/// - gets the access token from the token source (which refreshes it ahead of expiry, one
+///   refresh at a time however many calls wait) and sends it as `Authorization: Bearer`;
+/// - when the API rejects the token (401, or 403 whose `WWW-Authenticate` says
+///   `invalid_token`), asks the token source once for a token other than the rejected one
+///   (a refresh shared with every other call that saw the same rejection) and sends the call
+///   once more; a second rejection is reported as `errc::invalid_token`. If the refresh
+///   fails, the call fails with the refresh's error and diagnostics (`oauth_errc::invalid_grant`
+///   for a revoked refresh token, `errc::reauthorization_required` for a token without one);
+/// - lets the pool retry 429 / 503 / over-QPS answers per the pool's retry policy (only
+///   idempotent calls unless `retry_non_idempotent`), then reports the last answer;
+/// - maps a non-2xx answer with `check_response` (`errc::stale_token`,
+///   `errc::insufficient_scope`, `errc::account_inactive`, `errc::rate_limited`,
+///   `errc::not_found`, `errc::bad_request`, `errc::server_error`, ...); a stale token is never
+///   refreshed: send the user to `renew_authorization_url()`;
+/// - reports a 2xx body that is not the expected model as `errc::malformed_response`, the
+///   member path in `client_message`, and connection failures as the pool does
+///   (`errc::timeout`, `errc::connection_closed`, connect and TLS errors).
+///
+/// Many users, one pool: an async server acting for many users makes one client per user
+/// (each with its own token source and store key, `client_config::token_source.user`) over one
+/// shared pool, and keeps a handful of connections. To test code that uses the client without
+/// a server, give it a `http::connection_pool` of your own that answers with canned responses.
+///
+/// Thread safety: not thread-safe. Operations run on the pool's executor; start them from it
+/// (a strand on a multi-threaded io_context). Any number of operations may be in flight at
+/// once; they share the pool's connections.
+///
+/// Cancellation: every operation supports terminal cancellation through the completion
+/// handler's cancellation slot (or the awaiting coroutine's) and then completes with
+/// `operation_aborted`. The cancellation reaches what the call is waiting for: the pool's
+/// request (whose connection is closed) or the token source (a refresh shared with other
+/// calls goes on for them).
+///
+/// Lifetime: operations keep the client's state (token source, pool) alive, so the client
+/// object may be destroyed while they run; they complete. A client that made its own pool
+/// (`basic_client`) closes it when destroyed or `close()`-d: idle connections are closed,
+/// calls waiting for a connection fail with `operation_aborted`, requests already on a
+/// connection finish.
 
-#include <joinme/api/meeting.hpp>
-#include <joinme/api/presenter.hpp>
-#include <joinme/api/start.hpp>
-#include <joinme/api/user.hpp>
+#include <joinme/api/client_config.hpp>
+#include <joinme/api/detail/client_impl.hpp>
+#include <joinme/api/endpoints.hpp>
+#include <joinme/detail/async_run.hpp>
 #include <joinme/error.hpp>
+#include <joinme/http/connection_pool.hpp>
+#include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/token.hpp>
+#include <joinme/oauth/token_source.hpp>
 #include <joinme/secret.hpp>
+#include <joinme/with_diagnostics.hpp>
 
-#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/associator.hpp>
-#include <boost/asio/async_result.hpp>
 
 #include <cstdint>
-#include <exception>
 #include <memory>
-#include <type_traits>
+#include <string>
 #include <utility>
 #include <vector>
 
 namespace joinme::api {
 
-namespace detail {
-
-// True for a completion token, false for the diagnostics argument of the other overload.
-template <class Token>
-concept completion_token = !std::is_same_v<std::remove_cvref_t<Token>, diagnostics>;
-
-} // namespace detail
-
-/// The operations of a join.me API client behind virtual calls: what `any_client` holds.
-///
-/// `make_any_client` (client.hpp) implements it with a `basic_client<Stream>`. Implement it
-/// yourself to substitute the API in tests of your own code.
-///
-/// Contract of every operation: `diag` stays valid until `handler` is called; it is cleared
-/// at the start and filled on failure. `handler` is called exactly once, never from inside the
-/// call that started the operation, as `basic_client` documents (same errors, same
-/// cancellation through the handler's cancellation slot).
-class client_interface {
-public:
-    /// The type-erased completion handler of an operation yielding `Ts...`.
-    template <class... Ts>
-    using handler = boost::asio::any_completion_handler<void(error_code, Ts...)>;
-
-    virtual ~client_interface() = default;
-
-    /// The executor every operation runs on.
-    virtual boost::asio::any_io_executor get_executor() const = 0;
-    /// Makes `t` the current token (see `basic_client::set_token`).
-    virtual void set_token(oauth::token t) = 0;
-    /// See `basic_client::renew_authorization_url`.
-    virtual joinme::secret renew_authorization_url(error_code& ec) const = 0;
-    /// See `basic_client::close`.
-    virtual void close() = 0;
-
-    /// `GET /v1/user`.
-    virtual void get_user(diagnostics& diag, handler<user> h) = 0;
-    /// `POST /v1/meetings/start`.
-    virtual void start_meeting(start_request req, diagnostics& diag, handler<start_result> h) = 0;
-    /// `GET /v1/meetings`.
-    virtual void list_meetings(meeting_list_filter filter, diagnostics& diag,
-                               handler<std::vector<meeting>> h) = 0;
-    /// `GET /v1/meetings/{meetingId}`.
-    virtual void get_meeting(std::int64_t meeting_id, diagnostics& diag, handler<meeting> h) = 0;
-    /// `POST /v1/meetings`.
-    virtual void schedule_meeting(meeting_draft draft, diagnostics& diag, handler<meeting> h) = 0;
-    /// `PATCH /v1/meetings/{meetingId}`.
-    virtual void update_meeting(std::int64_t meeting_id, meeting_patch patch, diagnostics& diag,
-                                handler<meeting> h) = 0;
-    /// `DELETE /v1/meetings/{meetingId}`.
-    virtual void delete_meeting(std::int64_t meeting_id, diagnostics& diag, handler<> h) = 0;
-    /// `POST /v1/meetings/{meetingId}/start`.
-    virtual void start_scheduled_meeting(std::int64_t meeting_id, scheduled_start_request req,
-                                         diagnostics& diag, handler<start_result> h) = 0;
-    /// `GET /v1/presenters/{id}`.
-    virtual void get_presenter(std::int64_t presenter_id, diagnostics& diag,
-                               handler<presenter> h) = 0;
-    /// `GET /v1/presenters`.
-    virtual void list_presenters(diagnostics& diag, handler<std::vector<presenter>> h) = 0;
-    /// `POST /v1/presenters`.
-    virtual void add_presenter(new_presenter who, diagnostics& diag, handler<presenter> h) = 0;
+/// What `any_client::async_expire_access_token` does once join.me has expired the token.
+enum class expire_mode {
+    /// The client treats the token as expired at once: the next call refreshes it.
+    locally,
+    /// The client keeps sending it until the API rejects it (join.me: up to 10 minutes),
+    /// then refreshes and replays: to test that path.
+    until_rejected,
 };
 
-namespace detail {
-
-// Completes the throwing form's handler from the diagnostics form's result; owns the
-// diagnostics the operation fills.
-template <class Handler, class... Ts>
-struct rethrowing_handler {
-    Handler handler;
-    std::unique_ptr<diagnostics> diag;
-
-    void operator()(error_code ec, Ts... values) {
-        std::exception_ptr ex;
-        if (ec)
-            ex = std::make_exception_ptr(error_with_diagnostics(ec, std::move(*diag)));
-        std::move(handler)(ex, std::move(values)...);
-    }
-};
-
-// Starts `start(diagnostics&, any_completion_handler)` for the diagnostics form.
-template <class... Ts, class Token, class Start>
-auto erased_op(diagnostics& diag, Token&& token, Start start) {
-    return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
-        [](auto handler, diagnostics* d, Start start) {
-            start(*d, client_interface::handler<Ts...>(std::move(handler)));
-        },
-        token, &diag, std::move(start));
-}
-
-// The same for the throwing form: `void(std::exception_ptr, Ts...)`.
-template <class... Ts, class Token, class Start>
-auto erased_throwing_op(Token&& token, Start start) {
-    return boost::asio::async_initiate<Token, void(std::exception_ptr, Ts...)>(
-        [](auto handler, Start start) {
-            using inner = rethrowing_handler<decltype(handler), Ts...>;
-            auto d = std::make_unique<diagnostics>();
-            diagnostics& ref = *d; // stays put: the handler owns it through the pointer
-            start(ref, client_interface::handler<Ts...>(inner{std::move(handler), std::move(d)}));
-        },
-        token, std::move(start));
-}
-
-} // namespace detail
-
-/// A join.me API client whose stream type is not part of its type.
-///
-/// Made from a `basic_client<Stream>` by `make_any_client` (client.hpp), or from any
-/// `client_interface`. Copies share one client; the client is closed (see
-/// `basic_client::close`) when the last copy is destroyed, and operations keep its state
-/// alive until they complete.
-///
-/// Cost against `basic_client`: per operation, one virtual call, one heap allocation for the
-/// type-erased handler (two in the throwing form, which also allocates its diagnostics), and
-/// the completion through `any_completion_handler`.
-///
-/// Thread safety, cancellation and errors: as `basic_client`.
+/// A join.me REST API client for one user over a `http::connection_pool` (see the file
+/// comment).
 class any_client {
-    // Declared first: clang checks the non-dependent calls of the member templates below
-    // where they are defined.
-    template <class... Ts>
-    using handler = client_interface::handler<Ts...>;
-    using impl_ptr = std::shared_ptr<client_interface>;
-
-    // Each starter holds the implementation and copies of the arguments, so that an
-    // operation started later (a `deferred` token) still finds them.
-    auto get_user_starter() const {
-        return [i = impl_](diagnostics& d, handler<user> h) { i->get_user(d, std::move(h)); };
-    }
-    auto start_starter(const start_request& r) const {
-        return [i = impl_, r](diagnostics& d, handler<start_result> h) {
-            i->start_meeting(r, d, std::move(h));
-        };
-    }
-    auto list_starter(const meeting_list_filter& f) const {
-        return [i = impl_, f](diagnostics& d, handler<std::vector<meeting>> h) {
-            i->list_meetings(f, d, std::move(h));
-        };
-    }
-    auto get_meeting_starter(std::int64_t id) const {
-        return [i = impl_, id](diagnostics& d, handler<meeting> h) {
-            i->get_meeting(id, d, std::move(h));
-        };
-    }
-    auto schedule_starter(const meeting_draft& m) const {
-        return [i = impl_, m](diagnostics& d, handler<meeting> h) {
-            i->schedule_meeting(m, d, std::move(h));
-        };
-    }
-    auto update_starter(std::int64_t id, const meeting_patch& p) const {
-        return [i = impl_, id, p](diagnostics& d, handler<meeting> h) {
-            i->update_meeting(id, p, d, std::move(h));
-        };
-    }
-    auto delete_starter(std::int64_t id) const {
-        return [i = impl_, id](diagnostics& d, handler<> h) {
-            i->delete_meeting(id, d, std::move(h));
-        };
-    }
-    auto start_scheduled_starter(std::int64_t id, const scheduled_start_request& r) const {
-        return [i = impl_, id, r](diagnostics& d, handler<start_result> h) {
-            i->start_scheduled_meeting(id, r, d, std::move(h));
-        };
-    }
-    auto get_presenter_starter(std::int64_t id) const {
-        return [i = impl_, id](diagnostics& d, handler<presenter> h) {
-            i->get_presenter(id, d, std::move(h));
-        };
-    }
-    auto list_presenters_starter() const {
-        return [i = impl_](diagnostics& d, handler<std::vector<presenter>> h) {
-            i->list_presenters(d, std::move(h));
-        };
-    }
-    auto add_presenter_starter(const new_presenter& p) const {
-        return [i = impl_, p](diagnostics& d, handler<presenter> h) {
-            i->add_presenter(p, d, std::move(h));
-        };
-    }
-
 public:
     using executor_type = boost::asio::any_io_executor;
 
-    /// Wraps `impl`, which must not be null.
-    explicit any_client(std::shared_ptr<client_interface> impl) : impl_(std::move(impl)) {}
+    /// A client over `pool`, shared with whoever else holds it (other users' clients). The
+    /// pool's own options apply; `cfg.pool` is not used. Closing or destroying the client
+    /// does not close a shared pool.
+    any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg = {})
+        : impl_(std::make_shared<detail::client_impl>(std::move(pool), std::move(cfg), false)) {}
 
-    /// The executor every operation runs on.
-    executor_type get_executor() const { return impl_->get_executor(); }
+    any_client(const any_client&) = delete;
+    any_client& operator=(const any_client&) = delete;
 
-    /// Makes `t` the current token (after a code exchange or an implicit redirect).
-    void set_token(oauth::token t) { impl_->set_token(std::move(t)); }
+    /// Takes over `other`'s state; `other` may then only be destroyed or assigned to.
+    any_client(any_client&& other) noexcept = default;
 
-    /// See `basic_client::renew_authorization_url`.
+    /// Closes this client (see `close`) and takes over `other`'s state.
+    any_client& operator=(any_client&& other) noexcept {
+        if (this != &other) {
+            close();
+            impl_ = std::move(other.impl_);
+        }
+        return *this;
+    }
+
+    /// Closes the pool if this client made it (see `close`).
+    ~any_client() { close(); }
+
+    /// The executor every operation runs on: the pool's.
+    executor_type get_executor() const noexcept { return impl_->get_executor(); }
+
+    /// The configuration in effect.
+    const client_config& config() const noexcept { return impl_->cfg; }
+
+    /// The connection pool (for its `stats()`, or for `oauth::async_exchange_code` and the
+    /// other OAuth steps, which then share the client's connections).
+    http::connection_pool& pool() noexcept { return *impl_->pool_; }
+
+    /// The pool, to make another user's client over it.
+    std::shared_ptr<http::connection_pool> shared_pool() const noexcept { return impl_->pool_; }
+
+    /// The token source that supplies the bearer token.
+    oauth::token_source& token_source() noexcept { return impl_->source; }
+
+    /// Makes `t` the current token (after a code exchange or an implicit redirect); see
+    /// `oauth::token_source::set_token`.
+    void set_token(oauth::token t) { impl_->source.set_token(std::move(t)); }
+
+    /// Counters of rejected tokens and replays.
+    const client_stats& stats() const noexcept { return impl_->stats; }
+
+    /// join.me's renew-authorization URL for the current token, where to send the user's
+    /// browser after a call failed with `errc::stale_token`. It carries the access token,
+    /// hence is a `secret`.
+    ///
+    /// Errors: `errc::reauthorization_required` when no token is held; otherwise those of
+    /// `oauth::make_renew_authorization_url` (`errc::invalid_url`, `invalid_argument`).
     joinme::secret renew_authorization_url(error_code& ec) const {
-        return impl_->renew_authorization_url(ec);
+        const auto& t = impl_->source.current_token();
+        if (!t) {
+            ec = errc::reauthorization_required;
+            return {};
+        }
+        return oauth::make_renew_authorization_url(impl_->cfg.oauth, t->access_token, ec);
     }
 
     /// As above; throws `error_with_diagnostics` instead.
     joinme::secret renew_authorization_url() const {
         error_code ec;
-        auto u = impl_->renew_authorization_url(ec);
+        auto u = renew_authorization_url(ec);
         throw_on_error(ec);
         return u;
     }
 
-    /// See `basic_client::close`.
-    void close() { impl_->close(); }
-
-    /// The implementation.
-    client_interface& implementation() noexcept { return *impl_; }
-
-    /// `GET /v1/user`; see `basic_client::async_get_user`.
-    template <detail::completion_token Token>
-    auto async_get_user(diagnostics& diag, Token&& token) {
-        return detail::erased_op<user>(diag, std::forward<Token>(token), get_user_starter());
-    }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_get_user(Token&& token) {
-        return detail::erased_throwing_op<user>(std::forward<Token>(token), get_user_starter());
+    /// If this client made its pool: closes idle connections and fails operations waiting for
+    /// a connection with `operation_aborted`; requests on a connection finish. The client
+    /// cannot be used for new requests afterwards. Does nothing on a moved-from client, or
+    /// to a shared pool (close that with `pool().close()`).
+    void close() {
+        if (impl_ && impl_->owns_pool)
+            impl_->pool_->close();
     }
 
-    /// `POST /v1/meetings/start`; see `basic_client::async_start_meeting`.
-    template <detail::completion_token Token>
-    auto async_start_meeting(const start_request& req, diagnostics& diag, Token&& token) {
-        return detail::erased_op<start_result>(diag, std::forward<Token>(token),
-                                               start_starter(req));
+    /// @name Expire access token (join.me's test helper)
+    /// Asks join.me to expire the current access token (`oauth::async_expire_access`), then,
+    /// with `expire_mode::locally`, treats it as expired so that the next call refreshes it.
+    /// Completion: `void(error_code, std::string)`, the server's message. Errors:
+    /// `errc::reauthorization_required` when no token is held; those of
+    /// `oauth::async_expire_access`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_expire_access_token(expire_mode mode, diagnostics& diag, Token&& token = {}) {
+        return expire(mode, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_start_meeting(const start_request& req, Token&& token) {
-        return detail::erased_throwing_op<start_result>(std::forward<Token>(token),
-                                                        start_starter(req));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_expire_access_token(expire_mode mode, Token&& token = {}) {
+        return expire(mode, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `GET /v1/meetings`; see `basic_client::async_list_meetings`.
-    template <detail::completion_token Token>
-    auto async_list_meetings(const meeting_list_filter& filter, diagnostics& diag, Token&& token) {
-        return detail::erased_op<std::vector<meeting>>(diag, std::forward<Token>(token),
-                                                       list_starter(filter));
+    /// @name GET /v1/user (scope `user_info`)
+    /// The user the token belongs to. Completion: `void(error_code, api::user)`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_user(diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::get_user{}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_list_meetings(const meeting_list_filter& filter, Token&& token) {
-        return detail::erased_throwing_op<std::vector<meeting>>(std::forward<Token>(token),
-                                                                list_starter(filter));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_user(Token&& token = {}) {
+        return run(endpoints::get_user{}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `GET /v1/meetings/{meetingId}`; see `basic_client::async_get_meeting`.
-    template <detail::completion_token Token>
-    auto async_get_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token) {
-        return detail::erased_op<meeting>(diag, std::forward<Token>(token),
-                                          get_meeting_starter(meeting_id));
+    /// @name POST /v1/meetings/start (scope `start_meeting`)
+    /// Starts an ad hoc meeting. `req` is copied when the operation starts. Completion:
+    /// `void(error_code, api::start_result)`; its `presenter_link` is a one-time login link:
+    /// do not log it. Errors: `errc::bad_request` (e.g. `start_with_personal_url` for a user
+    /// without a personal URL).
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_start_meeting(const start_request& req, diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::start_meeting{req}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_get_meeting(std::int64_t meeting_id, Token&& token) {
-        return detail::erased_throwing_op<meeting>(std::forward<Token>(token),
-                                                   get_meeting_starter(meeting_id));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_start_meeting(const start_request& req, Token&& token = {}) {
+        return run(endpoints::start_meeting{req}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `POST /v1/meetings`; see `basic_client::async_schedule_meeting`.
-    template <detail::completion_token Token>
-    auto async_schedule_meeting(const meeting_draft& draft, diagnostics& diag, Token&& token) {
-        return detail::erased_op<meeting>(diag, std::forward<Token>(token),
-                                          schedule_starter(draft));
+    /// @name GET /v1/meetings (scope `scheduler`)
+    /// The upcoming scheduled meetings, up to `filter.end_date` when set (sent as the
+    /// `endDate` query parameter). Completion: `void(error_code, std::vector<api::meeting>)`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_list_meetings(const meeting_list_filter& filter, diagnostics& diag,
+                             Token&& token = {}) {
+        return run(endpoints::list_meetings{filter}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_schedule_meeting(const meeting_draft& draft, Token&& token) {
-        return detail::erased_throwing_op<meeting>(std::forward<Token>(token),
-                                                   schedule_starter(draft));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_list_meetings(const meeting_list_filter& filter, Token&& token = {}) {
+        return run(endpoints::list_meetings{filter}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `PATCH /v1/meetings/{meetingId}`; see `basic_client::async_update_meeting`.
-    template <detail::completion_token Token>
+    /// @name GET /v1/meetings/{meetingId} (scope `scheduler`)
+    /// One scheduled meeting. Completion: `void(error_code, api::meeting)`. Errors:
+    /// `errc::not_found` for an unknown id (or another user's meeting).
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::get_meeting{meeting_id}, &diag, std::forward<Token>(token));
+    }
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_meeting(std::int64_t meeting_id, Token&& token = {}) {
+        return run(endpoints::get_meeting{meeting_id}, nullptr, std::forward<Token>(token));
+    }
+    /// @}
+
+    /// @name POST /v1/meetings (scope `scheduler`)
+    /// Schedules a meeting; `draft` is copied when the operation starts. Completion:
+    /// `void(error_code, api::meeting)`, the meeting as created (with its `meeting_id`).
+    /// Errors: `errc::bad_request` (end not after start, a missing name, ...).
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_schedule_meeting(const meeting_draft& draft, diagnostics& diag,
+                                Token&& token = {}) {
+        return run(endpoints::schedule_meeting{draft}, &diag, std::forward<Token>(token));
+    }
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_schedule_meeting(const meeting_draft& draft, Token&& token = {}) {
+        return run(endpoints::schedule_meeting{draft}, nullptr, std::forward<Token>(token));
+    }
+    /// @}
+
+    /// @name PATCH /v1/meetings/{meetingId} (scope `scheduler`)
+    /// Updates the members of `patch` that are set, and only those. Completion:
+    /// `void(error_code, api::meeting)`, the meeting as updated. Errors: `errc::not_found`,
+    /// `errc::bad_request`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
     auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
-                              diagnostics& diag, Token&& token) {
-        return detail::erased_op<meeting>(diag, std::forward<Token>(token),
-                                          update_starter(meeting_id, patch));
+                              diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::update_meeting{meeting_id, patch}, &diag,
+                   std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch, Token&& token) {
-        return detail::erased_throwing_op<meeting>(std::forward<Token>(token),
-                                                   update_starter(meeting_id, patch));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
+                              Token&& token = {}) {
+        return run(endpoints::update_meeting{meeting_id, patch}, nullptr,
+                   std::forward<Token>(token));
     }
+    /// @}
 
-    /// `DELETE /v1/meetings/{meetingId}`; see `basic_client::async_delete_meeting`.
-    template <detail::completion_token Token>
-    auto async_delete_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token) {
-        return detail::erased_op<>(diag, std::forward<Token>(token), delete_starter(meeting_id));
+    /// @name DELETE /v1/meetings/{meetingId} (scope `scheduler`)
+    /// Deletes a scheduled meeting. Completion: `void(error_code)`. Errors: `errc::not_found`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_delete_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::delete_meeting{meeting_id}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form: `void(std::exception_ptr)`.
-    template <detail::completion_token Token>
-    auto async_delete_meeting(std::int64_t meeting_id, Token&& token) {
-        return detail::erased_throwing_op<>(std::forward<Token>(token), delete_starter(meeting_id));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_delete_meeting(std::int64_t meeting_id, Token&& token = {}) {
+        return run(endpoints::delete_meeting{meeting_id}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `POST /v1/meetings/{meetingId}/start`; see `basic_client::async_start_scheduled_meeting`.
-    template <detail::completion_token Token>
+    /// @name POST /v1/meetings/{meetingId}/start (scope `start_meeting`)
+    /// Starts a scheduled meeting, with optional webhooks. Completion:
+    /// `void(error_code, api::start_result)`. Errors: `errc::not_found`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
     auto async_start_scheduled_meeting(std::int64_t meeting_id, const scheduled_start_request& req,
-                                       diagnostics& diag, Token&& token) {
-        return detail::erased_op<start_result>(diag, std::forward<Token>(token),
-                                               start_scheduled_starter(meeting_id, req));
+                                       diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::start_scheduled_meeting{meeting_id, req}, &diag,
+                   std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
+    template <joinme::detail::completion_token Token = default_token>
     auto async_start_scheduled_meeting(std::int64_t meeting_id, const scheduled_start_request& req,
-                                       Token&& token) {
-        return detail::erased_throwing_op<start_result>(std::forward<Token>(token),
-                                                        start_scheduled_starter(meeting_id, req));
+                                       Token&& token = {}) {
+        return run(endpoints::start_scheduled_meeting{meeting_id, req}, nullptr,
+                   std::forward<Token>(token));
     }
+    /// @}
 
-    /// `GET /v1/presenters/{id}`; see `basic_client::async_get_presenter`.
-    template <detail::completion_token Token>
-    auto async_get_presenter(std::int64_t presenter_id, diagnostics& diag, Token&& token) {
-        return detail::erased_op<presenter>(diag, std::forward<Token>(token),
-                                            get_presenter_starter(presenter_id));
+    /// @name GET /v1/presenters/{id} (scope `provisioning`, Business accounts)
+    /// One presenter. Completion: `void(error_code, api::presenter)`. Errors: `errc::not_found`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_presenter(std::int64_t presenter_id, diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::get_presenter{presenter_id}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_get_presenter(std::int64_t presenter_id, Token&& token) {
-        return detail::erased_throwing_op<presenter>(std::forward<Token>(token),
-                                                     get_presenter_starter(presenter_id));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_presenter(std::int64_t presenter_id, Token&& token = {}) {
+        return run(endpoints::get_presenter{presenter_id}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `GET /v1/presenters`; see `basic_client::async_list_presenters`.
-    template <detail::completion_token Token>
-    auto async_list_presenters(diagnostics& diag, Token&& token) {
-        return detail::erased_op<std::vector<presenter>>(diag, std::forward<Token>(token),
-                                                         list_presenters_starter());
+    /// @name GET /v1/presenters (scope `provisioning`, Business accounts)
+    /// Every presenter; a bare array and `{"presenters": [...]}` are both read. Completion:
+    /// `void(error_code, std::vector<api::presenter>)`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_list_presenters(diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::list_presenters{}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_list_presenters(Token&& token) {
-        return detail::erased_throwing_op<std::vector<presenter>>(std::forward<Token>(token),
-                                                                  list_presenters_starter());
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_list_presenters(Token&& token = {}) {
+        return run(endpoints::list_presenters{}, nullptr, std::forward<Token>(token));
     }
+    /// @}
 
-    /// `POST /v1/presenters`; see `basic_client::async_add_presenter`.
-    template <detail::completion_token Token>
-    auto async_add_presenter(const new_presenter& who, diagnostics& diag, Token&& token) {
-        return detail::erased_op<presenter>(diag, std::forward<Token>(token),
-                                            add_presenter_starter(who));
+    /// @name POST /v1/presenters (scope `provisioning`, Business accounts)
+    /// Invites `who.email` to become a presenter. Completion: `void(error_code,
+    /// api::presenter)`, the new presenter. Errors: `errc::bad_request` (not an e-mail
+    /// address, or already a presenter).
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_add_presenter(const new_presenter& who, diagnostics& diag, Token&& token = {}) {
+        return run(endpoints::add_presenter{who}, &diag, std::forward<Token>(token));
     }
-    /// As above, throwing form.
-    template <detail::completion_token Token>
-    auto async_add_presenter(const new_presenter& who, Token&& token) {
-        return detail::erased_throwing_op<presenter>(std::forward<Token>(token),
-                                                     add_presenter_starter(who));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_add_presenter(const new_presenter& who, Token&& token = {}) {
+        return run(endpoints::add_presenter{who}, nullptr, std::forward<Token>(token));
     }
+    /// @}
+
+protected:
+    explicit any_client(std::shared_ptr<detail::client_impl> impl) : impl_(std::move(impl)) {}
 
 private:
-    impl_ptr impl_;
+    // Endpoint `e` as an operation: the one place where a description becomes a call.
+    template <class E, class Token>
+    auto run(E e, diagnostics* diag, Token&& token) {
+        return start_op(diag, std::forward<Token>(token),
+                        [impl = impl_, e = std::move(e)](diagnostics* d) mutable {
+                            return detail::run_endpoint(std::move(impl), std::move(e), d);
+                        });
+    }
+
+    template <class Token>
+    auto expire(expire_mode mode, diagnostics* diag, Token&& token) {
+        return start_op(diag, std::forward<Token>(token),
+                        [impl = impl_, mode](diagnostics* d) mutable {
+                            return detail::run_expire(std::move(impl), mode == expire_mode::locally,
+                                                      d);
+                        });
+    }
+
+    // The operation whose coroutine `make(diag)` makes, whatever its result types.
+    template <class Token, class Make>
+    auto start_op(diagnostics* diag, Token&& token, Make make) {
+        return start_typed(diag, std::forward<Token>(token), std::move(make),
+                           static_cast<decltype(make(diag))*>(nullptr));
+    }
+    template <class Token, class Make, class... Ts>
+    auto start_typed(diagnostics* diag, Token&& token, Make make,
+                     joinme::detail::op_awaitable<Ts...>*) {
+        return joinme::detail::async_op<Ts...>(get_executor(), diag, std::forward<Token>(token),
+                                               std::move(make));
+    }
+
+protected:
+    std::shared_ptr<detail::client_impl> impl_;
 };
 
 } // namespace joinme::api
 
-namespace boost::asio {
-template <template <class, class> class Associator, class Handler, class... Ts, class Default>
-struct associator<Associator, joinme::api::detail::rethrowing_handler<Handler, Ts...>, Default> {
-    using type = typename Associator<Handler, Default>::type;
-
-    static type get(const joinme::api::detail::rethrowing_handler<Handler, Ts...>& h) noexcept {
-        return Associator<Handler, Default>::get(h.handler);
-    }
-    static auto get(const joinme::api::detail::rethrowing_handler<Handler, Ts...>& h,
-                    const Default& d) noexcept
-        -> decltype(Associator<Handler, Default>::get(h.handler, d)) {
-        return Associator<Handler, Default>::get(h.handler, d);
-    }
-};
-} // namespace boost::asio
+#if defined(JOINME_HEADER_ONLY)
+#include <joinme/api/impl/client.ipp>
+#endif
 
 #endif

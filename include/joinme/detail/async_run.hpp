@@ -2,24 +2,33 @@
 #ifndef JOINME_DETAIL_ASYNC_RUN_HPP
 #define JOINME_DETAIL_ASYNC_RUN_HPP
 
-// The bridge from joinme's internal coroutines to Asio's universal asynchronous model.
+// The bridge from joinme's internal coroutines to Asio's universal asynchronous model: every
+// operation of the library goes through `async_op`.
 //
-// An operation's body is a function object `f(Ts&... results) -> awaitable<error_code>`: it
-// reports failure as a value and writes its results in place. `async_run` runs it in one
-// coroutine that owns the results (`run_body`) and completes the caller's token with
-// `void(error_code, T...)`, so callbacks, `use_awaitable`, `use_future`, `deferred` and
-// `as_tuple` all work. The coroutine is started with `co_spawn`, which guarantees what a
-// composed operation must: the handler is never invoked inline, it runs on its associated
-// executor, and the handler's cancellation slot is connected to the coroutine (terminal
-// cancellation reaches the I/O operation it is suspended on). With `as_tuple(use_awaitable)`
-// from a coroutine already on the operation's executor, `run_body` simply runs inside the
-// caller's coroutine.
+// An operation is a coroutine `op_awaitable<Ts...>` that completes with a tuple
+// `(error_code, Ts...)`, made by a function object `make(diagnostics*)`. `async_op`
+//  - with `as_tuple(use_awaitable)` (joinme's own coroutines, and users who want error codes)
+//    simply returns that coroutine, which runs within the awaiting one: what co_spawn would
+//    do, less a coroutine, a dispatch and a post per operation. Nothing leaks into the
+//    awaiting coroutine: `run_op` only reads its executor, and an operation awaited from
+//    another executor is spawned on its own;
+//  - with any other completion token, initiates an operation of signature
+//    `void(error_code, Ts...)` whose initiation arguments are `(diagnostics*, make)`, so that
+//    a token adapter (`with_diagnostics`) finds the diagnostics. The initiation erases the
+//    handler and spawns the coroutine with `co_spawn`, which guarantees what a composed
+//    operation must: the handler is never invoked inline, it runs on its associated executor,
+//    and its cancellation slot is connected to the coroutine.
 //
-// Results are written in place, not returned through every coroutine layer: a model moves
-// once, from the parser into the result, instead of twice per layer.
+// `run_op` gives an operation body `f(diagnostics&, Ts&... results) -> awaitable<error_code>`
+// its diagnostics (the caller's, or its own when the caller passed none), clears them when it
+// starts, and writes the results in place: a model moves once, from the parser into the
+// result, instead of twice per coroutine layer.
 
+#include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associator.hpp>
 #include <boost/asio/async_result.hpp>
@@ -36,113 +45,119 @@
 
 namespace joinme::detail {
 
-// Adapts co_spawn's `void(std::exception_ptr, std::tuple<error_code, T...>)` to the
-// operation's `void(error_code, T...)`, keeping the user's handler's associations.
-template <class Handler>
-struct unpack_handler {
-    Handler handler;
+template <class... Ts>
+using op_awaitable = boost::asio::awaitable<std::tuple<error_code, Ts...>>;
 
-    template <class... Ts>
+template <class... Ts>
+using op_handler = boost::asio::any_completion_handler<void(error_code, Ts...)>;
+
+using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
+
+// True for a completion token, false for the diagnostics argument of the other overload.
+template <class Token>
+concept completion_token = !std::is_same_v<std::remove_cvref_t<Token>, diagnostics>;
+
+// Adapts co_spawn's `void(std::exception_ptr, std::tuple<error_code, T...>)` to the
+// operation's `void(error_code, T...)`.
+template <class... Ts>
+struct unpack_handler {
+    op_handler<Ts...> handler;
+
     void operator()(std::exception_ptr e, std::tuple<error_code, Ts...> result) {
-        if (e) {
-            // A cancelled coroutine may throw operation_aborted from its next co_await; that
-            // and any other system_error is an ordinary failure. Anything else is a bug and
-            // propagates out of run().
-            try {
-                std::rethrow_exception(e);
-            } catch (const boost::system::system_error& err) {
-                std::get<0>(result) = err.code();
-            }
-        }
+        // `run_op` turns every system_error into a code: anything else is a bug, and
+        // propagates out of run().
+        if (e)
+            std::rethrow_exception(e);
         std::apply(std::move(handler), std::move(result));
     }
 };
 
-using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
-
-template <class... Ts, class Token, class Executor, class Function>
-auto spawn_run(const Executor& ex, Token&& token, Function&& f);
-
-// Runs `f` on `ex` with co_spawn, into `r`. A coroutine of its own, taking its arguments by
-// reference, so that the frame of `run_body`, the common path, holds no second result and no
-// copy of `f`.
-template <class... Ts, class Function>
-boost::asio::awaitable<void> spawn_into(const boost::asio::any_io_executor& ex, Function& f,
-                                        std::tuple<error_code, Ts...>& r) {
-    r = co_await spawn_run<Ts...>(ex, boost::asio::as_tuple(boost::asio::use_awaitable),
-                                  std::move(f));
-}
-
-// A failed operation's completion: the error and empty results.
+// Starts `op` on `ex`; its result goes to `h`. Not a template over the handler: one
+// instantiation per result type, compiled once with separate compilation.
 template <class... Ts>
-void fail(std::tuple<error_code, Ts...>& r, error_code ec) {
-    r = std::tuple<error_code, Ts...>{ec, Ts{}...};
+void spawn_op(const boost::asio::any_io_executor& ex, op_awaitable<Ts...> op, op_handler<Ts...> h) {
+    boost::asio::co_spawn(ex, std::move(op), unpack_handler<Ts...>{std::move(h)});
 }
 
 // The coroutine of an operation: `f`'s results, or its error with the results left empty. A
 // cancelled coroutine throws operation_aborted from its next co_await; that, as any
-// system_error, becomes the error code. With a `home` executor other than the awaiting
-// coroutine's, the operation is spawned on `home` instead (see `async_run`).
+// system_error, becomes the error code. Awaited from a coroutine on an executor other than
+// `home`, it runs on `home` instead.
 template <class... Ts, class Function>
-boost::asio::awaitable<std::tuple<error_code, Ts...>>
-run_body(Function f, boost::asio::any_io_executor home = {}) {
-    std::tuple<error_code, Ts...> r;
-    if (home && (co_await boost::asio::this_coro::executor) != home) {
-        co_await spawn_into<Ts...>(home, f, r);
-        co_return std::move(r);
+op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag) {
+    if ((co_await boost::asio::this_coro::executor) != home) {
+        auto r = co_await boost::asio::co_spawn(home, run_op<Ts...>(std::move(f), home, diag),
+                                                boost::asio::use_awaitable);
+        co_return r;
     }
+    diagnostics own;
+    diagnostics& d = diag ? *diag : own;
+    d.clear();
+    std::tuple<error_code, Ts...> r;
     auto& ec = std::get<0>(r);
     try {
-        ec = co_await std::apply([&f](error_code&, Ts&... out) { return f(out...); }, r);
+        ec = co_await std::apply([&f, &d](error_code&, Ts&... out) { return f(d, out...); }, r);
     } catch (const boost::system::system_error& err) {
         ec = err.code();
     }
     if (ec)
-        fail(r, ec);
-    co_return std::move(r);
+        r = std::tuple<error_code, Ts...>{ec, Ts{}...};
+    co_return r;
 }
 
-// Starts `f`'s coroutine with co_spawn on `ex`; the completion goes to `token`.
-template <class... Ts, class Token, class Executor, class Function>
-auto spawn_run(const Executor& ex, Token&& token, Function&& f) {
-    return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
-        [](auto handler, const Executor& ex, auto f) {
-            boost::asio::co_spawn(
-                ex, [f = std::move(f)]() mutable { return run_body<Ts...>(std::move(f)); },
-                unpack_handler<decltype(handler)>{std::move(handler)});
-        },
-        token, ex, std::forward<Function>(f));
-}
+template <class... Ts>
+struct op_initiation {
+    boost::asio::any_io_executor ex;
 
-// Runs `f(Ts&...) -> awaitable<error_code>` as an operation on `ex` completing with
-// `void(error_code, Ts...)`.
-//
-// The fast path is `as_tuple(use_awaitable)`, the token of joinme's own coroutines and of
-// users who want error codes: awaited from a coroutine on `ex`, the operation's coroutine runs
-// within the awaiting one. That is what co_spawn would do, less a coroutine, a dispatch and a
-// post per operation. Cancellation reaches it as it would reach the spawned coroutine:
-// through the awaiting coroutine.
-template <class... Ts, class Token, class Executor, class Function>
-auto async_run(const Executor& ex, Token&& token, Function&& f) {
+    template <class Handler, class Make>
+    void operator()(Handler&& h, diagnostics* diag, Make make) const {
+        spawn_op<Ts...>(ex, make(diag), op_handler<Ts...>(std::forward<Handler>(h)));
+    }
+};
+
+// Runs the operation `make(diag)` on `ex` (see the top of this file); it completes with
+// `void(error_code, Ts...)`. `diag` may be null: the operation then keeps diagnostics of its
+// own, and a `with_diagnostics` token supplies them.
+template <class... Ts, class Token, class Make>
+auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&& token,
+              Make make) {
     if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>)
-        return run_body<Ts...>(std::forward<Function>(f), boost::asio::any_io_executor(ex));
+        return make(diag);
     else
-        return spawn_run<Ts...>(ex, std::forward<Token>(token), std::forward<Function>(f));
+        return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
+            op_initiation<Ts...>{ex}, token, diag, std::move(make));
+}
+
+// Runs `f(Ts&... results) -> awaitable<error_code>` as an operation on `ex` completing with
+// `void(error_code, Ts...)`: `async_op` for a body that needs no diagnostics.
+template <class... Ts, class Token, class Function>
+auto async_run(const boost::asio::any_io_executor& ex, Token&& token, Function f) {
+    return async_op<Ts...>(ex, nullptr, std::forward<Token>(token),
+                           [f = std::move(f), ex](diagnostics* diag) mutable {
+                               return run_op<Ts...>(
+                                   [f = std::move(f)](diagnostics&, Ts&... out) mutable {
+                                       return f(out...);
+                                   },
+                                   ex, diag);
+                           });
 }
 
 } // namespace joinme::detail
 
 namespace boost::asio {
-template <template <class, class> class Associator, class Handler, class Default>
-struct associator<Associator, joinme::detail::unpack_handler<Handler>, Default> {
-    using type = typename Associator<Handler, Default>::type;
+// `unpack_handler` has the associations (executor, cancellation slot, allocator) of the
+// handler it wraps.
+template <template <class, class> class Associator, class... Ts, class Default>
+struct associator<Associator, joinme::detail::unpack_handler<Ts...>, Default> {
+    using handler = joinme::detail::op_handler<Ts...>;
+    using type = typename Associator<handler, Default>::type;
 
-    static type get(const joinme::detail::unpack_handler<Handler>& h) noexcept {
-        return Associator<Handler, Default>::get(h.handler);
+    static type get(const joinme::detail::unpack_handler<Ts...>& h) noexcept {
+        return Associator<handler, Default>::get(h.handler);
     }
-    static auto get(const joinme::detail::unpack_handler<Handler>& h, const Default& d) noexcept
-        -> decltype(Associator<Handler, Default>::get(h.handler, d)) {
-        return Associator<Handler, Default>::get(h.handler, d);
+    static auto get(const joinme::detail::unpack_handler<Ts...>& h, const Default& d) noexcept
+        -> decltype(Associator<handler, Default>::get(h.handler, d)) {
+        return Associator<handler, Default>::get(h.handler, d);
     }
 };
 } // namespace boost::asio

@@ -32,17 +32,6 @@
 
 namespace joinme::http {
 
-/// Bounds on one exchange.
-struct exchange_limits {
-    /// Deadline for writing the request and reading the whole response.
-    std::chrono::milliseconds timeout{30'000};
-    /// Largest accepted response header (status line and fields), in bytes.
-    std::size_t header_limit = 16 * 1024;
-    /// Largest accepted response body (after chunked decoding), in bytes. Memory stays within
-    /// about header_limit + body_limit however much the server sends.
-    std::size_t body_limit = 1024 * 1024;
-};
-
 /// How far an exchange got, which decides whether a failed request may be sent again.
 struct exchange_progress {
     bool request_written = false;  ///< The whole request was handed to the stream.

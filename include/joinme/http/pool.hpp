@@ -6,9 +6,9 @@
 /// A keep-alive connection pool over any `transport`, with deadlines, stale-connection
 /// recovery and retries of rate-limited answers.
 
-#include <joinme/clock.hpp>
+#include <joinme/http/connection_pool.hpp>
 #include <joinme/http/exchange.hpp>
-#include <joinme/http/retry.hpp>
+#include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/steady_timer.hpp>
 #include <boost/url/url_view.hpp>
@@ -21,55 +21,6 @@
 #include <vector>
 
 namespace joinme::http {
-
-/// What happened to one attempt of a request; given to `pool_options::on_request`. It holds
-/// no header and no body, so no token or secret can leak through it.
-struct request_event {
-    beast_http::verb method{};
-    std::string path;    ///< Request target without its query.
-    unsigned status = 0; ///< 0 when no response arrived.
-    error_code ec;       ///< The attempt's failure, if any.
-    std::chrono::steady_clock::duration duration{};
-    unsigned attempt = 1; ///< 1 for the first attempt of a call, 2 for its first retry...
-    bool reused_connection = false;
-};
-
-/// Configuration of a `basic_connection_pool`.
-struct pool_options {
-    /// Connections kept per origin (in use and idle together). Requests beyond it wait.
-    std::size_t max_connections_per_origin = 8;
-    /// Requests sent on one connection before it is replaced; 0 for no limit.
-    std::size_t max_requests_per_connection = 0;
-    /// An idle connection is checked for a close by the server (one system call) before it is
-    /// reused when it has been idle at least this long; 0 checks every time. A server seldom
-    /// closes a kept-alive connection within a second of its answer, and an idempotent
-    /// request that meets such a connection is sent again on a fresh one.
-    std::chrono::milliseconds validate_after_idle{1000};
-    /// Deadline for resolve + connect + TLS handshake.
-    std::chrono::milliseconds connect_timeout{10'000};
-    /// Deadline and size limits of each request/response exchange.
-    exchange_limits limits;
-    /// Retries of 429 / 503 / over-QPS answers.
-    retry_policy retry;
-    /// Sent as `User-Agent` unless the request has one.
-    std::string user_agent = "joinme/0.1";
-    /// Called after every attempt, on the pool's executor. Optional.
-    std::function<void(const request_event&)> on_request;
-    /// The wall clock of the pool and of what runs over it: `Retry-After` dates here, the
-    /// dating of the tokens the OAuth steps return, and the token source's expiry checks
-    /// unless it has a clock of its own. Empty: the system clock.
-    clock_function clock;
-};
-
-/// Counters for tests and monitoring.
-struct pool_stats {
-    std::size_t connections_opened = 0; ///< Successful connects.
-    std::size_t requests_sent = 0;      ///< Exchanges attempted.
-    std::size_t reused = 0;             ///< Exchanges on a kept-alive connection.
-    std::size_t stale_discarded = 0;    ///< Idle connections found closed by the server.
-    std::size_t replayed_on_fresh = 0;  ///< Requests re-sent after a stale connection failed.
-    std::size_t rate_limit_retries = 0; ///< Retries after 429 / 503 / over-QPS.
-};
 
 /// Keep-alive HTTP/1.1 connections per origin (scheme, host, port) over `Stream`.
 ///
@@ -86,9 +37,8 @@ struct pool_stats {
 /// connections and makes waiting requests fail with `operation_aborted`, while requests
 /// already on a connection run to completion.
 template <transport Stream>
-class basic_connection_pool {
+class basic_connection_pool final : public connection_pool {
 public:
-    using executor_type = boost::asio::any_io_executor;
     using context_type = typename stream_traits<Stream>::context_type;
     using traits = stream_traits<Stream>;
 
@@ -102,9 +52,9 @@ public:
 
     ~basic_connection_pool() { close(); }
 
-    executor_type get_executor() const noexcept { return st_->ex; }
-    const pool_options& options() const noexcept { return st_->opts; }
-    pool_stats stats() const noexcept { return st_->stats; }
+    executor_type get_executor() const noexcept override { return st_->ex; }
+    const pool_options& options() const noexcept override { return st_->opts; }
+    pool_stats stats() const noexcept override { return st_->stats; }
 
     /// Idle connections for `o` right now.
     std::size_t idle_connections(const origin& o) const {
@@ -124,8 +74,8 @@ public:
     /// Completion signature: `void(error_code, response)`.
     /// Errors: those of `async_exchange`, connect and TLS errors, `operation_aborted`.
     /// Cancellation: terminal; the connection in use is closed.
-    template <class Token>
-    auto async_request(origin target, request req, Token&& token) {
+    template <class Token = default_token>
+    auto async_request(origin target, request req, Token&& token = {}) {
         return joinme::detail::async_run<response>(
             st_->ex, std::forward<Token>(token),
             [st = st_, target = std::move(target), req = std::move(req)](response& res) mutable {
@@ -133,18 +83,17 @@ public:
             });
     }
 
-    /// `async_request` as an awaitable, for a coroutine already running on the pool's
-    /// executor: the same work, without a coroutine of its own per request, and the response
-    /// is read into `res` (left empty on failure), which must outlive the operation.
-    /// Cancellation: that of the awaiting coroutine, as for `async_request`.
-    boost::asio::awaitable<error_code> co_request(origin target, request req, response& res) {
+    /// `async_request` as an awaitable (see `connection_pool::co_request`): the same work,
+    /// without a coroutine of its own per request.
+    boost::asio::awaitable<error_code> co_request(origin target, request req,
+                                                  response& res) override {
         return run_request(st_, std::move(target), std::move(req), res);
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body.
-    template <class Token>
+    template <class Token = default_token>
     auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
-                       Token&& token) {
+                       Token&& token = {}) {
         error_code ec;
         auto o = origin_of(url, ec);
         req.method(method);
@@ -155,7 +104,7 @@ public:
 
     /// Closes every idle connection at once (no TLS close_notify) and fails waiting requests.
     /// Requests in flight finish; their connections are closed afterwards.
-    void close() {
+    void close() override {
         st_->closed = true;
         for (auto& h : st_->hosts) {
             for (auto& c : h->idle)
@@ -169,8 +118,8 @@ public:
 
     /// Closes idle connections gracefully (TLS close_notify), each within `timeout`.
     /// Completion signature: `void(error_code)`.
-    template <class Token>
-    auto async_shutdown(std::chrono::milliseconds timeout, Token&& token) {
+    template <class Token = default_token>
+    auto async_shutdown(std::chrono::milliseconds timeout, Token&& token = {}) {
         return joinme::detail::async_run<>(
             st_->ex, std::forward<Token>(token),
             [st = st_, timeout]() -> boost::asio::awaitable<error_code> {

@@ -4,23 +4,22 @@
 
 /// @file
 /// The authorization server's back-channel steps as asynchronous operations over a
-/// `http::basic_connection_pool<Stream>`: exchange an authorization code, refresh a token,
+/// `http::connection_pool` (any stream): exchange an authorization code, refresh a token,
 /// expire an access token (join.me's test helper).
 ///
-/// Every operation comes in two forms, as in Boost.MySQL:
-/// - with a `diagnostics&` argument, completing with `void(error_code, T)`. The caller owns
-///   the diagnostics object and keeps it alive until completion; it is cleared when the
-///   operation starts and, on failure, receives what the server said (status, `error`,
-///   `error_description`, `error_uri`, join.me's `error_ticket_id`, gateway headers,
-///   `Retry-After`, or the start of a body that was not the expected JSON). Expected failures
-///   (`invalid_grant`, a 5xx) need no try/catch in this form.
-/// - without it, completing with `void(std::exception_ptr, T)`, where the exception, when
-///   set, is an `error_with_diagnostics` carrying both the code and the diagnostics. With
-///   `boost::asio::use_awaitable`, `co_await` then simply throws it.
+/// Every operation completes with `void(error_code, T)` and comes in two overloads:
+/// - with a `diagnostics&` argument, which the caller keeps alive until completion; it is
+///   cleared when the operation starts and, on failure, receives what the server said
+///   (status, `error`, `error_description`, `error_uri`, join.me's `error_ticket_id`, gateway
+///   headers, `Retry-After`, or the start of a body that was not the expected JSON);
+/// - without it: the operation keeps its own.
 ///
-/// Both forms accept any completion token (callbacks, `use_awaitable`, `use_future`,
-/// `deferred`, `as_tuple`), run on the pool's executor, never complete inline, and complete
-/// the handler on its associated executor.
+/// The completion token defaults to `joinme::default_token`, so `co_await op(args...)` throws
+/// `error_with_diagnostics` (the code and the diagnostics) on failure; `with_diagnostics(t)`
+/// does the same for any token `t`, and `as_tuple(use_awaitable)` gives the error code with
+/// no exception. Any completion token works (callbacks, `use_awaitable`, `use_future`,
+/// `deferred`, `as_tuple`). The operations run on the pool's executor, never complete
+/// inline, and complete the handler on its associated executor.
 ///
 /// Cancellation: terminal cancellation through the completion handler's cancellation slot is
 /// forwarded to the pool's request (whose connection is then closed); the operation completes
@@ -35,11 +34,12 @@
 /// `Date` header).
 
 #include <joinme/clock.hpp>
-#include <joinme/detail/operation.hpp>
+#include <joinme/detail/async_run.hpp>
+#include <joinme/detail/config.hpp>
 #include <joinme/detail/time.hpp>
 #include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
-#include <joinme/http/pool.hpp>
+#include <joinme/http/connection_pool.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/redirect.hpp>
@@ -49,6 +49,7 @@
 #include <joinme/oauth/token_response.hpp>
 #include <joinme/secret.hpp>
 #include <joinme/transport.hpp>
+#include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/as_tuple.hpp>
@@ -76,7 +77,6 @@ namespace detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
-using joinme::detail::is_token_v;
 
 // What one request to an authorization-server endpoint brought back.
 struct endpoint_reply {
@@ -99,28 +99,9 @@ inline http::request to_http_request(const token_request& tr) {
     return req;
 }
 
-// POSTs `tr` on `pool`. `clock` dates the arrival.
-template <transport Stream>
-awaitable<endpoint_reply> post(http::basic_connection_pool<Stream>& pool, const token_request& tr,
-                               const clock_function& clock) {
-    endpoint_reply out;
-    auto url = joinme::detail::parse_absolute(tr.url);
-    if (!url) {
-        out.ec = errc::invalid_url;
-        co_return out;
-    }
-    auto req = to_http_request(tr);
-    auto [ec, res] = co_await pool.async_request(http::beast_http::verb::post, *url, std::move(req),
-                                                 boost::asio::as_tuple(boost::asio::use_awaitable));
-    out.received = joinme::detail::now(clock);
-    out.ec = ec;
-    if (ec)
-        co_return out;
-    out.res = std::move(res);
-    if (auto d = out.res.find(http::beast_http::field::date); d != out.res.end())
-        out.server_date = joinme::detail::parse_http_date(d->value());
-    co_return out;
-}
+// POSTs `tr` on `pool`, from a coroutine on the pool's executor. `clock` dates the arrival.
+JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const token_request& tr,
+                                           const clock_function& clock);
 
 // Turns a reply into a token: `previous` is the refreshed token (null for a code exchange),
 // `stamp` the time the token is dated with.
@@ -135,49 +116,34 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
     return parse_token_response(r.res.result_int(), r.res.body(), stamp, requested, ec, diag);
 }
 
-using joinme::detail::run_throwing;
-using joinme::detail::run_with_diagnostics;
+// The operations' coroutines: a code exchange, or with `previous` a refresh of that token;
+// an expire-access request. `built` is the error of building `tr`.
+JOINME_DECL joinme::detail::op_awaitable<token>
+run_token(http::connection_pool& pool, token_request tr, error_code built, scope_set requested,
+          std::optional<token> previous, diagnostics* diag);
+JOINME_DECL joinme::detail::op_awaitable<std::string>
+run_expire(http::connection_pool& pool, token_request tr, error_code built, diagnostics* diag);
 
-// The bodies of the three operations (see detail/operation.hpp). `diag` is written only on
-// failure: `finish_token` and the expire parser fill it with every response's details.
-
-// A code exchange, or with `previous` a refresh of that token.
-template <transport Stream>
-auto token_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built,
-                scope_set requested, std::optional<token> previous = std::nullopt) {
-    return [&pool, tr = std::move(tr), built, requested = std::move(requested),
-            previous = std::move(previous)](diagnostics& diag,
-                                            token& out) -> awaitable<error_code> {
-        if (built)
-            co_return built;
-        auto reply = co_await post(pool, tr, pool.options().clock);
-        error_code ec;
-        diagnostics d;
-        out =
-            finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec, d);
-        if (ec)
-            diag = std::move(d);
-        co_return ec;
-    };
+template <class Token>
+auto token_op(http::connection_pool& pool, diagnostics* diag, Token&& token, token_request tr,
+              error_code built, scope_set requested, std::optional<oauth::token> previous = {}) {
+    return joinme::detail::async_op<oauth::token>(
+        pool.get_executor(), diag, std::forward<Token>(token),
+        [&pool, tr = std::move(tr), built, requested = std::move(requested),
+         previous = std::move(previous)](diagnostics* d) mutable {
+            return run_token(pool, std::move(tr), built, std::move(requested), std::move(previous),
+                             d);
+        });
 }
 
-template <transport Stream>
-auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, error_code built) {
-    return [&pool, tr = std::move(tr), built](diagnostics& diag,
-                                              std::string& message) -> awaitable<error_code> {
-        if (built)
-            co_return built;
-        auto reply = co_await post(pool, tr, pool.options().clock);
-        error_code ec = reply.ec;
-        if (!ec) {
-            diagnostics d;
-            http::fill_diagnostics(reply.res, d, reply.received);
-            message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
-            if (ec)
-                diag = std::move(d);
-        }
-        co_return ec;
-    };
+template <class Token>
+auto expire_op(http::connection_pool& pool, diagnostics* diag, Token&& token, token_request tr,
+               error_code built) {
+    return joinme::detail::async_op<std::string>(
+        pool.get_executor(), diag, std::forward<Token>(token),
+        [&pool, tr = std::move(tr), built](diagnostics* d) mutable {
+            return run_expire(pool, std::move(tr), built, d);
+        });
 }
 
 } // namespace detail
@@ -189,7 +155,7 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
 /// @param code           the code from the redirect.
 /// @param code_verifier  the PKCE verifier, or empty when PKCE was not used.
 /// @param requested      the scopes asked for; the token's scopes when the server lists none.
-/// @param diag           cleared at start; what the server said, on failure.
+/// @param diag           cleared at start; what the server said, on failure (optional).
 /// @param token          completion token, signature `void(error_code, oauth::token)`.
 ///
 /// Errors: `errc::invalid_url` (unusable `token_url`); `boost::system::errc::invalid_argument`
@@ -199,30 +165,25 @@ auto expire_body(http::basic_connection_pool<Stream>& pool, token_request tr, er
 /// join.me's `invalid_authorization_code`, ...), `errc::server_error` for a 5xx without an
 /// OAuth error (an HTML 502 page: status and a truncated excerpt in `diag`),
 /// `errc::malformed_response`, `errc::missing_parameter`; `operation_aborted` on cancellation.
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+template <joinme::detail::completion_token Token = default_token>
+auto async_exchange_code(http::connection_pool& pool, const config& cfg,
                          const joinme::secret& code, const joinme::secret& code_verifier,
-                         const scope_set& requested, diagnostics& diag, Token&& token) {
+                         const scope_set& requested, diagnostics& diag, Token&& token = {}) {
     error_code built;
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
-    return detail::run_with_diagnostics<oauth::token>(
-        pool.get_executor(), diag, std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, requested));
+    return detail::token_op(pool, &diag, std::forward<Token>(token), std::move(tr), built,
+                            requested);
 }
 
-/// As above, completing with `void(std::exception_ptr, oauth::token)`; the exception is an
-/// `error_with_diagnostics`, so `co_await async_exchange_code(..., use_awaitable)` throws it.
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+/// As above, with diagnostics of the operation's own.
+template <joinme::detail::completion_token Token = default_token>
+auto async_exchange_code(http::connection_pool& pool, const config& cfg,
                          const joinme::secret& code, const joinme::secret& code_verifier,
-                         const scope_set& requested, Token&& token) {
+                         const scope_set& requested, Token&& token = {}) {
     error_code built;
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
-    return detail::run_throwing<oauth::token>(
-        pool.get_executor(), std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, requested));
+    return detail::token_op(pool, nullptr, std::forward<Token>(token), std::move(tr), built,
+                            requested);
 }
 
 namespace detail {
@@ -250,29 +211,25 @@ inline token_request exchange_request(config cfg, const authorization_request& s
 ///
 /// Errors: `boost::system::errc::invalid_argument` when `sent` or `got` is not of the code
 /// grant; otherwise as the overload above.
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+template <joinme::detail::completion_token Token = default_token>
+auto async_exchange_code(http::connection_pool& pool, const config& cfg,
                          const authorization_request& sent, const redirect_response& got,
-                         diagnostics& diag, Token&& token) {
+                         diagnostics& diag, Token&& token = {}) {
     error_code built;
     auto tr = detail::exchange_request(cfg, sent, got, built);
-    return detail::run_with_diagnostics<oauth::token>(
-        pool.get_executor(), diag, std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, sent.scopes));
+    return detail::token_op(pool, &diag, std::forward<Token>(token), std::move(tr), built,
+                            sent.scopes);
 }
 
-/// As above, completing with `void(std::exception_ptr, oauth::token)` (see the file comment).
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config& cfg,
+/// As above, with diagnostics of the operation's own.
+template <joinme::detail::completion_token Token = default_token>
+auto async_exchange_code(http::connection_pool& pool, const config& cfg,
                          const authorization_request& sent, const redirect_response& got,
-                         Token&& token) {
+                         Token&& token = {}) {
     error_code built;
     auto tr = detail::exchange_request(cfg, sent, got, built);
-    return detail::run_throwing<oauth::token>(
-        pool.get_executor(), std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, sent.scopes));
+    return detail::token_op(pool, nullptr, std::forward<Token>(token), std::move(tr), built,
+                            sent.scopes);
 }
 
 /// Refreshes `current` (RFC 6749 §6) at `cfg.token_url`, keeping its scopes.
@@ -282,68 +239,64 @@ auto async_exchange_code(http::basic_connection_pool<Stream>& pool, const config
 /// refresh token stops working: store the result before using it.
 ///
 /// @param current  the token to refresh; copied when the operation starts.
-/// @param diag     cleared at start; what the server said, on failure.
+/// @param diag     cleared at start; what the server said, on failure (optional).
 /// @param token    completion token, signature `void(error_code, oauth::token)`.
 ///
 /// Errors: `errc::reauthorization_required` when `current` has no refresh token (an
 /// implicit-grant token); `oauth_errc::invalid_grant` for an invalid, used, expired or revoked
 /// refresh token; otherwise as `async_exchange_code`.
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
-                   const oauth::token& current, diagnostics& diag, Token&& token) {
+template <joinme::detail::completion_token Token = default_token>
+auto async_refresh(http::connection_pool& pool, const config& cfg, const oauth::token& current,
+                   diagnostics& diag, Token&& token = {}) {
     error_code built;
     auto tr = make_refresh_request(cfg, current.refresh_token, built);
-    return detail::run_with_diagnostics<oauth::token>(
-        pool.get_executor(), diag, std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, current.scopes, current));
+    return detail::token_op(pool, &diag, std::forward<Token>(token), std::move(tr), built,
+                            current.scopes, current);
 }
 
-/// As above, completing with `void(std::exception_ptr, oauth::token)` (see the file comment).
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_refresh(http::basic_connection_pool<Stream>& pool, const config& cfg,
-                   const oauth::token& current, Token&& token) {
+/// As above, with diagnostics of the operation's own.
+template <joinme::detail::completion_token Token = default_token>
+auto async_refresh(http::connection_pool& pool, const config& cfg, const oauth::token& current,
+                   Token&& token = {}) {
     error_code built;
     auto tr = make_refresh_request(cfg, current.refresh_token, built);
-    return detail::run_throwing<oauth::token>(
-        pool.get_executor(), std::forward<Token>(token),
-        detail::token_body(pool, std::move(tr), built, current.scopes, current));
+    return detail::token_op(pool, nullptr, std::forward<Token>(token), std::move(tr), built,
+                            current.scopes, current);
 }
 
 /// Asks join.me to expire `access_token` now (its "Expire Access" test helper) at
 /// `cfg.expire_access_url`, so that the expiry path of a program can be tested. The API may
 /// keep accepting the token for a while (join.me: up to 10 minutes).
 ///
-/// @param diag   cleared at start; what the server said, on failure.
+/// @param diag   cleared at start; what the server said, on failure (optional).
 /// @param token  completion token, signature `void(error_code, std::string message)`; the
 ///               message is the server's, e.g. "Access Token Expired".
 ///
 /// Errors: `boost::system::errc::invalid_argument` for an empty access token; `errc::bad_request`
 /// for `"success": false` (the server's message in `diag.message`); otherwise as
 /// `parse_expire_access_response` and the pool report them.
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_expire_access(http::basic_connection_pool<Stream>& pool, const config& cfg,
-                         const joinme::secret& access_token, diagnostics& diag, Token&& token) {
+template <joinme::detail::completion_token Token = default_token>
+auto async_expire_access(http::connection_pool& pool, const config& cfg,
+                         const joinme::secret& access_token, diagnostics& diag,
+                         Token&& token = {}) {
     error_code built;
     auto tr = make_expire_access_request(cfg, access_token, built);
-    return detail::run_with_diagnostics<std::string>(
-        pool.get_executor(), diag, std::forward<Token>(token),
-        detail::expire_body(pool, std::move(tr), built));
+    return detail::expire_op(pool, &diag, std::forward<Token>(token), std::move(tr), built);
 }
 
-/// As above, completing with `void(std::exception_ptr, std::string)` (see the file comment).
-template <transport Stream, class Token>
-requires detail::is_token_v<Token>
-auto async_expire_access(http::basic_connection_pool<Stream>& pool, const config& cfg,
-                         const joinme::secret& access_token, Token&& token) {
+/// As above, with diagnostics of the operation's own.
+template <joinme::detail::completion_token Token = default_token>
+auto async_expire_access(http::connection_pool& pool, const config& cfg,
+                         const joinme::secret& access_token, Token&& token = {}) {
     error_code built;
     auto tr = make_expire_access_request(cfg, access_token, built);
-    return detail::run_throwing<std::string>(pool.get_executor(), std::forward<Token>(token),
-                                             detail::expire_body(pool, std::move(tr), built));
+    return detail::expire_op(pool, nullptr, std::forward<Token>(token), std::move(tr), built);
 }
 
 } // namespace joinme::oauth
+
+#if defined(JOINME_HEADER_ONLY)
+#include <joinme/oauth/impl/client.ipp>
+#endif
 
 #endif

@@ -3,14 +3,14 @@
 #define JOINME_OAUTH_TOKEN_SOURCE_HPP
 
 /// @file
-/// `basic_token_source<Stream>`: keeps a user's current token, hands it out, refreshes it
+/// `token_source`: keeps a user's current token, hands it out, refreshes it
 /// ahead of expiry with at most one refresh request at a time, and saves every new token to a
 /// `token_store` before anybody uses it.
 
 #include <joinme/detail/async_run.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/exchange.hpp>
-#include <joinme/http/pool.hpp>
+#include <joinme/http/connection_pool.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/token.hpp>
@@ -18,6 +18,7 @@
 #include <joinme/oauth/token_store.hpp>
 #include <joinme/secret.hpp>
 #include <joinme/transport.hpp>
+#include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
@@ -122,23 +123,22 @@ struct token_source_stats {
 /// waiting operations at once with `operation_aborted`, and its refresh stops before its next
 /// request (one already sent is finished, and its token saved to the store, so that a
 /// rotated refresh token is not lost). The pool may then be destroyed.
-template <transport Stream>
-class basic_token_source {
+class token_source {
 public:
-    using pool_type = http::basic_connection_pool<Stream>;
+    using pool_type = http::connection_pool;
 
     /// @param pool  connections to the token endpoint.
     /// @param cfg   client registration and `token_url`.
     /// @param opts  margin, clock, store.
-    basic_token_source(pool_type& pool, config cfg, token_source_options opts = {})
+    token_source(pool_type& pool, config cfg, token_source_options opts = {})
         : st_(std::make_shared<state>(pool, std::move(cfg), std::move(opts))) {}
 
-    basic_token_source(const basic_token_source&) = delete;
-    basic_token_source& operator=(const basic_token_source&) = delete;
+    token_source(const token_source&) = delete;
+    token_source& operator=(const token_source&) = delete;
 
     /// Completes waiting operations with `operation_aborted`; a refresh in flight no longer
     /// uses the pool (see "Lifetime").
-    ~basic_token_source() {
+    ~token_source() {
         st_->pool = nullptr;
         wake(*st_, aborted());
     }
@@ -152,6 +152,15 @@ public:
         st_->current = std::move(t);
         st_->saved = !st_->opts.store;
         st_->unconditional_save = true;
+    }
+
+    /// Treats the current token as expired from now on, if its access token is `access`: the
+    /// next operation refreshes it (or, without a refresh token, fails with
+    /// `errc::reauthorization_required`). The store is not told.
+    void mark_expired(const joinme::secret& access) {
+        if (st_->current && st_->current->access_token == access)
+            st_->current->expires_at =
+                std::chrono::floor<std::chrono::seconds>(st_->server_now());
     }
 
     /// The current token, if any (it may be due for refresh, or not yet saved).
@@ -184,20 +193,15 @@ public:
     /// the refresh's errors as `async_refresh` reports them (`oauth_errc::invalid_grant` for a
     /// revoked or rotated-away refresh token, ...); `errc::timeout` when the refresh exceeds
     /// `refresh_timeout`; `operation_aborted`.
-    template <class Token>
-    requires detail::is_token_v<Token>
-    auto async_get_token(diagnostics& diag, Token&& token) {
-        return detail::run_with_diagnostics<oauth::token>(
-            get_executor(), diag, std::forward<Token>(token), get_body(std::nullopt));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_token(diagnostics& diag, Token&& token = {}) {
+        return get(&diag, std::forward<Token>(token), std::nullopt);
     }
 
-    /// As above, completing with `void(std::exception_ptr, oauth::token)`: a failure is an
-    /// `error_with_diagnostics`.
-    template <class Token>
-    requires detail::is_token_v<Token>
-    auto async_get_token(Token&& token) {
-        return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
-                                                  get_body(std::nullopt));
+    /// As above, with diagnostics of the operation's own.
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_get_token(Token&& token = {}) {
+        return get(nullptr, std::forward<Token>(token), std::nullopt);
     }
 
     /// Gets a token other than `rejected`, the access token the API just refused (a 401):
@@ -206,24 +210,39 @@ public:
     ///
     /// Completion, errors and cancellation as `async_get_token`; a token without a refresh
     /// token gives `errc::reauthorization_required`.
-    template <class Token>
-    requires detail::is_token_v<Token>
-    auto async_force_refresh(const joinme::secret& rejected, diagnostics& diag, Token&& token) {
-        return detail::run_with_diagnostics<oauth::token>(
-            get_executor(), diag, std::forward<Token>(token), get_body(rejected));
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_force_refresh(const joinme::secret& rejected, diagnostics& diag,
+                             Token&& token = {}) {
+        return get(&diag, std::forward<Token>(token), rejected);
     }
 
-    /// As above, completing with `void(std::exception_ptr, oauth::token)`.
-    template <class Token>
-    requires detail::is_token_v<Token>
-    auto async_force_refresh(const joinme::secret& rejected, Token&& token) {
-        return detail::run_throwing<oauth::token>(get_executor(), std::forward<Token>(token),
-                                                  get_body(rejected));
+    /// As above, with diagnostics of the operation's own.
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_force_refresh(const joinme::secret& rejected, Token&& token = {}) {
+        return get(nullptr, std::forward<Token>(token), rejected);
+    }
+
+    /// `async_get_token` (no `rejected`) or `async_force_refresh` as an awaitable, for a
+    /// coroutine: the operation with `as_tuple(use_awaitable)`.
+    joinme::detail::op_awaitable<oauth::token> co_get(diagnostics* diag,
+                                                     std::optional<joinme::secret> rejected) {
+        return run_get(st_, diag, std::move(rejected));
     }
 
 private:
     template <class T>
     using awaitable = boost::asio::awaitable<T>;
+    struct state;
+
+    template <class Token>
+    auto get(diagnostics* diag, Token&& token, std::optional<joinme::secret> rejected) {
+        return joinme::detail::async_op<oauth::token>(
+            st_->ex, diag, std::forward<Token>(token),
+            [st = st_, rejected = std::move(rejected)](diagnostics* d) mutable {
+                return run_get(std::move(st), d, std::move(rejected));
+            });
+    }
+
     using result = std::tuple<error_code, oauth::token>;
 
     struct outcome {
@@ -232,8 +251,6 @@ private:
         oauth::token value;
         bool considered_force = false;
     };
-
-    struct state;
 
     // Lives in the frame of an operation waiting for the flight.
     // It joins the waiters when made and leaves them when destroyed, by any path.
@@ -362,8 +379,8 @@ private:
         return o;
     }
 
-    auto get_body(std::optional<joinme::secret> rejected) {
-        return [st = st_, rejected = std::move(rejected)](
+    static auto get_body(std::shared_ptr<state> st, std::optional<joinme::secret> rejected) {
+        return [st = std::move(st), rejected = std::move(rejected)](
                    diagnostics& diag, oauth::token& out) -> awaitable<error_code> {
             if (rejected) {
                 // A token other than the rejected one is already there: use it.
@@ -389,6 +406,13 @@ private:
                 out = std::move(flight.value);
             co_return flight.ec;
         };
+    }
+
+    static joinme::detail::op_awaitable<oauth::token>
+    run_get(std::shared_ptr<state> st, diagnostics* diag, std::optional<joinme::secret> rejected) {
+        auto ex = st->ex;
+        return joinme::detail::run_op<oauth::token>(get_body(std::move(st), std::move(rejected)),
+                                                    std::move(ex), diag);
     }
 
     // Waits for the flight (starting it if none), or for the caller's cancellation.

@@ -1,0 +1,69 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_API_CLIENT_CONFIG_HPP
+#define JOINME_API_CLIENT_CONFIG_HPP
+
+/// @file
+/// The configuration and counters of an API client (`api::any_client`, `api::basic_client`).
+
+#include <joinme/http/connection_pool.hpp>
+#include <joinme/oauth/config.hpp>
+#include <joinme/oauth/token_source.hpp>
+
+#include <cstddef>
+#include <string>
+#include <string_view>
+
+namespace joinme::api {
+
+/// join.me's REST API base URL.
+inline constexpr std::string_view default_api_base_url = "https://api.join.me";
+
+/// Configuration of a `basic_client`.
+///
+/// Printing is not offered: `oauth` holds the client secret (it prints redacted through its
+/// own `operator<<`).
+struct client_config {
+    /// The REST API's base URL, an absolute `http` or `https` URL, possibly with a path prefix;
+    /// `/v1/...` is appended to it. A trailing `/` is ignored.
+    std::string api_base_url{default_api_base_url};
+
+    /// Client registration and the authorization server's endpoints (token, expire access,
+    /// renew authorization). Used by the token source to refresh tokens and by
+    /// `renew_authorization_url`.
+    oauth::config oauth{};
+
+    /// The connection pool shared by API calls and token refreshes: connections per origin,
+    /// connect timeout, per-exchange deadline and header/body limits (`limits`), the retry
+    /// policy for 429 / 503 / over-QPS answers (`retry`), `user_agent`, and the optional
+    /// `on_request` observability callback (it sees method, path, status, duration, attempt
+    /// and connection reuse; never a header or body, so never a token).
+    http::pool_options pool{};
+
+    /// Refresh margin, clock, token store and user key of the token source.
+    oauth::token_source_options token_source{};
+
+    /// Lets the API and the authorization server be in different environments: one of them
+    /// production join.me, the other not. Off by default: such a client fails every call with
+    /// `errc::invalid_url` and says why, so that a test set-up that points only the API at a
+    /// test server cannot send the client secret and refresh tokens to production.
+    bool allow_mixed_environments = false;
+
+    /// Points the whole environment, the API and the authorization server, at `base`, where
+    /// an emulator such as the bundled sandbox serves both: `api_base_url` becomes `base`, and
+    /// `oauth.set_auth_base_url(base)` sets the OAuth endpoints.
+    client_config& set_base_url(std::string_view base) {
+        api_base_url = std::string(base);
+        oauth.set_auth_base_url(base);
+        return *this;
+    }
+};
+
+/// Counters of a client's authorization handling, for tests and monitoring.
+struct client_stats {
+    std::size_t rejected_tokens = 0; ///< API answers that rejected the access token.
+    std::size_t replays = 0;         ///< Calls sent again with a refreshed token.
+};
+
+} // namespace joinme::api
+
+#endif

@@ -1,0 +1,93 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_API_DETAIL_CLIENT_IMPL_HPP
+#define JOINME_API_DETAIL_CLIENT_IMPL_HPP
+
+// The one implementation behind `any_client` and `basic_client<Stream>`: the state a client
+// and its operations share, over a `http::connection_pool` (the stream is erased there), and
+// the coroutines that send an endpoint's request with the user's token. Nothing here depends
+// on the stream type: with JOINME_SEPARATE_COMPILATION it is compiled once, in src.hpp.
+
+#include <joinme/api/client_config.hpp>
+#include <joinme/api/endpoints.hpp>
+#include <joinme/detail/async_run.hpp>
+#include <joinme/detail/config.hpp>
+#include <joinme/error.hpp>
+#include <joinme/http/connection_pool.hpp>
+#include <joinme/oauth/token_source.hpp>
+#include <joinme/secret.hpp>
+
+#include <memory>
+#include <string>
+#include <type_traits>
+
+namespace joinme::api::detail {
+
+// One API request before authorization, from an endpoint's description: method, path and
+// query below the base URL, JSON body, and how to read a 2xx body into the result (none for
+// an endpoint without one).
+struct api_call {
+    boost::beast::http::verb method{};
+    std::string target; // "/v1/meetings?endDate=..."
+    std::string body;   // JSON text, or empty
+    error_code (*parse)(const http::response& res, void* out, diagnostics& diag) = nullptr;
+};
+
+// The state a client and its operations share.
+class client_impl {
+public:
+    JOINME_DECL client_impl(std::shared_ptr<http::connection_pool> pool, client_config cfg,
+                            bool owns_pool);
+
+    boost::asio::any_io_executor get_executor() const noexcept { return pool_->get_executor(); }
+
+    // Sends `call` with the current token; on a rejected token, one forced refresh and one
+    // replay. Reads a 2xx body with `call.parse` into `out`, or returns the error with `diag`
+    // filled.
+    JOINME_DECL boost::asio::awaitable<error_code> send(const api_call& call, diagnostics& diag,
+                                                        void* out);
+
+    // Asks the authorization server to expire the current access token; with `locally`, the
+    // token source then treats it as expired.
+    JOINME_DECL boost::asio::awaitable<error_code> expire(bool locally, diagnostics& diag,
+                                                          std::string& message);
+
+    client_config cfg;
+    std::shared_ptr<http::connection_pool> pool_;
+    oauth::token_source source;
+    client_stats stats;
+    bool owns_pool;
+
+private:
+    JOINME_DECL boost::asio::awaitable<error_code>
+    fetch_token(const joinme::secret* rejected, diagnostics& diag, joinme::secret& access);
+
+    origin api_origin_;     // of api_base_url
+    std::string base_path_; // api_base_url's path without a trailing '/'
+    error_code base_error_; // api_base_url is unusable
+    std::string base_error_message_;
+};
+
+// The result types of endpoint `E`'s operation: `E::result`, or none.
+template <class E>
+struct endpoint_op {
+    using awaitable = joinme::detail::op_awaitable<typename E::result>;
+};
+template <class E>
+requires std::is_void_v<typename E::result>
+struct endpoint_op<E> {
+    using awaitable = joinme::detail::op_awaitable<>;
+};
+
+// The coroutine of endpoint `e`'s operation. Defined in impl/client.ipp; with
+// JOINME_SEPARATE_COMPILATION instantiated there for every endpoint.
+template <class E>
+typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
+                                                diagnostics* diag);
+
+// The expire-access-token operation's coroutine.
+JOINME_DECL joinme::detail::op_awaitable<std::string>
+run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag);
+
+} // namespace joinme::api::detail
+
+#endif

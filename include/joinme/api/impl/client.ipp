@@ -1,0 +1,268 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_API_IMPL_CLIENT_IPP
+#define JOINME_API_IMPL_CLIENT_IPP
+
+#include <joinme/api/check_response.hpp>
+#include <joinme/api/detail/client_impl.hpp>
+#include <joinme/api/parse.hpp>
+#include <joinme/detail/url.hpp>
+#include <joinme/oauth/client.hpp>
+
+#include <boost/json/serialize.hpp>
+#include <boost/json/value_from.hpp>
+#include <boost/url/url.hpp>
+
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace joinme::api::detail {
+
+template <class T>
+using awaitable = boost::asio::awaitable<T>;
+
+JOINME_DECL client_impl::client_impl(std::shared_ptr<http::connection_pool> pool,
+                                     client_config c, bool owns)
+    : cfg(std::move(c))
+    , pool_(std::move(pool))
+    , source(*pool_, cfg.oauth, cfg.token_source)
+    , owns_pool(owns) {
+    // Parsed once: every call goes to this origin, below this path.
+    auto parsed = joinme::detail::parse_absolute(cfg.api_base_url);
+    if (!parsed) {
+        base_error_ = errc::invalid_url;
+        base_error_message_ = "api_base_url is not an absolute URL";
+        return;
+    }
+    api_origin_ = origin_of(*parsed, base_error_);
+    if (base_error_) {
+        base_error_message_ = "api_base_url is not an http or https URL";
+        return;
+    }
+    base_path_ = parsed->encoded_path();
+    while (!base_path_.empty() && base_path_.back() == '/')
+        base_path_.pop_back();
+    // The endpoints that receive the client secret or a token must be in the API's
+    // environment: production join.me, or not.
+    const bool production_api = cfg.api_base_url == default_api_base_url;
+    auto elsewhere = [production_api](std::string_view url, std::string_view production) {
+        return (url == production) != production_api;
+    };
+    if (!cfg.allow_mixed_environments &&
+        (elsewhere(cfg.oauth.token_url, oauth::default_token_url) ||
+         elsewhere(cfg.oauth.expire_access_url, oauth::default_expire_access_url))) {
+        base_error_ = errc::invalid_url;
+        base_error_message_ =
+            "api_base_url and the token or expire-access endpoint are in different "
+            "environments (one is production join.me): set them together with "
+            "client_config::set_base_url, or set allow_mixed_environments";
+    }
+}
+
+inline http::request make_request(const api_call& call, std::string_view base_path,
+                                  const joinme::secret& access_token) {
+    http::request req;
+    req.version(11);
+    req.method(call.method);
+    std::string target;
+    target.reserve(base_path.size() + call.target.size());
+    target.append(base_path).append(call.target);
+    req.target(target);
+    // The header is the only place the token goes; request events carry no header.
+    req.set(boost::beast::http::field::authorization, "Bearer " + access_token.reveal());
+    req.set(boost::beast::http::field::accept, "application/json");
+    if (!call.body.empty()) {
+        req.set(boost::beast::http::field::content_type, "application/json");
+        req.body() = call.body;
+    }
+    return req;
+}
+
+// The access token to send: the current one, or the result of a (shared) refresh. With
+// `rejected`, one other than that token. Kept out of `send` so that the frame of every call
+// does not carry what only a refresh needs.
+JOINME_DECL awaitable<error_code> client_impl::fetch_token(const joinme::secret* rejected,
+                                                           diagnostics& diag,
+                                                           joinme::secret& access) {
+    std::optional<joinme::secret> other;
+    if (rejected)
+        other = *rejected;
+    auto [ec, t] = co_await source.co_get(&diag, std::move(other));
+    if (!ec)
+        access = std::move(t.access_token);
+    co_return ec;
+}
+
+JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagnostics& diag,
+                                                    void* out) {
+    if (base_error_) {
+        diag.client_message = base_error_message_;
+        co_return base_error_;
+    }
+    // A token that needs no refresh is taken as is: no I/O, no coroutine.
+    joinme::secret access;
+    if (auto* current = source.usable_token()) {
+        access = current->access_token;
+    } else if (auto ec = co_await fetch_token(nullptr, diag, access)) {
+        co_return ec;
+    }
+
+    http::response res;
+    for (bool replayed = false;; replayed = true) {
+        auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
+                                             res);
+        if (ec)
+            co_return ec;
+        ec = check_response(res, diag);
+        if (!ec)
+            co_return call.parse ? call.parse(res, out, diag) : ec;
+        res = http::response{};
+        if (ec == errc::invalid_token)
+            ++stats.rejected_tokens;
+        if (ec == errc::invalid_token && !replayed) {
+            // One refresh (shared with every call that saw the same token rejected), then
+            // one replay. A second rejection is reported as is.
+            // (The refresh clears `diag` of the rejection as it starts.)
+            auto rejected = std::move(access);
+            if (auto fec = co_await fetch_token(&rejected, diag, access))
+                co_return fec;
+            ++stats.replays;
+            continue;
+        }
+        if (ec == errc::stale_token)
+            diag.client_message = "join.me asks the user to renew the authorization: send the "
+                                  "browser to the client's renew_authorization_url()";
+        co_return ec;
+    }
+}
+
+JOINME_DECL awaitable<error_code> client_impl::expire(bool locally, diagnostics& diag,
+                                                      std::string& message) {
+    const auto& current = source.current_token();
+    if (!current) {
+        diag.client_message = "no token is held: authorize the application first";
+        co_return errc::reauthorization_required;
+    }
+    const auto access = current->access_token;
+    error_code built;
+    auto tr = oauth::make_expire_access_request(cfg.oauth, access, built);
+    auto [ec, said] = co_await oauth::detail::run_expire(*pool_, std::move(tr), built, &diag);
+    if (ec)
+        co_return ec;
+    message = std::move(said);
+    if (locally)
+        source.mark_expired(access);
+    co_return ec;
+}
+
+JOINME_DECL joinme::detail::op_awaitable<std::string>
+run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag) {
+    auto ex = impl->get_executor();
+    return joinme::detail::run_op<std::string>(
+        [impl = std::move(impl), locally](diagnostics& d, std::string& message) {
+            return impl->expire(locally, d, message);
+        },
+        std::move(ex), diag);
+}
+
+// What the body of `E`'s answer is read as.
+template <class E>
+struct model_of {
+    using type = typename E::result;
+};
+template <class E>
+requires requires { typename E::model; }
+struct model_of<E> {
+    using type = typename E::model;
+};
+
+inline std::vector<meeting> take(meeting_list&& m) { return std::move(m.meetings); }
+inline std::vector<presenter> take(presenter_list&& m) { return std::move(m.presenters); }
+
+// Reads a 2xx body as `Model` into `*out`, a `Result`.
+template <class Model, class Result>
+error_code parse_result(const http::response& res, void* out, diagnostics& diag) {
+    error_code ec;
+    bool ok = false;
+    auto& result = *static_cast<Result*>(out);
+    if constexpr (std::is_same_v<Model, Result>) {
+        ok = parse_into(res.body(), result, ec, diag);
+    } else {
+        Model model;
+        ok = parse_into(res.body(), model, ec, diag);
+        if (ok)
+            result = take(std::move(model));
+    }
+    if (!ok)
+        http::fill_diagnostics(res, diag);
+    return ec;
+}
+
+// The request of endpoint `e`.
+template <class E>
+api_call describe(const E& e) {
+    api_call c;
+    c.method = E::method;
+    if constexpr (requires { e.id; }) {
+        constexpr auto at = E::path.find("{id}");
+        c.target.append(E::path.substr(0, at))
+            .append(std::to_string(e.id))
+            .append(E::path.substr(at + 4));
+    } else {
+        c.target = E::path;
+    }
+    if constexpr (requires { e.query; }) {
+        boost::urls::url u(c.target);
+        for (const auto& param : e.query.query_parameters())
+            u.params().append({param.first, param.second});
+        c.target = u.buffer();
+    }
+    if constexpr (requires { e.body; })
+        c.body = boost::json::serialize(boost::json::value_from(e.body));
+    if constexpr (!std::is_void_v<typename E::result>)
+        c.parse = &parse_result<typename model_of<E>::type, typename E::result>;
+    return c;
+}
+
+template <class E>
+typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
+                                                diagnostics* diag) {
+    auto ex = impl->get_executor();
+    if constexpr (std::is_void_v<typename E::result>) {
+        return joinme::detail::run_op<>(
+            [impl = std::move(impl), call = describe(e)](diagnostics& d) {
+                return impl->send(call, d, nullptr);
+            },
+            std::move(ex), diag);
+    } else {
+        using result = typename E::result;
+        return joinme::detail::run_op<result>(
+            [impl = std::move(impl), call = describe(e)](diagnostics& d, result& out) {
+                return impl->send(call, d, &out);
+            },
+            std::move(ex), diag);
+    }
+}
+
+#if !defined(JOINME_HEADER_ONLY)
+#define JOINME_INSTANTIATE_ENDPOINT(E)                                                            \
+    template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(          \
+        std::shared_ptr<client_impl>, endpoints::E, diagnostics*);
+JOINME_INSTANTIATE_ENDPOINT(get_user)
+JOINME_INSTANTIATE_ENDPOINT(start_meeting)
+JOINME_INSTANTIATE_ENDPOINT(list_meetings)
+JOINME_INSTANTIATE_ENDPOINT(get_meeting)
+JOINME_INSTANTIATE_ENDPOINT(schedule_meeting)
+JOINME_INSTANTIATE_ENDPOINT(update_meeting)
+JOINME_INSTANTIATE_ENDPOINT(delete_meeting)
+JOINME_INSTANTIATE_ENDPOINT(start_scheduled_meeting)
+JOINME_INSTANTIATE_ENDPOINT(get_presenter)
+JOINME_INSTANTIATE_ENDPOINT(list_presenters)
+JOINME_INSTANTIATE_ENDPOINT(add_presenter)
+#undef JOINME_INSTANTIATE_ENDPOINT
+#endif
+
+} // namespace joinme::api::detail
+
+#endif

@@ -1,0 +1,77 @@
+// Copyright (c) joinme contributors. Distributed under the Boost Software License, Version 1.0.
+#ifndef JOINME_OAUTH_IMPL_CLIENT_IPP
+#define JOINME_OAUTH_IMPL_CLIENT_IPP
+
+#include <joinme/oauth/client.hpp>
+
+namespace joinme::oauth::detail {
+
+JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const token_request& tr,
+                                           const clock_function& clock) {
+    endpoint_reply out;
+    auto url = joinme::detail::parse_absolute(tr.url);
+    origin o;
+    if (url)
+        o = origin_of(*url, out.ec);
+    if (!url || out.ec) {
+        out.ec = errc::invalid_url;
+        co_return out;
+    }
+    auto req = to_http_request(tr);
+    req.method(http::beast_http::verb::post);
+    std::string target(url->encoded_target());
+    req.target(target.empty() ? "/" : target);
+    out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res);
+    out.received = joinme::detail::now(clock);
+    if (out.ec)
+        co_return out;
+    if (auto d = out.res.find(http::beast_http::field::date); d != out.res.end())
+        out.server_date = joinme::detail::parse_http_date(d->value());
+    co_return out;
+}
+
+JOINME_DECL joinme::detail::op_awaitable<token>
+run_token(http::connection_pool& pool, token_request tr, error_code built, scope_set requested,
+          std::optional<token> previous, diagnostics* diag) {
+    return joinme::detail::run_op<token>(
+        [&pool, tr = std::move(tr), built, requested = std::move(requested),
+         previous = std::move(previous)](diagnostics& diag, token& out) -> awaitable<error_code> {
+            if (built)
+                co_return built;
+            auto reply = co_await post(pool, tr, pool.options().clock);
+            error_code ec;
+            diagnostics d;
+            out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested,
+                               ec, d);
+            if (ec)
+                diag = std::move(d);
+            co_return ec;
+        },
+        pool.get_executor(), diag);
+}
+
+JOINME_DECL joinme::detail::op_awaitable<std::string>
+run_expire(http::connection_pool& pool, token_request tr, error_code built, diagnostics* diag) {
+    return joinme::detail::run_op<std::string>(
+        [&pool, tr = std::move(tr), built](diagnostics& diag,
+                                           std::string& message) -> awaitable<error_code> {
+            if (built)
+                co_return built;
+            auto reply = co_await post(pool, tr, pool.options().clock);
+            error_code ec = reply.ec;
+            if (!ec) {
+                diagnostics d;
+                http::fill_diagnostics(reply.res, d, reply.received);
+                message =
+                    parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+                if (ec)
+                    diag = std::move(d);
+            }
+            co_return ec;
+        },
+        pool.get_executor(), diag);
+}
+
+} // namespace joinme::oauth::detail
+
+#endif
