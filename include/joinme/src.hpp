@@ -7,10 +7,19 @@
 /// .cpp of a program that uses joinme (or link Boost.JSON and Boost.URL's compiled libraries
 /// instead and leave it out).
 ///
+/// With JOINME_SEPARATE_COMPILATION defined in every translation unit, joinme's own code that
+/// does not depend on the stream type (the API client's calls for every endpoint, the OAuth
+/// steps) is compiled here once, and the other translation units only declare it.
+///
 /// Boost.JSON and Boost.URL are always compiled here. Asio, Asio's SSL support and Beast are
 /// compiled here too when the program defines BOOST_ASIO_SEPARATE_COMPILATION or
 /// BOOST_BEAST_SEPARATE_COMPILATION in every translation unit, which saves compile time in
 /// programs with many translation units.
+
+#if defined(JOINME_SEPARATE_COMPILATION)
+#include <joinme/api/impl/client.ipp>
+#include <joinme/oauth/impl/client.ipp>
+#endif
 
 #include <boost/json/src.hpp>
 #include <boost/url/src.hpp>

@@ -471,7 +471,7 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
         CHECK(nf.ec == errc::not_found);
         CHECK(nf.diag.message == "Meeting not found");
         try {
-            e.run([](api::any_client c, std::int64_t id) -> asio::awaitable<int> {
+            e.run([](api::any_client& c, std::int64_t id) -> asio::awaitable<int> {
                 co_await c.async_delete_meeting(id);
                 co_return 0;
             }(client, m.meeting_id));
@@ -616,3 +616,142 @@ TEST_CASE("check_response maps join.me's answers") {
 
 } // namespace
 } // namespace apit
+
+TEST_CASE("many users, one pool: each client its own token, the connections shared") {
+    env<tcp_stream> e;
+    api::basic_client<tcp_stream> pro(e.ioc.get_executor(), e.ctx, e.config());
+    e.login(pro, default_scopes, "pro@example.com");
+    auto cfg = e.config();
+    cfg.token_source.user = "free";
+    api::any_client free(pro.shared_pool(), cfg);
+    e.login(free, default_scopes, "free@example.com");
+    const auto opened = pro.pool().stats().connections_opened;
+
+    // Interleaved calls: each user sees itself, over the same few connections.
+    auto both = e.run([](api::any_client& a, api::any_client& b) -> asio::awaitable<std::string> {
+        std::string seen;
+        for (int i = 0; i < 5; ++i) {
+            seen += (co_await a.async_get_user()).email + " ";
+            seen += (co_await b.async_get_user()).email + " ";
+        }
+        co_return seen;
+    }(pro, free));
+    CHECK(both.find("pro@example.com free@example.com pro@example.com") != std::string::npos);
+    CHECK(pro.pool().stats().connections_opened == opened);
+    CHECK(&free.pool() == &pro.pool());
+
+    SUBCASE("a meeting scheduled by one user is not the other's") {
+        api::meeting_draft draft;
+        draft.meeting_name = "mine";
+        draft.meeting_start = std::chrono::floor<std::chrono::seconds>(*e.now) + 24h;
+        draft.meeting_end = draft.meeting_start + 1h;
+        auto m = e.run(free.async_schedule_meeting(draft));
+        CHECK(e.run(free.async_list_meetings(api::meeting_list_filter{})).size() == 1);
+        CHECK(e.run(pro.async_list_meetings(api::meeting_list_filter{})).empty());
+        auto other = attempt<api::meeting>(e, [&](diagnostics& d, auto t) {
+            return pro.async_get_meeting(m.meeting_id, d, std::move(t));
+        });
+        CHECK(other.ec == errc::not_found);
+    }
+    SUBCASE("closing or destroying a client over a shared pool leaves the pool open") {
+        {
+            api::any_client gone(pro.shared_pool(), cfg);
+            gone.close();
+        }
+        free.close();
+        CHECK(e.run(pro.async_get_user()).email == "pro@example.com");
+        CHECK(e.run(free.async_get_user()).email == "free@example.com");
+    }
+}
+
+TEST_CASE("api client: expire access token, locally or until the API rejects it") {
+    env<memory_stream> e;
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    auto token = e.login(client);
+
+    SUBCASE("locally: the next call refreshes first, without a rejected request") {
+        auto msg = e.run(client.async_expire_access_token(api::expire_mode::locally));
+        CHECK(msg == "Access Token Expired");
+        CHECK(e.run(client.async_get_user()).email == "pro@example.com");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 1);
+        CHECK(client.stats().rejected_tokens == 0);
+    }
+    SUBCASE("until rejected: the API refuses it, then one refresh and a replay") {
+        auto msg = e.run(client.async_expire_access_token(api::expire_mode::until_rejected));
+        CHECK(msg == "Access Token Expired");
+        CHECK(e.refreshes() == 0);
+        CHECK(e.run(client.async_get_user()).email == "pro@example.com");
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 2);
+        CHECK(client.stats().rejected_tokens == 1);
+    }
+    SUBCASE("without a token: reauthorization_required, nothing sent") {
+        api::basic_client<memory_stream> fresh(e.ioc.get_executor(), e.ctx, e.config());
+        auto r = attempt<std::string>(e, [&](diagnostics& d, auto t) {
+            return fresh.async_expire_access_token(api::expire_mode::locally, d, std::move(t));
+        });
+        CHECK(r.ec == errc::reauthorization_required);
+        CHECK(!r.diag.client_message.empty());
+    }
+}
+
+TEST_CASE("operations: one signature, any completion token") {
+    env<memory_stream> e;
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    e.login(client); // meeting 7 does not exist: 404
+
+    SUBCASE("as_tuple never throws, and the caller's diagnostics are filled") {
+        auto r = attempt<api::meeting>(e, [&](diagnostics& d, auto t) {
+            return client.async_get_meeting(7, d, std::move(t));
+        });
+        CHECK(r.ec == errc::not_found);
+        CHECK(r.diag.status == 404);
+    }
+    SUBCASE("without diagnostics, as_tuple gives the code alone") {
+        auto ec = e.run([](api::any_client& c) -> asio::awaitable<error_code> {
+            auto [ec, m] = co_await c.async_get_meeting(7, asio::as_tuple(asio::use_awaitable));
+            co_return ec;
+        }(client));
+        CHECK(ec == errc::not_found);
+    }
+    SUBCASE("with_diagnostics(callback): an exception_ptr holding the server's answer") {
+        std::exception_ptr got;
+        bool done = false;
+        client.async_get_meeting(7, joinme::with_diagnostics([&](std::exception_ptr ex, api::meeting) {
+            got = ex;
+            done = true;
+        }));
+        CHECK(!done); // never inline
+        REQUIRE(run_until(e.ioc, [&] { return done; }));
+        REQUIRE(got);
+        try {
+            std::rethrow_exception(got);
+        } catch (const joinme::error_with_diagnostics& ex) {
+            CHECK(ex.code() == errc::not_found);
+            CHECK(ex.get_diagnostics().status == 404);
+        }
+    }
+    SUBCASE("with_diagnostics over the caller's diagnostics fills both") {
+        diagnostics d;
+        bool thrown = false;
+        try {
+            (void)e.run(client.async_get_meeting(7, d, joinme::with_diagnostics(asio::use_awaitable)));
+        } catch (const joinme::error_with_diagnostics& ex) {
+            thrown = true;
+            CHECK(ex.get_diagnostics().status == 404);
+        }
+        CHECK(thrown);
+    }
+    SUBCASE("use_future and a plain callback") {
+        auto fut = client.async_get_user(asio::use_future);
+        error_code cb_ec = errc::timeout;
+        client.async_get_meeting(7, [&](error_code ec, api::meeting) { cb_ec = ec; });
+        REQUIRE(run_until(e.ioc, [&] {
+            return fut.wait_for(std::chrono::seconds(0)) == std::future_status::ready &&
+                   cb_ec != errc::timeout;
+        }));
+        CHECK(fut.get().email == "pro@example.com");
+        CHECK(cb_ec == errc::not_found);
+    }
+}

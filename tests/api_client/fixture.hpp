@@ -152,26 +152,31 @@ struct env {
     }
 
     // Logs `user` in with `scopes` through the sandbox's authorize and token endpoints and
-    // hands the token to `client`.
-    oauth::token login(client_type& client, std::string_view scopes = default_scopes,
+    // hands the token to `client` (a `basic_client` or an `any_client`).
+    template <class Client>
+    oauth::token login(Client& client, std::string_view scopes = default_scopes,
                        std::string_view user = "pro@example.com") {
         srv.config().current_user = std::string(user);
         oauth::authorization_options opts;
         opts.scopes = oauth::scope_set::parse(scopes);
         auto cfg = client.config().oauth;
         auto sent = oauth::make_authorization_request(cfg, opts);
-        auto t = run([](client_type& c, oauth::authorization_request sent, oauth::config cfg,
-                        oauth::scope_set scopes, time_point at) -> asio::awaitable<oauth::token> {
-            joinme::http::request req;
-            req.version(11);
+        auto t = run([](joinme::http::connection_pool& pool, oauth::authorization_request sent,
+                        oauth::config cfg, oauth::scope_set scopes,
+                        time_point at) -> asio::awaitable<oauth::token> {
             auto url = boost::urls::parse_absolute_uri(sent.url).value();
-            auto res = co_await c.pool().async_request(beast::http::verb::get, url, std::move(req));
+            error_code ec;
+            auto origin = joinme::origin_of(url, ec);
+            joinme::http::request req(beast::http::verb::get, url.encoded_target(), 11);
+            joinme::http::response res;
+            ec = co_await pool.co_request(origin, std::move(req), res);
+            REQUIRE(!ec);
             REQUIRE(res.result_int() == 302);
             auto r = oauth::parse_redirect(res[beast::http::field::location], sent, at);
             auto none_verifier = secret();
-            co_return co_await oauth::async_exchange_code(c.pool(), cfg, r.code, none_verifier,
+            co_return co_await oauth::async_exchange_code(pool, cfg, r.code, none_verifier,
                                                           scopes);
-        }(client, sent, cfg, opts.scopes, *now));
+        }(client.pool(), sent, cfg, opts.scopes, *now));
         client.set_token(t);
         return t;
     }

@@ -156,14 +156,22 @@ JOINME_DECL awaitable<error_code> client_impl::expire(bool locally, diagnostics&
     co_return ec;
 }
 
+// The expire operation's body (named: a lambda in a function that is not inline would give
+// the coroutine frame a type without linkage).
+struct expire_body {
+    std::shared_ptr<client_impl> impl;
+    bool locally;
+
+    awaitable<error_code> operator()(diagnostics& d, std::string& message) const {
+        return impl->expire(locally, d, message);
+    }
+};
+
 JOINME_DECL joinme::detail::op_awaitable<std::string>
 run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag) {
     auto ex = impl->get_executor();
-    return joinme::detail::run_op<std::string>(
-        [impl = std::move(impl), locally](diagnostics& d, std::string& message) {
-            return impl->expire(locally, d, message);
-        },
-        std::move(ex), diag);
+    return joinme::detail::run_op<std::string>(expire_body{std::move(impl), locally},
+                                               std::move(ex), diag);
 }
 
 // What the body of `E`'s answer is read as.

@@ -30,46 +30,62 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
     co_return out;
 }
 
+// The bodies of the two operations (named: a lambda in a function that is not inline would
+// give the coroutine frame a type without linkage).
+struct token_body {
+    http::connection_pool& pool;
+    token_request tr;
+    error_code built;
+    scope_set requested;
+    std::optional<token> previous;
+
+    awaitable<error_code> operator()(diagnostics& diag, token& out) const {
+        if (built)
+            co_return built;
+        auto reply = co_await post(pool, tr, pool.options().clock);
+        error_code ec;
+        diagnostics d;
+        out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec,
+                           d);
+        if (ec)
+            diag = std::move(d);
+        co_return ec;
+    }
+};
+
+struct expire_body {
+    http::connection_pool& pool;
+    token_request tr;
+    error_code built;
+
+    awaitable<error_code> operator()(diagnostics& diag, std::string& message) const {
+        if (built)
+            co_return built;
+        auto reply = co_await post(pool, tr, pool.options().clock);
+        error_code ec = reply.ec;
+        if (!ec) {
+            diagnostics d;
+            http::fill_diagnostics(reply.res, d, reply.received);
+            message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+            if (ec)
+                diag = std::move(d);
+        }
+        co_return ec;
+    }
+};
+
 JOINME_DECL joinme::detail::op_awaitable<token>
 run_token(http::connection_pool& pool, token_request tr, error_code built, scope_set requested,
           std::optional<token> previous, diagnostics* diag) {
     return joinme::detail::run_op<token>(
-        [&pool, tr = std::move(tr), built, requested = std::move(requested),
-         previous = std::move(previous)](diagnostics& diag, token& out) -> awaitable<error_code> {
-            if (built)
-                co_return built;
-            auto reply = co_await post(pool, tr, pool.options().clock);
-            error_code ec;
-            diagnostics d;
-            out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested,
-                               ec, d);
-            if (ec)
-                diag = std::move(d);
-            co_return ec;
-        },
+        token_body{pool, std::move(tr), built, std::move(requested), std::move(previous)},
         pool.get_executor(), diag);
 }
 
 JOINME_DECL joinme::detail::op_awaitable<std::string>
 run_expire(http::connection_pool& pool, token_request tr, error_code built, diagnostics* diag) {
-    return joinme::detail::run_op<std::string>(
-        [&pool, tr = std::move(tr), built](diagnostics& diag,
-                                           std::string& message) -> awaitable<error_code> {
-            if (built)
-                co_return built;
-            auto reply = co_await post(pool, tr, pool.options().clock);
-            error_code ec = reply.ec;
-            if (!ec) {
-                diagnostics d;
-                http::fill_diagnostics(reply.res, d, reply.received);
-                message =
-                    parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
-                if (ec)
-                    diag = std::move(d);
-            }
-            co_return ec;
-        },
-        pool.get_executor(), diag);
+    return joinme::detail::run_op<std::string>(expire_body{pool, std::move(tr), built},
+                                               pool.get_executor(), diag);
 }
 
 } // namespace joinme::oauth::detail
