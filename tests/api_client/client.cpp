@@ -614,9 +614,6 @@ TEST_CASE("check_response maps join.me's answers") {
     CHECK(d.status == 302);
 }
 
-} // namespace
-} // namespace apit
-
 TEST_CASE("many users, one pool: each client its own token, the connections shared") {
     env<tcp_stream> e;
     api::basic_client<tcp_stream> pro(e.ioc.get_executor(), e.ctx, e.config());
@@ -755,3 +752,6 @@ TEST_CASE("operations: one signature, any completion token") {
         CHECK(cb_ec == errc::not_found);
     }
 }
+
+} // namespace
+} // namespace apit
