@@ -4,6 +4,6 @@
 #include <boost/asio/use_awaitable.hpp>
 
 boost::asio::awaitable<std::string> user_name(joinme::api::any_client& client) {
-    auto user = co_await client.async_get_user(boost::asio::use_awaitable);
+    auto user = co_await client.async_get_user();
     co_return user.full_name;
 }

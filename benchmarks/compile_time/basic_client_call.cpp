@@ -7,6 +7,6 @@
 using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
 boost::asio::awaitable<std::string> user_name(joinme::api::basic_client<tls_stream>& client) {
-    auto user = co_await client.async_get_user(boost::asio::use_awaitable);
+    auto user = co_await client.async_get_user();
     co_return user.full_name;
 }

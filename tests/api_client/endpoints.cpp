@@ -2,6 +2,8 @@
 // test bodies instantiated for TLS, plain TCP and the in-memory stream pair.
 #include "api_client/fixture.hpp"
 
+#include <joinme/api/detail/describe.hpp>
+
 namespace apit {
 namespace {
 
@@ -9,6 +11,66 @@ using sandbox::endpoint;
 using std::chrono::sys_days;
 
 #define APIT_STREAMS tls_stream, tcp_stream, memory_stream
+
+namespace eps = api::endpoints;
+using api::detail::describe;
+using verb = beast::http::verb;
+
+TEST_CASE("endpoint descriptions: method, path with the id, query, JSON body, scope") {
+    auto user = describe(eps::get_user{});
+    CHECK(user.method == verb::get);
+    CHECK(user.target == "/v1/user");
+    CHECK(user.body.empty());
+    CHECK(static_cast<bool>(user.parse));
+    CHECK(eps::get_user::needs == oauth::scope::user_info);
+
+    auto one = describe(eps::get_meeting{42});
+    CHECK(one.target == "/v1/meetings/42");
+    auto start = describe(eps::start_scheduled_meeting{-7, {}});
+    CHECK(start.method == verb::post);
+    CHECK(start.target == "/v1/meetings/-7/start");
+    CHECK(eps::start_scheduled_meeting::needs == oauth::scope::start_meeting);
+
+    auto del = describe(eps::delete_meeting{5});
+    CHECK(del.method == verb::delete_);
+    CHECK(del.target == "/v1/meetings/5");
+    CHECK(!del.parse); // nothing to read
+
+    api::meeting_list_filter until;
+    until.end_date = sys_days{std::chrono::year{2030} / 1 / 2} + std::chrono::hours(9);
+    CHECK(describe(eps::list_meetings{until}).target == "/v1/meetings?endDate=2030-01-02T09:00:00Z");
+    CHECK(describe(eps::list_meetings{}).target == "/v1/meetings");
+
+    api::meeting_patch patch;
+    patch.meeting_name = "renamed";
+    auto update = describe(eps::update_meeting{3, patch});
+    CHECK(update.method == verb::patch);
+    CHECK(update.target == "/v1/meetings/3");
+    CHECK(boost::json::parse(update.body) == boost::json::parse(R"({"meetingName":"renamed"})"));
+
+    auto add = describe(eps::add_presenter{{"x@example.com"}});
+    CHECK(boost::json::parse(add.body).at("email") == "x@example.com");
+    CHECK(eps::add_presenter::needs == oauth::scope::provisioning);
+}
+
+TEST_CASE("endpoint descriptions: the answer is read as the endpoint's model") {
+    joinme::http::response res;
+    res.result(200);
+    res.body() = R"({"meetings": [{"meetingId": 1, "meetingName": "a",
+                    "meetingStart": "2030-01-01T10:00:00Z", "meetingEnd": "2030-01-01T11:00:00Z",
+                    "startWithPersonalUrl": false}]})";
+    std::vector<api::meeting> list;
+    diagnostics d;
+    CHECK(!describe(eps::list_meetings{}).parse(res, &list, d));
+    REQUIRE(list.size() == 1);
+    CHECK(list[0].meeting_id == 1);
+
+    res.body() = R"({"meetings": "not a list"})";
+    auto ec = describe(eps::list_meetings{}).parse(res, &list, d);
+    CHECK(ec == errc::malformed_response);
+    CHECK(!d.client_message.empty());
+    CHECK(d.status == 200);
+}
 
 std::chrono::sys_seconds at(time_point base, std::chrono::hours h) {
     return std::chrono::floor<std::chrono::seconds>(base) + h;

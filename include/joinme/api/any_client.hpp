@@ -68,14 +68,11 @@
 /// connection finish.
 
 #include <joinme/api/client_config.hpp>
-#include <joinme/api/detail/client_impl.hpp>
 #include <joinme/api/endpoints.hpp>
-#include <joinme/detail/async_run.hpp>
+#include <joinme/detail/async_op.hpp>
+#include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
-#include <joinme/http/connection_pool.hpp>
-#include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/token.hpp>
-#include <joinme/oauth/token_source.hpp>
 #include <joinme/secret.hpp>
 #include <joinme/with_diagnostics.hpp>
 
@@ -87,7 +84,41 @@
 #include <utility>
 #include <vector>
 
+namespace joinme::http {
+class connection_pool;
+} // namespace joinme::http
+namespace joinme::oauth {
+class token_source;
+} // namespace joinme::oauth
+
 namespace joinme::api {
+
+namespace detail {
+
+class client_impl;
+
+// The result types of endpoint `E`'s operation: `E::result`, or none.
+template <class E>
+struct endpoint_op {
+    using awaitable = joinme::detail::op_awaitable<typename E::result>;
+};
+template <class E>
+requires std::is_void_v<typename E::result>
+struct endpoint_op<E> {
+    using awaitable = joinme::detail::op_awaitable<>;
+};
+
+// The coroutine of endpoint `e`'s operation. Defined in impl/client.ipp; with
+// JOINME_SEPARATE_COMPILATION instantiated there for every endpoint.
+template <class E>
+typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
+                                                diagnostics* diag);
+
+// The expire-access-token operation's coroutine.
+JOINME_DECL joinme::detail::op_awaitable<std::string>
+run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag);
+
+} // namespace detail
 
 /// What `any_client::async_expire_access_token` does once join.me has expired the token.
 enum class expire_mode {
@@ -107,8 +138,7 @@ public:
     /// A client over `pool`, shared with whoever else holds it (other users' clients). The
     /// pool's own options apply; `cfg.pool` is not used. Closing or destroying the client
     /// does not close a shared pool.
-    any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg = {})
-        : impl_(std::make_shared<detail::client_impl>(std::move(pool), std::move(cfg), false)) {}
+    JOINME_DECL any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg = {});
 
     any_client(const any_client&) = delete;
     any_client& operator=(const any_client&) = delete;
@@ -117,39 +147,33 @@ public:
     any_client(any_client&& other) noexcept = default;
 
     /// Closes this client (see `close`) and takes over `other`'s state.
-    any_client& operator=(any_client&& other) noexcept {
-        if (this != &other) {
-            close();
-            impl_ = std::move(other.impl_);
-        }
-        return *this;
-    }
+    JOINME_DECL any_client& operator=(any_client&& other) noexcept;
 
     /// Closes the pool if this client made it (see `close`).
-    ~any_client() { close(); }
+    JOINME_DECL ~any_client();
 
     /// The executor every operation runs on: the pool's.
-    executor_type get_executor() const noexcept { return impl_->get_executor(); }
+    JOINME_DECL executor_type get_executor() const noexcept;
 
     /// The configuration in effect.
-    const client_config& config() const noexcept { return impl_->cfg; }
+    JOINME_DECL const client_config& config() const noexcept;
 
     /// The connection pool (for its `stats()`, or for `oauth::async_exchange_code` and the
     /// other OAuth steps, which then share the client's connections).
-    http::connection_pool& pool() noexcept { return *impl_->pool_; }
+    JOINME_DECL http::connection_pool& pool() noexcept;
 
     /// The pool, to make another user's client over it.
-    std::shared_ptr<http::connection_pool> shared_pool() const noexcept { return impl_->pool_; }
+    JOINME_DECL std::shared_ptr<http::connection_pool> shared_pool() const noexcept;
 
     /// The token source that supplies the bearer token.
-    oauth::token_source& token_source() noexcept { return impl_->source; }
+    JOINME_DECL oauth::token_source& token_source() noexcept;
 
     /// Makes `t` the current token (after a code exchange or an implicit redirect); see
     /// `oauth::token_source::set_token`.
-    void set_token(oauth::token t) { impl_->source.set_token(std::move(t)); }
+    JOINME_DECL void set_token(oauth::token t);
 
     /// Counters of rejected tokens and replays.
-    const client_stats& stats() const noexcept { return impl_->stats; }
+    JOINME_DECL const client_stats& stats() const noexcept;
 
     /// join.me's renew-authorization URL for the current token, where to send the user's
     /// browser after a call failed with `errc::stale_token`. It carries the access token,
@@ -157,31 +181,16 @@ public:
     ///
     /// Errors: `errc::reauthorization_required` when no token is held; otherwise those of
     /// `oauth::make_renew_authorization_url` (`errc::invalid_url`, `invalid_argument`).
-    joinme::secret renew_authorization_url(error_code& ec) const {
-        const auto& t = impl_->source.current_token();
-        if (!t) {
-            ec = errc::reauthorization_required;
-            return {};
-        }
-        return oauth::make_renew_authorization_url(impl_->cfg.oauth, t->access_token, ec);
-    }
+    JOINME_DECL joinme::secret renew_authorization_url(error_code& ec) const;
 
     /// As above; throws `error_with_diagnostics` instead.
-    joinme::secret renew_authorization_url() const {
-        error_code ec;
-        auto u = renew_authorization_url(ec);
-        throw_on_error(ec);
-        return u;
-    }
+    JOINME_DECL joinme::secret renew_authorization_url() const;
 
     /// If this client made its pool: closes idle connections and fails operations waiting for
     /// a connection with `operation_aborted`; requests on a connection finish. The client
     /// cannot be used for new requests afterwards. Does nothing on a moved-from client, or
     /// to a shared pool (close that with `pool().close()`).
-    void close() {
-        if (impl_ && impl_->owns_pool)
-            impl_->pool_->close();
-    }
+    JOINME_DECL void close();
 
     /// @name Expire access token (join.me's test helper)
     /// Asks join.me to expire the current access token (`oauth::async_expire_access`), then,
@@ -367,7 +376,8 @@ public:
     /// @}
 
 protected:
-    explicit any_client(std::shared_ptr<detail::client_impl> impl) : impl_(std::move(impl)) {}
+    explicit any_client(std::shared_ptr<detail::client_impl> impl) noexcept
+        : impl_(std::move(impl)) {}
 
 private:
     // Endpoint `e` as an operation: the one place where a description becomes a call.

@@ -12,6 +12,7 @@
 #include <joinme/api/any_client.hpp>
 #include <joinme/api/check_response.hpp>
 #include <joinme/api/client_config.hpp>
+#include <joinme/api/detail/client_impl.hpp>
 #include <joinme/http/pool.hpp>
 #include <joinme/transport.hpp>
 

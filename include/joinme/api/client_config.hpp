@@ -5,7 +5,7 @@
 /// @file
 /// The configuration and counters of an API client (`api::any_client`, `api::basic_client`).
 
-#include <joinme/http/connection_pool.hpp>
+#include <joinme/http/pool_options.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/token_source.hpp>
 

@@ -24,7 +24,7 @@
 // starts, and writes the results in place: a model moves once, from the parser into the
 // result, instead of twice per coroutine layer.
 
-#include <joinme/detail/config.hpp>
+#include <joinme/detail/async_op.hpp>
 #include <joinme/error.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
@@ -45,18 +45,6 @@
 
 namespace joinme::detail {
 
-template <class... Ts>
-using op_awaitable = boost::asio::awaitable<std::tuple<error_code, Ts...>>;
-
-template <class... Ts>
-using op_handler = boost::asio::any_completion_handler<void(error_code, Ts...)>;
-
-using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
-
-// True for a completion token, false for the diagnostics argument of the other overload.
-template <class Token>
-concept completion_token = !std::is_same_v<std::remove_cvref_t<Token>, diagnostics>;
-
 // Adapts co_spawn's `void(std::exception_ptr, std::tuple<error_code, T...>)` to the
 // operation's `void(error_code, T...)`.
 template <class... Ts>
@@ -72,8 +60,6 @@ struct unpack_handler {
     }
 };
 
-// Starts `op` on `ex`; its result goes to `h`. Not a template over the handler: one
-// instantiation per result type, compiled once with separate compilation.
 template <class... Ts>
 void spawn_op(const boost::asio::any_io_executor& ex, op_awaitable<Ts...> op, op_handler<Ts...> h) {
     boost::asio::co_spawn(ex, std::move(op), unpack_handler<Ts...>{std::move(h)});
@@ -103,29 +89,6 @@ op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagno
     if (ec)
         r = std::tuple<error_code, Ts...>{ec, Ts{}...};
     co_return r;
-}
-
-template <class... Ts>
-struct op_initiation {
-    boost::asio::any_io_executor ex;
-
-    template <class Handler, class Make>
-    void operator()(Handler&& h, diagnostics* diag, Make make) const {
-        spawn_op<Ts...>(ex, make(diag), op_handler<Ts...>(std::forward<Handler>(h)));
-    }
-};
-
-// Runs the operation `make(diag)` on `ex` (see the top of this file); it completes with
-// `void(error_code, Ts...)`. `diag` may be null: the operation then keeps diagnostics of its
-// own, and a `with_diagnostics` token supplies them.
-template <class... Ts, class Token, class Make>
-auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&& token,
-              Make make) {
-    if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>)
-        return make(diag);
-    else
-        return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
-            op_initiation<Ts...>{ex}, token, diag, std::move(make));
 }
 
 // Runs `f(Ts&... results) -> awaitable<error_code>` as an operation on `ex` completing with

@@ -8,6 +8,7 @@
 
 #include <joinme/detail/async_run.hpp>
 #include <joinme/http/message.hpp>
+#include <joinme/http/pool_options.hpp>
 #include <joinme/transport.hpp>
 
 #include <boost/asio/as_tuple.hpp>

@@ -98,16 +98,6 @@ fill_diagnostics(const response& res, diagnostics& d,
     d.retry_after = ra == res.end() ? std::nullopt : parse_retry_after(ra->value(), now);
 }
 
-/// Bounds on one exchange.
-struct exchange_limits {
-    /// Deadline for writing the request and reading the whole response.
-    std::chrono::milliseconds timeout{30'000};
-    /// Largest accepted response header (status line and fields), in bytes.
-    std::size_t header_limit = 16 * 1024;
-    /// Largest accepted response body (after chunked decoding), in bytes. Memory stays within
-    /// about header_limit + body_limit however much the server sends.
-    std::size_t body_limit = 1024 * 1024;
-};
 
 } // namespace joinme::http
 

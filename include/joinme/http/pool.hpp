@@ -8,6 +8,7 @@
 
 #include <joinme/http/connection_pool.hpp>
 #include <joinme/http/exchange.hpp>
+#include <joinme/http/retry.hpp>
 #include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/steady_timer.hpp>

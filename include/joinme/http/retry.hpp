@@ -7,6 +7,7 @@
 /// and how long to wait first. The decision is a pure function, so it is tested without I/O.
 
 #include <joinme/http/message.hpp>
+#include <joinme/http/pool_options.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 
@@ -15,32 +16,6 @@
 #include <functional>
 
 namespace joinme::http {
-
-/// Waits `delay`, then completes the handler. Replace the default timer with a function that
-/// completes at once (and records the delay) to test retries without sleeping. It must
-/// complete the handler exactly once, never inline, and may honour its cancellation slot.
-using sleep_function = std::function<void(std::chrono::milliseconds delay,
-                                          boost::asio::any_completion_handler<void(error_code)>)>;
-
-/// Retries of rate-limited answers with exponential backoff and full jitter.
-struct retry_policy {
-    /// Attempts in all, the first included; 1 disables retries.
-    unsigned max_attempts = 3;
-    /// Backoff before the second attempt, doubled before each later one.
-    std::chrono::milliseconds initial_backoff{500};
-    /// Upper bound of one wait, `Retry-After` included: a server asking for longer gets its
-    /// answer passed to the caller instead.
-    std::chrono::milliseconds max_backoff{30'000};
-    /// Upper bound of all waits of one call together.
-    std::chrono::milliseconds max_total{60'000};
-    /// Randomise backoff (not `Retry-After`) over [0, backoff] so clients do not synchronise.
-    bool jitter = true;
-    /// Retry non-idempotent requests (POST, PATCH) too. Off by default: a 503 does not prove
-    /// the server did nothing.
-    bool retry_non_idempotent = false;
-    /// How to wait; empty means a `steady_timer` on the operation's executor.
-    sleep_function sleep;
-};
 
 /// What to do after an answer.
 struct retry_decision {

@@ -7,6 +7,7 @@
 // the coroutines that send an endpoint's request with the user's token. Nothing here depends
 // on the stream type: with JOINME_SEPARATE_COMPILATION it is compiled once, in src.hpp.
 
+#include <joinme/api/any_client.hpp>
 #include <joinme/api/client_config.hpp>
 #include <joinme/api/endpoints.hpp>
 #include <joinme/detail/async_run.hpp>
@@ -66,27 +67,6 @@ private:
     error_code base_error_; // api_base_url is unusable
     std::string base_error_message_;
 };
-
-// The result types of endpoint `E`'s operation: `E::result`, or none.
-template <class E>
-struct endpoint_op {
-    using awaitable = joinme::detail::op_awaitable<typename E::result>;
-};
-template <class E>
-requires std::is_void_v<typename E::result>
-struct endpoint_op<E> {
-    using awaitable = joinme::detail::op_awaitable<>;
-};
-
-// The coroutine of endpoint `e`'s operation. Defined in impl/client.ipp; with
-// JOINME_SEPARATE_COMPILATION instantiated there for every endpoint.
-template <class E>
-typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
-                                                diagnostics* diag);
-
-// The expire-access-token operation's coroutine.
-JOINME_DECL joinme::detail::op_awaitable<std::string>
-run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag);
 
 } // namespace joinme::api::detail
 

@@ -4,13 +4,12 @@
 
 #include <joinme/api/check_response.hpp>
 #include <joinme/api/detail/client_impl.hpp>
+#include <joinme/api/detail/describe.hpp>
 #include <joinme/api/parse.hpp>
 #include <joinme/detail/url.hpp>
+#include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/client.hpp>
 
-#include <boost/json/serialize.hpp>
-#include <boost/json/value_from.hpp>
-#include <boost/url/url.hpp>
 
 #include <optional>
 #include <string>
@@ -174,65 +173,6 @@ run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag) {
                                                std::move(ex), diag);
 }
 
-// What the body of `E`'s answer is read as.
-template <class E>
-struct model_of {
-    using type = typename E::result;
-};
-template <class E>
-requires requires { typename E::model; }
-struct model_of<E> {
-    using type = typename E::model;
-};
-
-inline std::vector<meeting> take(meeting_list&& m) { return std::move(m.meetings); }
-inline std::vector<presenter> take(presenter_list&& m) { return std::move(m.presenters); }
-
-// Reads a 2xx body as `Model` into `*out`, a `Result`.
-template <class Model, class Result>
-error_code parse_result(const http::response& res, void* out, diagnostics& diag) {
-    error_code ec;
-    bool ok = false;
-    auto& result = *static_cast<Result*>(out);
-    if constexpr (std::is_same_v<Model, Result>) {
-        ok = parse_into(res.body(), result, ec, diag);
-    } else {
-        Model model;
-        ok = parse_into(res.body(), model, ec, diag);
-        if (ok)
-            result = take(std::move(model));
-    }
-    if (!ok)
-        http::fill_diagnostics(res, diag);
-    return ec;
-}
-
-// The request of endpoint `e`.
-template <class E>
-api_call describe(const E& e) {
-    api_call c;
-    c.method = E::method;
-    if constexpr (requires { e.id; }) {
-        constexpr auto at = E::path.find("{id}");
-        c.target.append(E::path.substr(0, at))
-            .append(std::to_string(e.id))
-            .append(E::path.substr(at + 4));
-    } else {
-        c.target = E::path;
-    }
-    if constexpr (requires { e.query; }) {
-        boost::urls::url u(c.target);
-        for (const auto& param : e.query.query_parameters())
-            u.params().append({param.first, param.second});
-        c.target = u.buffer();
-    }
-    if constexpr (requires { e.body; })
-        c.body = boost::json::serialize(boost::json::value_from(e.body));
-    if constexpr (!std::is_void_v<typename E::result>)
-        c.parse = &parse_result<typename model_of<E>::type, typename E::result>;
-    return c;
-}
-
 template <class E>
 typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
                                                 diagnostics* diag) {
@@ -253,7 +193,83 @@ typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> imp
     }
 }
 
+} // namespace joinme::api::detail
+
+namespace joinme::api {
+
+JOINME_DECL any_client::any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg)
+    : impl_(std::make_shared<detail::client_impl>(std::move(pool), std::move(cfg), false)) {}
+
+JOINME_DECL any_client& any_client::operator=(any_client&& other) noexcept {
+    if (this != &other) {
+        close();
+        impl_ = std::move(other.impl_);
+    }
+    return *this;
+}
+
+JOINME_DECL any_client::~any_client() { close(); }
+
+JOINME_DECL any_client::executor_type any_client::get_executor() const noexcept {
+    return impl_->get_executor();
+}
+
+JOINME_DECL const client_config& any_client::config() const noexcept { return impl_->cfg; }
+
+JOINME_DECL http::connection_pool& any_client::pool() noexcept { return *impl_->pool_; }
+
+JOINME_DECL std::shared_ptr<http::connection_pool> any_client::shared_pool() const noexcept {
+    return impl_->pool_;
+}
+
+JOINME_DECL oauth::token_source& any_client::token_source() noexcept { return impl_->source; }
+
+JOINME_DECL void any_client::set_token(oauth::token t) { impl_->source.set_token(std::move(t)); }
+
+JOINME_DECL const client_stats& any_client::stats() const noexcept { return impl_->stats; }
+
+JOINME_DECL joinme::secret any_client::renew_authorization_url(error_code& ec) const {
+    const auto& t = impl_->source.current_token();
+    if (!t) {
+        ec = errc::reauthorization_required;
+        return {};
+    }
+    return oauth::make_renew_authorization_url(impl_->cfg.oauth, t->access_token, ec);
+}
+
+JOINME_DECL joinme::secret any_client::renew_authorization_url() const {
+    error_code ec;
+    auto u = renew_authorization_url(ec);
+    throw_on_error(ec);
+    return u;
+}
+
+JOINME_DECL void any_client::close() {
+    if (impl_ && impl_->owns_pool)
+        impl_->pool_->close();
+}
+
+} // namespace joinme::api
+
 #if !defined(JOINME_HEADER_ONLY)
+// What a translation unit that includes only any_client.hpp leaves to this one: the coroutine
+// of every endpoint, and the spawning of every result type.
+namespace joinme::detail {
+template void spawn_op<>(const boost::asio::any_io_executor&, op_awaitable<>, op_handler<>);
+#define JOINME_INSTANTIATE_SPAWN(T)                                                              \
+    template void spawn_op<T>(const boost::asio::any_io_executor&, op_awaitable<T>,             \
+                              op_handler<T>);
+JOINME_INSTANTIATE_SPAWN(api::user)
+JOINME_INSTANTIATE_SPAWN(api::start_result)
+JOINME_INSTANTIATE_SPAWN(api::meeting)
+JOINME_INSTANTIATE_SPAWN(std::vector<api::meeting>)
+JOINME_INSTANTIATE_SPAWN(api::presenter)
+JOINME_INSTANTIATE_SPAWN(std::vector<api::presenter>)
+JOINME_INSTANTIATE_SPAWN(std::string)
+#undef JOINME_INSTANTIATE_SPAWN
+} // namespace joinme::detail
+
+namespace joinme::api::detail {
 #define JOINME_INSTANTIATE_ENDPOINT(E)                                                            \
     template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(          \
         std::shared_ptr<client_impl>, endpoints::E, diagnostics*);
@@ -269,8 +285,7 @@ JOINME_INSTANTIATE_ENDPOINT(get_presenter)
 JOINME_INSTANTIATE_ENDPOINT(list_presenters)
 JOINME_INSTANTIATE_ENDPOINT(add_presenter)
 #undef JOINME_INSTANTIATE_ENDPOINT
-#endif
-
 } // namespace joinme::api::detail
+#endif
 
 #endif
