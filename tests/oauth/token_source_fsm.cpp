@@ -170,6 +170,28 @@ TEST_CASE("served before any I/O: at once, at once with a background refresh, or
     }
 }
 
+TEST_CASE("adopting what the store holds: only a newer version, never over an unsaved token") {
+    bench b;
+    b.s.adopt(std::nullopt);
+    CHECK(b.s.loaded);
+    CHECK(!b.s.current);
+
+    b.hold(token("A1", "R1", t0), 3);
+    b.s.adopt(oauth::stored_token{token("X", "RX", t0), 3}); // the version we hold
+    CHECK(b.s.current->access_token == secret("A1"));
+
+    b.s.saved = false; // refreshed, not yet saved: ours is the newest
+    b.s.adopt(oauth::stored_token{token("B1", "RB", t0), 4});
+    CHECK(b.s.current->access_token == secret("A1"));
+    CHECK(b.s.stats.adopted == 0);
+
+    b.s.saved = true;
+    b.s.adopt(oauth::stored_token{token("B1", "RB", t0), 4});
+    CHECK(b.s.current->access_token == secret("B1"));
+    CHECK(b.s.version == 4);
+    CHECK(b.s.stats.adopted == 1);
+}
+
 TEST_CASE("the margin has sub-second precision, cut to half the lifetime") {
     oauth::token_source_options o;
     o.refresh_margin = 1500ms;
