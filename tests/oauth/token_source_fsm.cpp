@@ -71,7 +71,9 @@ oauth::token token(std::string_view access, std::string_view refresh, oauth::tim
     return oauth::make_token(access, refresh, life, {}, at);
 }
 
-refresh_input ok() { return {}; }
+refresh_input ok() {
+    return {};
+}
 
 refresh_input failed(error_code ec) {
     refresh_input in;

@@ -10,8 +10,8 @@
 #include <joinme/detail/async_run.hpp>
 #include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
-#include <joinme/http/exchange.hpp>
 #include <joinme/http/connection_pool.hpp>
+#include <joinme/http/exchange.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/token.hpp>
@@ -123,13 +123,13 @@ struct token_state {
     clock_function clock;
     std::chrono::system_clock::duration offset{}; // the server's clock minus the local one
     std::optional<oauth::token> current;
-    bool saved = true;               // current is in the store (or there is no store)
-    bool unconditional_save = false; // current came from set_token
-    bool loaded = false;             // the store was read at least once
-    std::uint64_t version = 0;       // store version of current
-    std::optional<joinme::secret> force;            // refresh even if not due, if current is this
+    bool saved = true;                   // current is in the store (or there is no store)
+    bool unconditional_save = false;     // current came from set_token
+    bool loaded = false;                 // the store was read at least once
+    std::uint64_t version = 0;           // store version of current
+    std::optional<joinme::secret> force; // refresh even if not due, if current is this
     std::optional<joinme::secret> rejected_refresh; // refused with invalid_grant: never resent
-    bool closed = false; // the source is destroyed: no new request
+    bool closed = false;                            // the source is destroyed: no new request
     token_source_stats stats;
 
     time_point server_now() const { return joinme::detail::now(clock) + offset; }
@@ -169,8 +169,8 @@ enum class refresh_action {
 
 // The result of the last action, fed back to the machine.
 struct refresh_input {
-    error_code ec;       // the action failed (for the store: with this error)
-    std::string thrown;  // the store threw instead: its message (`ec` is token_store_failed)
+    error_code ec;      // the action failed (for the store: with this error)
+    std::string thrown; // the store threw instead: its message (`ec` is token_store_failed)
     std::optional<stored_token> stored; // load
     store_lease lease;                  // lock
     std::uint64_t version = 0;          // save: the new version
@@ -374,7 +374,7 @@ public:
     /// `async_get_token` (no `rejected`) or `async_force_refresh` as an awaitable, for a
     /// coroutine: the operation with `as_tuple(use_awaitable)`.
     joinme::detail::op_awaitable<oauth::token> co_get(diagnostics* diag,
-                                                     std::optional<joinme::secret> rejected) {
+                                                      std::optional<joinme::secret> rejected) {
         return run_get(st_, diag, std::move(rejected));
     }
 
@@ -532,8 +532,8 @@ private:
         case detail::refresh_action::refresh: {
             auto op = request(st, fsm.request(), in.reply);
             auto noop = [] {};
-            in.ec = co_await http::detail::with_deadline(std::move(op), st.opts.refresh_timeout,
-                                                         noop);
+            in.ec =
+                co_await http::detail::with_deadline(std::move(op), st.opts.refresh_timeout, noop);
             break;
         }
         case detail::refresh_action::done:

@@ -98,8 +98,8 @@ JOINME_DECL void refresh_fsm::replied(const refresh_input& in) {
     const auto& r = in.reply;
     if (s_.use_server_date && r.server_date)
         s_.offset = *r.server_date - r.received;
-    out_.value = finish_token(r, r.received + s_.offset, &previous_, previous_.scopes, out_.ec,
-                              out_.diag);
+    out_.value =
+        finish_token(r, r.received + s_.offset, &previous_, previous_.scopes, out_.ec, out_.diag);
 }
 
 JOINME_DECL refresh_action refresh_fsm::resume(refresh_input in) {
