@@ -19,6 +19,7 @@
 #if defined(JOINME_SEPARATE_COMPILATION)
 #include <joinme/api/impl/client.ipp>
 #include <joinme/oauth/impl/client.ipp>
+#include <joinme/oauth/impl/token_source.ipp>
 #endif
 
 #include <boost/json/src.hpp>

@@ -117,14 +117,14 @@ struct token {
     bool expired(time_point now) const noexcept { return expires_within({}, now); }
 
     /// True when the expiry is known and falls at or before `now + margin`.
-    bool expires_within(std::chrono::seconds margin, time_point now) const noexcept {
+    bool expires_within(std::chrono::milliseconds margin, time_point now) const noexcept {
         return expires_at && now + margin >= *expires_at;
     }
 
     /// True when a refresh should start at `now`: the token expires within `margin`, where
     /// the margin is cut to half the token's lifetime so that a short-lived token is not
     /// refreshed as soon as it arrives. False when the expiry is unknown.
-    bool refresh_due(std::chrono::seconds margin, time_point now) const noexcept {
+    bool refresh_due(std::chrono::milliseconds margin, time_point now) const noexcept {
         if (auto life = lifetime(); life && margin > *life / 2)
             margin = *life / 2;
         return expires_within(margin, now);

@@ -8,9 +8,10 @@
 /// `token_store` before anybody uses it.
 
 #include <joinme/detail/async_run.hpp>
+#include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
-#include <joinme/http/exchange.hpp>
 #include <joinme/http/connection_pool.hpp>
+#include <joinme/http/exchange.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/token.hpp>
@@ -24,19 +25,19 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/coroutine.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/system/errc.hpp>
-#include <boost/system/system_error.hpp>
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <memory>
-#include <new>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 #include <utility>
 #include <vector>
@@ -46,8 +47,9 @@ namespace joinme::oauth {
 /// Settings of a token source.
 struct token_source_options {
     /// Refresh this long before the token expires; cut to half the token's lifetime, so a
-    /// short-lived token is not refreshed as soon as it arrives.
-    std::chrono::seconds refresh_margin{60};
+    /// short-lived token is not refreshed as soon as it arrives. Sub-second values are honoured
+    /// (a whole number of seconds converts implicitly).
+    std::chrono::milliseconds refresh_margin{60'000};
 
     /// The local clock; the pool's (`http::pool_options::clock`, the system clock unless set)
     /// when empty.
@@ -79,6 +81,147 @@ struct token_source_stats {
     std::size_t adopted = 0;          ///< Newer tokens taken from the store.
     std::size_t saves = 0;            ///< Successful saves to the store.
 };
+
+namespace detail {
+
+// What a refresh ("flight") ends with, for every operation waiting on it.
+struct refresh_outcome {
+    error_code ec;
+    diagnostics diag;
+    oauth::token value;
+
+    static refresh_outcome failure(error_code ec, std::string_view why) {
+        refresh_outcome o;
+        o.ec = ec;
+        o.diag.client_message = std::string(why);
+        return o;
+    }
+    static refresh_outcome aborted() {
+        return failure(boost::asio::error::operation_aborted, "the token source was destroyed");
+    }
+    static refresh_outcome success(const oauth::token& t) { return {{}, {}, t}; }
+    static refresh_outcome rejected() {
+        return failure(errc::reauthorization_required,
+                       "the refresh token was rejected (invalid_grant): the user must authorize "
+                       "the application again");
+    }
+};
+
+// A token source's state between its I/O, and the decisions made on it without any.
+struct token_state {
+    token_state(config c, const token_source_options& o, clock_function local_clock)
+        : cfg(std::move(c))
+        , margin(o.refresh_margin)
+        , use_server_date(o.use_server_date)
+        , has_store(o.store != nullptr)
+        , clock(std::move(local_clock)) {}
+
+    config cfg; // client registration, for the refresh request
+    std::chrono::milliseconds margin;
+    bool use_server_date;
+    bool has_store;
+    clock_function clock;
+    std::chrono::system_clock::duration offset{}; // the server's clock minus the local one
+    std::optional<oauth::token> current;
+    bool saved = true;                   // current is in the store (or there is no store)
+    bool unconditional_save = false;     // current came from set_token
+    bool loaded = false;                 // the store was read at least once
+    std::uint64_t version = 0;           // store version of current
+    std::optional<joinme::secret> force; // refresh even if not due, if current is this
+    std::optional<joinme::secret> rejected_refresh; // refused with invalid_grant: never resent
+    bool closed = false;                            // the source is destroyed: no new request
+    token_source_stats stats;
+
+    time_point server_now() const { return joinme::detail::now(clock) + offset; }
+    bool forced(const oauth::token& t) const { return force && t.access_token == *force; }
+    // Is `t`'s refresh token one the server has rejected?
+    bool dead(const oauth::token& t) const {
+        return rejected_refresh && t.refreshable() && t.refresh_token == *rejected_refresh;
+    }
+    bool needs_refresh(const oauth::token& t) const {
+        return forced(t) || t.refresh_due(margin, server_now());
+    }
+    // Held, saved, and not expired: can be handed out.
+    bool valid() const { return current && saved && !current->expired(server_now()); }
+    // Can be handed out now, without starting a refresh?
+    bool usable() const {
+        return valid() && (!current->refreshable() || !current->refresh_due(margin, server_now()));
+    }
+
+    // What an operation does before any I/O: `rejected` is the access token the API refused
+    // (async_force_refresh), whose refresh the flight is then asked for.
+    enum class serve { now, now_and_refresh, wait };
+    JOINME_DECL serve ask(const std::optional<joinme::secret>& rejected);
+
+    // Takes what the store holds, if newer than `current`; notes that the store was read.
+    JOINME_DECL void adopt(std::optional<stored_token> stored);
+};
+
+// What the machine asks its driver to do next.
+enum class refresh_action {
+    load,    // read the store (async_load)
+    lock,    // take the store's lease (async_lock)
+    refresh, // send `request()` to the token endpoint, within the refresh timeout
+    save,    // save `to_save()` with `expected_version()` (async_save)
+    unlock,  // release `lease()` (async_unlock)
+    done,    // `outcome()` is the flight's result for every waiter
+};
+
+// The result of the last action, fed back to the machine.
+struct refresh_input {
+    error_code ec;      // the action failed (for the store: with this error)
+    std::string thrown; // the store threw instead: its message (`ec` is token_store_failed)
+    std::optional<stored_token> stored; // load
+    store_lease lease;                  // lock
+    std::uint64_t version = 0;          // save: the new version
+    endpoint_reply reply;               // refresh: the token endpoint's answer
+};
+
+// One flight, sans I/O: the load, lock, refresh, save, unlock steps of a refresh, deciding on
+// a `token_state`. Rounds until a forced refresh asked for meanwhile is honoured (at most
+// two); the lease, once taken, is always released before `done`.
+class refresh_fsm {
+public:
+    explicit refresh_fsm(token_state& s) noexcept : s_(s) {}
+
+    // Feeds the last action's result (nothing for the first call); returns the next action.
+    JOINME_DECL refresh_action resume(refresh_input in);
+
+    // The last action threw `e` (not a store's exception: `call_store` reports those): the
+    // flight fails with it, after releasing the lease.
+    JOINME_DECL refresh_action fail(std::exception_ptr e);
+
+    const token_request& request() const noexcept { return request_; }
+    const oauth::token& to_save() const noexcept { return *s_.current; }
+    std::uint64_t expected_version() const noexcept {
+        return s_.unconditional_save ? any_version : s_.version;
+    }
+    store_lease lease() const noexcept { return lease_; }
+    const refresh_outcome& outcome() const noexcept { return out_; }
+
+private:
+    JOINME_DECL refresh_action step(refresh_input& in);
+    JOINME_DECL refresh_action finish();
+    JOINME_DECL bool loaded(refresh_input& in);
+    JOINME_DECL void saved(const refresh_input& in);
+    JOINME_DECL bool may_send();
+    JOINME_DECL void replied(const refresh_input& in);
+    JOINME_DECL static refresh_outcome store_failure(std::string_view what,
+                                                     const refresh_input& in);
+
+    token_state& s_;
+    boost::asio::coroutine coro_;
+    int round_ = 0;
+    bool considered_ = false; // this round decided on the forced token
+    bool locked_ = false;     // `lease_` is held
+    bool failed_ = false;     // `fail` was called
+    store_lease lease_;
+    oauth::token previous_; // the token being refreshed
+    token_request request_;
+    refresh_outcome out_;
+};
+
+} // namespace detail
 
 /// Hands out a valid access token for one user, refreshing it when needed.
 ///
@@ -140,7 +283,8 @@ public:
     /// uses the pool (see "Lifetime").
     ~token_source() {
         st_->pool = nullptr;
-        wake(*st_, aborted());
+        st_->tokens.closed = true;
+        wake(*st_, detail::refresh_outcome::aborted());
     }
 
     /// The pool's executor, on which every operation runs.
@@ -149,36 +293,41 @@ public:
     /// Replaces the current token by `t` (from a code exchange or an implicit redirect). It is
     /// saved to the store, unconditionally, before it is first handed out.
     void set_token(oauth::token t) {
-        st_->current = std::move(t);
-        st_->saved = !st_->opts.store;
-        st_->unconditional_save = true;
+        auto& s = st_->tokens;
+        s.current = std::move(t);
+        s.saved = !s.has_store;
+        s.unconditional_save = true;
     }
 
     /// Treats the current token as expired from now on, if its access token is `access`: the
     /// next operation refreshes it (or, without a refresh token, fails with
     /// `errc::reauthorization_required`). The store is not told.
     void mark_expired(const joinme::secret& access) {
-        if (st_->current && st_->current->access_token == access)
-            st_->current->expires_at =
-                std::chrono::floor<std::chrono::seconds>(st_->server_now());
+        auto& s = st_->tokens;
+        if (s.current && s.current->access_token == access)
+            s.current->expires_at = std::chrono::floor<std::chrono::seconds>(s.server_now());
     }
 
     /// The current token, if any (it may be due for refresh, or not yet saved).
-    const std::optional<oauth::token>& current_token() const noexcept { return st_->current; }
+    const std::optional<oauth::token>& current_token() const noexcept {
+        return st_->tokens.current;
+    }
 
     /// The current token when `async_get_token` would hand it out at once without starting a
     /// refresh (saved, not expired, not due for refresh); null otherwise. Valid until the source is
     /// next used.
-    const oauth::token* usable_token() const { return st_->usable() ? &*st_->current : nullptr; }
+    const oauth::token* usable_token() const {
+        return st_->tokens.usable() ? &*st_->tokens.current : nullptr;
+    }
 
     /// The server's clock minus the local one, as last seen in a `Date` header.
-    std::chrono::system_clock::duration clock_offset() const noexcept { return st_->offset; }
+    std::chrono::system_clock::duration clock_offset() const noexcept { return st_->tokens.offset; }
 
     /// The local clock corrected by `clock_offset()`: what expiry is measured against.
-    time_point server_now() const { return st_->server_now(); }
+    time_point server_now() const { return st_->tokens.server_now(); }
 
     /// Counters.
-    const token_source_stats& stats() const noexcept { return st_->stats; }
+    const token_source_stats& stats() const noexcept { return st_->tokens.stats; }
 
     /// Gets a token that is valid now: at once when the current one is (when it is due for
     /// refresh, the refresh is started, and runs in the background), else after the (shared)
@@ -225,13 +374,14 @@ public:
     /// `async_get_token` (no `rejected`) or `async_force_refresh` as an awaitable, for a
     /// coroutine: the operation with `as_tuple(use_awaitable)`.
     joinme::detail::op_awaitable<oauth::token> co_get(diagnostics* diag,
-                                                     std::optional<joinme::secret> rejected) {
+                                                      std::optional<joinme::secret> rejected) {
         return run_get(st_, diag, std::move(rejected));
     }
 
 private:
     template <class T>
     using awaitable = boost::asio::awaitable<T>;
+    using outcome = detail::refresh_outcome;
     struct state;
 
     template <class Token>
@@ -242,15 +392,6 @@ private:
                 return run_get(std::move(st), d, std::move(rejected));
             });
     }
-
-    using result = std::tuple<error_code, oauth::token>;
-
-    struct outcome {
-        error_code ec;
-        diagnostics diag;
-        oauth::token value;
-        bool considered_force = false;
-    };
 
     // Lives in the frame of an operation waiting for the flight.
     // It joins the waiters when made and leaves them when destroyed, by any path.
@@ -275,128 +416,28 @@ private:
         state(pool_type& p, config c, token_source_options o)
             : pool(&p)
             , ex(p.get_executor())
-            , cfg(std::move(c))
             , opts(std::move(o))
-            , clock(opts.clock ? opts.clock : p.options().clock) {}
+            , tokens(std::move(c), opts, opts.clock ? opts.clock : p.options().clock) {}
 
-        // Null once the source is destroyed: the pool may be gone. A flight checks it after
-        // suspending and before using the pool.
+        // Null once the source is destroyed: the pool may be gone. The flight checks it
+        // before using the pool.
         pool_type* pool;
         boost::asio::any_io_executor ex;
-        config cfg;
         token_source_options opts;
-        clock_function clock; // opts.clock, or the pool's
-        std::optional<oauth::token> current;
-        bool saved = true;               // current is in the store (or there is no store)
-        bool unconditional_save = false; // current came from set_token
-        bool loaded = false;             // the store was read at least once
-        std::uint64_t version = 0;       // store version of current
-        std::chrono::system_clock::duration offset{};
-        std::optional<joinme::secret> force; // refresh even if not due, if current is this
-        std::optional<joinme::secret> rejected_refresh; // refused with invalid_grant: not resent
+        detail::token_state tokens;
         bool flying = false;
         std::vector<waiter*> waiters;
-        token_source_stats stats;
-
-        time_point local_now() const { return joinme::detail::now(clock); }
-        time_point server_now() const { return local_now() + offset; }
-
-        bool forced(const oauth::token& t) const { return force && t.access_token == *force; }
-
-        // Is `t`'s refresh token one the server has rejected?
-        bool dead(const oauth::token& t) const {
-            return rejected_refresh && t.refreshable() && t.refresh_token == *rejected_refresh;
-        }
-
-        bool needs_refresh(const oauth::token& t) const {
-            return forced(t) || t.refresh_due(opts.refresh_margin, server_now());
-        }
-
-        // Can be handed out now, without any I/O?
-        bool usable() const {
-            if (!current || !saved)
-                return false;
-            if (current->expired(server_now()))
-                return false;
-            return !current->refreshable() ||
-                   !current->refresh_due(opts.refresh_margin, server_now());
-        }
     };
-
-    static outcome fail(error_code ec, std::string_view why) {
-        outcome o;
-        o.ec = ec;
-        o.diag.client_message = std::string(why);
-        return o;
-    }
-
-    // `thrown`: the message of the exception the store threw instead of reporting `ec`.
-    static outcome store_failure(std::string_view what, const error_code& ec,
-                                 const std::string& thrown = {}) {
-        auto o = fail(errc::token_store_failed, what);
-        if (thrown.empty())
-            o.diag.client_message += ": " + ec.message();
-        else
-            o.diag.client_message += ": the token store threw an exception: " + thrown;
-        return o;
-    }
-
-    // An exception the flight does not expect, as its callers' error: they must not wait
-    // forever for a flight that ended.
-    static outcome unexpected(std::exception_ptr e) {
-        try {
-            std::rethrow_exception(e);
-        } catch (const boost::system::system_error& x) {
-            return fail(x.code(), "");
-        } catch (const std::bad_alloc&) {
-            return fail(
-                boost::system::errc::make_error_code(boost::system::errc::not_enough_memory),
-                "the refresh ran out of memory");
-        } catch (const std::exception& x) {
-            return fail(
-                boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable),
-                std::string("the refresh failed with an exception: ") + x.what());
-        } catch (...) {
-            return fail(
-                boost::system::errc::make_error_code(boost::system::errc::state_not_recoverable),
-                "the refresh failed with an exception");
-        }
-    }
-
-    static outcome rejected() {
-        return fail(errc::reauthorization_required,
-                    "the refresh token was rejected (invalid_grant): the user must authorize the "
-                    "application again");
-    }
-
-    static outcome aborted() {
-        return fail(boost::asio::error::operation_aborted, "the token source was destroyed");
-    }
-
-    static outcome success(const oauth::token& t) {
-        outcome o;
-        o.value = t;
-        return o;
-    }
 
     static auto get_body(std::shared_ptr<state> st, std::optional<joinme::secret> rejected) {
         return [st = std::move(st), rejected = std::move(rejected)](
                    diagnostics& diag, oauth::token& out) -> awaitable<error_code> {
-            if (rejected) {
-                // A token other than the rejected one is already there: use it.
-                if (st->current && st->saved && !(st->current->access_token == *rejected) &&
-                    !st->current->expired(st->server_now())) {
-                    out = *st->current;
-                    co_return error_code{};
-                }
-                st->force = *rejected;
-            } else if (st->usable()) {
-                out = *st->current;
-                co_return error_code{};
-            } else if (st->current && st->saved && !st->current->expired(st->server_now())) {
-                // Due for refresh, still valid: refreshed behind the caller's back.
-                take_off(st);
-                out = *st->current;
+            using serve = detail::token_state::serve;
+            auto how = st->tokens.ask(rejected);
+            if (how == serve::now_and_refresh)
+                take_off(st); // due for refresh, still valid: refreshed behind the caller's back
+            if (how != serve::wait) {
+                out = *st->tokens.current;
                 co_return error_code{};
             }
             auto flight = co_await join(st);
@@ -418,7 +459,7 @@ private:
     // Waits for the flight (starting it if none), or for the caller's cancellation.
     static awaitable<outcome> join(std::shared_ptr<state> st) {
         if (!st->pool)
-            co_return aborted(); // started just before the source was destroyed
+            co_return outcome::aborted(); // started just before the source was destroyed
         waiter w(*st);
         take_off(st);
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
@@ -428,7 +469,7 @@ private:
         if (!w.woken) {
             // Cancelled by this caller: leave (`w` leaves the list); the flight goes on for the
             // others.
-            co_return fail(boost::asio::error::operation_aborted, "");
+            co_return outcome::failure(boost::asio::error::operation_aborted, "");
         }
         co_return std::move(w.out);
     }
@@ -441,22 +482,74 @@ private:
         boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
     }
 
-    // The single flight: rounds until a forced refresh asked for meanwhile is honoured, then
-    // every waiter gets the result.
+    // The single flight: performs what the machine asks for until it is done, then every
+    // waiter gets the result. An exception is the machine's to handle (it releases the lease).
     static awaitable<void> fly(std::shared_ptr<state> st) {
-        outcome out;
-        for (int i = 0; i < 2; ++i) {
+        detail::refresh_fsm fsm(st->tokens);
+        auto next = fsm.resume(detail::refresh_input());
+        while (next != detail::refresh_action::done) {
+            detail::refresh_input in;
+            std::exception_ptr thrown;
             try {
-                out = co_await round(st);
+                co_await perform(*st, fsm, next, in);
             } catch (...) {
-                out = unexpected(std::current_exception());
+                thrown = std::current_exception();
             }
-            if (out.ec || out.considered_force || !st->forced(out.value))
-                break;
+            next = thrown ? fsm.fail(thrown) : fsm.resume(std::move(in));
         }
         st->flying = false;
-        st->force.reset();
-        wake(*st, out);
+        wake(*st, fsm.outcome());
+    }
+
+    // Does `action` (anything but `done`), its result in `in`.
+    static awaitable<void> perform(state& st, const detail::refresh_fsm& fsm,
+                                   detail::refresh_action action, detail::refresh_input& in) {
+        token_store* store = st.opts.store.get();
+        const std::string& user = st.opts.user;
+        switch (action) {
+        case detail::refresh_action::load:
+            co_await call_store(
+                st, in, [&](auto h) { store->async_load(user, std::move(h)); }, in.stored);
+            break;
+        case detail::refresh_action::lock:
+            co_await call_store(
+                st, in,
+                [&](auto h) { store->async_lock(user, st.opts.refresh_timeout, std::move(h)); },
+                in.lease);
+            break;
+        case detail::refresh_action::save:
+            co_await call_store(
+                st, in,
+                [&](auto h) {
+                    store->async_save(user, fsm.to_save(), fsm.expected_version(), std::move(h));
+                },
+                in.version);
+            break;
+        case detail::refresh_action::unlock:
+            co_await call_store(
+                st, in, [&](auto h) { store->async_unlock(user, fsm.lease(), std::move(h)); });
+            break;
+        case detail::refresh_action::refresh: {
+            auto op = request(st, fsm.request(), in.reply);
+            auto noop = [] {};
+            in.ec =
+                co_await http::detail::with_deadline(std::move(op), st.opts.refresh_timeout, noop);
+            break;
+        }
+        case detail::refresh_action::done:
+            break;
+        }
+    }
+
+    // The refresh request proper. Checks the pool where it is used: this coroutine starts
+    // when `with_deadline` awaits it.
+    static awaitable<error_code> request(state& st, const token_request& tr,
+                                         detail::endpoint_reply& reply) {
+        if (!st.pool)
+            reply.ec = boost::asio::error::operation_aborted;
+        else
+            reply = co_await detail::post(*st.pool, tr, st.tokens.clock);
+        co_return reply.ec;
     }
 
     // Completes every waiter with `out`.
@@ -470,13 +563,14 @@ private:
         }
     }
 
-    // Awaits the store operation that `start(handler)` initiates. The store is the
-    // application's code: an exception it throws is returned as `errc::token_store_failed`,
-    // its message in `thrown`. (Awaited with `use_awaitable`, an exception thrown by the
-    // initiation would not reach this coroutine but leave `io_context::run`.)
-    template <class... Ts, class Start>
-    static awaitable<std::tuple<error_code, Ts...>> call_store(const state& st, Start start,
-                                                               std::string& thrown) {
+    // Awaits the store operation that `start(handler)` initiates: its error in `in.ec`, its
+    // values in `out...`. The store is the application's code: an exception it throws is
+    // reported as `errc::token_store_failed`, its message in `in.thrown`. (Awaited with
+    // `use_awaitable`, an exception thrown by the initiation would not reach this coroutine but
+    // leave `io_context::run`.)
+    template <class Start, class... Ts>
+    static awaitable<void> call_store(const state& st, detail::refresh_input& in, Start start,
+                                      Ts&... out) {
         struct call {
             explicit call(const boost::asio::any_io_executor& ex)
                 : timer(ex, std::chrono::steady_clock::time_point::max()) {}
@@ -490,205 +584,25 @@ private:
                 c->timer.cancel();
             }));
         } catch (const std::exception& e) {
-            thrown = e.what();
-            if (thrown.empty())
-                thrown = "(no message)";
+            in.thrown = *e.what() ? e.what() : "(no message)";
         } catch (...) {
-            thrown = "(not a std::exception)";
+            in.thrown = "(not a std::exception)";
         }
-        if (thrown.empty() && !c->result)
+        if (in.thrown.empty() && !c->result)
             (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (!c->result) {
-            std::tuple<error_code, Ts...> failed{};
-            std::get<0>(failed) = errc::token_store_failed;
-            co_return failed;
-        }
-        co_return std::move(*c->result);
-    }
-
-    static awaitable<outcome> save_current(std::shared_ptr<state> st) {
-        auto expected = st->unconditional_save ? any_version : st->version;
-        std::string thrown;
-        auto [ec, v] = co_await call_store<std::uint64_t>(
-            *st,
-            [&](auto h) {
-                st->opts.store->async_save(st->opts.user, *st->current, expected, std::move(h));
-            },
-            thrown);
-        if (ec)
-            co_return store_failure("saving the token failed", ec, thrown);
-        st->version = v;
-        st->saved = true;
-        st->unconditional_save = false;
-        ++st->stats.saves;
-        co_return success(*st->current);
-    }
-
-    // Reads the store; adopts a token newer than ours. Fails only on a store failure.
-    static awaitable<outcome> reload(std::shared_ptr<state> st) {
-        std::string thrown;
-        auto [ec, stored] = co_await call_store<std::optional<stored_token>>(
-            *st, [&](auto h) { st->opts.store->async_load(st->opts.user, std::move(h)); }, thrown);
-        if (ec)
-            co_return store_failure("reading the token store failed", ec, thrown);
-        st->loaded = true;
-        if (stored && (!st->current || stored->version != st->version) &&
-            (st->saved || !st->current)) {
-            st->current = std::move(stored->value);
-            st->version = stored->version;
-            st->saved = true;
-            st->unconditional_save = false;
-            ++st->stats.adopted;
-        }
-        co_return outcome{};
-    }
-
-    // The refresh request proper, bounded by refresh_timeout; updates the clock offset.
-    static awaitable<error_code> request(std::shared_ptr<state> st, const token_request& tr,
-                                         detail::endpoint_reply& reply) {
-        // Checked again here, where the pool is used: this coroutine may start later.
-        if (!st->pool) {
-            reply.ec = boost::asio::error::operation_aborted;
-            co_return reply.ec;
-        }
-        reply = co_await detail::post(*st->pool, tr, st->clock);
-        co_return reply.ec;
-    }
-
-    static awaitable<outcome> refresh(std::shared_ptr<state> st) {
-        if (!st->pool)
-            co_return aborted();
-        error_code built;
-        auto previous = *st->current;
-        auto tr = make_refresh_request(st->cfg, previous.refresh_token, built);
-        if (built)
-            co_return fail(built, "the refresh request could not be built");
-        ++st->stats.refresh_requests;
-        detail::endpoint_reply reply;
-        auto op = request(st, tr, reply);
-        auto noop = [] {};
-        auto ec =
-            co_await http::detail::with_deadline(std::move(op), st->opts.refresh_timeout, noop);
-        if (ec)
-            co_return fail(ec, "");
-        if (st->opts.use_server_date && reply.server_date)
-            st->offset = *reply.server_date - reply.received;
-        outcome out;
-        auto stamp = reply.received + st->offset;
-        out.value =
-            detail::finish_token(reply, stamp, &previous, previous.scopes, out.ec, out.diag);
-        co_return out;
-    }
-
-    // Decides, refreshes, saves; with a store, under its lease.
-    static awaitable<outcome> round(std::shared_ptr<state> st) {
-        if (!st->pool)
-            co_return aborted();
-        auto& store = st->opts.store;
-        if (!st->current && store && !st->loaded) {
-            auto loaded = co_await reload(st);
-            if (loaded.ec)
-                co_return loaded;
-        }
-        if (!st->current)
-            co_return fail(errc::reauthorization_required,
-                           "no token is held: authorize the application first");
-        if (!st->saved)
-            co_return co_await save_current(st);
-        if (store && st->needs_refresh(*st->current) && st->dead(*st->current)) {
-            // Nothing will be sent: only a token another process stored can help, and reading
-            // the store needs no lease.
-            auto o = co_await reload(st);
-            if (o.ec)
-                co_return o;
-            if (st->dead(*st->current))
-                co_return rejected();
-        }
-        const bool considered = st->forced(*st->current);
-        if (!st->needs_refresh(*st->current)) {
-            auto o = success(*st->current);
-            o.considered_force = considered;
-            co_return o;
-        }
-        if (!store) {
-            auto o = co_await refresh_unlocked(st);
-            o.considered_force = considered;
-            co_return o;
-        }
-        std::string thrown;
-        // (Not a structured binding: clang 14 cannot capture one in the unlock's lambda.)
-        auto locked = co_await call_store<store_lease>(
-            *st,
-            [&](auto h) {
-                store->async_lock(st->opts.user, st->opts.refresh_timeout, std::move(h));
-            },
-            thrown);
-        if (auto lec = std::get<0>(locked))
-            co_return store_failure("locking the token store failed", lec, thrown);
-        const store_lease lease = std::get<1>(locked);
-        // Whatever happens under the lease, it is released.
-        outcome o;
-        try {
-            o = co_await under_lease(st);
-        } catch (...) {
-            o = unexpected(std::current_exception());
-        }
-        auto [uec] = co_await call_store<>(
-            *st, [&](auto h) { store->async_unlock(st->opts.user, lease, std::move(h)); }, thrown);
-        (void)uec; // a lost lease changes nothing for this result
-        o.considered_force = considered;
-        co_return o;
-    }
-
-    // Re-reads the store, and refreshes unless another process did.
-    static awaitable<outcome> under_lease(std::shared_ptr<state> st) {
-        if (!st->pool)
-            co_return aborted(); // destroyed while waiting for the lease
-        auto o = co_await reload(st);
-        if (o.ec)
-            co_return o;
-        if (!st->needs_refresh(*st->current))
-            co_return success(*st->current); // another process refreshed meanwhile
-        o = co_await refresh_unlocked(st);
-        co_return o;
-    }
-
-    // Refreshes `current` (the lease, if any, is held by the caller) and saves the result.
-    static awaitable<outcome> refresh_unlocked(std::shared_ptr<state> st) {
-        if (!st->current->refreshable()) {
-            if (st->current->expired(st->server_now()) || st->forced(*st->current))
-                co_return fail(errc::reauthorization_required,
-                               "the token has expired and has no refresh token");
-            co_return success(*st->current);
-        }
-        if (st->dead(*st->current))
-            co_return rejected();
-        auto used = st->current->refresh_token;
-        auto o = co_await refresh(st);
-        if (o.ec == oauth_errc::invalid_grant) {
-            st->rejected_refresh = used;
-            if (st->opts.store) {
-                // Another process may have rotated the refresh token: take what it stored.
-                auto reloaded = co_await reload(st);
-                if (!reloaded.ec && !(st->current->refresh_token == used) &&
-                    !st->current->expired(st->server_now()))
-                    co_return success(*st->current);
-            }
-            co_return o;
-        }
-        if (o.ec)
-            co_return o;
-        st->current = std::move(o.value);
-        st->saved = !st->opts.store;
-        st->unconditional_save = false;
-        if (st->opts.store)
-            co_return co_await save_current(st);
-        co_return success(*st->current);
+        if (c->result)
+            std::tie(in.ec, out...) = std::move(*c->result);
+        else
+            in.ec = errc::token_store_failed;
     }
 
     std::shared_ptr<state> st_;
 };
 
 } // namespace joinme::oauth
+
+#if defined(JOINME_HEADER_ONLY)
+#include <joinme/oauth/impl/token_source.ipp>
+#endif
 
 #endif
