@@ -369,12 +369,9 @@ inline asio::awaitable<void> serve(std::shared_ptr<listener_impl> impl,
                                    joinme::detail::server_connections::slot slot,
                                    beast::tcp_stream stream) {
     const auto& o = impl->opts;
-    joinme::detail::server_options so;
-    so.header_limit = o.header_limit;
-    so.body_limit = o.body_limit;
-    so.timeout = o.connection_timeout;
-    so.linger = o.header_limit + o.body_limit + 64 * 1024;
-    so.refuse = refusal_page;
+    const joinme::detail::server_options so{o.header_limit, o.body_limit, o.connection_timeout,
+                                            o.header_limit + o.body_limit + 64 * 1024,
+                                            refusal_page};
     auto handler = [&](const auto& req) {
         joinme::detail::server_reply reply;
         const bool had_result = st->result.has_value();

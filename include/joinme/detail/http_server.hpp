@@ -86,7 +86,6 @@ public:
     public:
         slot() = default;
         slot(slot&& o) noexcept : set_(std::move(o.set_)), id_(o.id_) {}
-        slot& operator=(slot&&) = delete;
         ~slot() {
             if (set_)
                 set_->closers_.erase(id_);

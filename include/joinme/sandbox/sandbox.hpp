@@ -194,11 +194,8 @@ asio::awaitable<void> session(std::shared_ptr<server_state> st, Stream stream, s
             co_return;
         }
     }
-    joinme::detail::server_options so;
-    so.header_limit = o.header_limit;
-    so.body_limit = o.body_limit;
-    so.timeout = o.idle_timeout;
-    so.refuse = refusal;
+    const joinme::detail::server_options so{o.header_limit, o.body_limit, o.idle_timeout, 0,
+                                            refusal};
     // No TLS close_notify: the connection simply ends; Beast clients treat the resulting
     // stream_truncated as a normal end of connection.
     connection_handler handler{st, std::move(scheme)};
