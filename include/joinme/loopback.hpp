@@ -20,6 +20,7 @@
 
 #include <joinme/detail/async_run.hpp>
 #include <joinme/detail/html.hpp>
+#include <joinme/detail/http_server.hpp>
 #include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
 #include <joinme/oauth/authorization.hpp>
@@ -40,27 +41,20 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/error.hpp>
 #include <boost/beast/http/message.hpp>
-#include <boost/beast/http/parser.hpp>
-#include <boost/beast/http/read.hpp>
 #include <boost/beast/http/string_body.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
 #include <openssl/evp.h>
 
-#include <algorithm>
 #include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
 #include <stdexcept>
@@ -226,16 +220,9 @@ inline http_response make_relay_page() {
     return make_answer(bhttp::status::ok, "text/html; charset=utf-8", std::move(body), relay_csp());
 }
 
-// The state of one async_wait_redirect, shared by its accept loops and connections.
-struct wait_state {
-    wait_state(const asio::any_io_executor& ex, oauth::authorization_request s)
-        : sent(std::move(s))
-        , timer(ex) {}
-
+// What a wait has decided so far, without I/O: `handle_request` reads and updates it.
+struct decision {
     oauth::authorization_request sent;
-
-    // Overall deadline; cancelled to wake the waiting operation early.
-    asio::steady_timer timer;
 
     // The outcome, once a redirect was accepted (or rejected with end_on_rejected_redirect).
     // Set before the browser is answered, so that a deadline expiring meanwhile still
@@ -245,26 +232,25 @@ struct wait_state {
     // The last rejected redirect, reported if nothing better arrives before the deadline.
     error_code rejected_ec;
     diagnostics rejected_diag;
+};
 
-    // The operation has completed: every coroutine still running must stop.
-    bool finished = false;
+// The state of one async_wait_redirect, shared by its accept loops and connections.
+struct wait_state : decision {
+    wait_state(const asio::any_io_executor& ex, oauth::authorization_request s) : timer(ex) {
+        sent = std::move(s);
+    }
+
+    // Overall deadline; cancelled to wake the waiting operation early.
+    asio::steady_timer timer;
 
     // close() was called or the listener destroyed.
     bool aborted = false;
 
-    // Open connections, to close them when the wait ends; `active` also counts those
-    // accepted whose coroutine has not started yet.
-    std::map<std::uint64_t, beast::tcp_stream*> connections;
-    std::uint64_t next_id = 0;
-    std::size_t active = 0;
+    // Open connections; closed (for good) when the wait ends, which stops every coroutine.
+    joinme::detail::server_connections conns;
 
     // Wakes the waiting operation.
     void signal() { timer.cancel(); }
-
-    void close_connections() {
-        for (auto& [id, stream] : connections)
-            stream->close();
-    }
 };
 
 // What both the listener object and a running wait hold.
@@ -294,7 +280,7 @@ struct listener_impl {
         close_acceptors();
         if (auto w = wait) {
             w->aborted = true;
-            w->close_connections();
+            w->conns.close();
             w->signal();
         }
     }
@@ -308,13 +294,13 @@ inline bool is_attributed(const error_code& ec) noexcept {
 
 // Judges one request; may set st.result. The relay script's POST is answered in plain text,
 // which the script shows in its page.
-inline http_response handle_request(listener_impl& impl, wait_state& st,
+inline http_response handle_request(const listener_options& opts, decision& st,
                                     const bhttp::request<bhttp::string_body>& req) {
     auto target = boost::urls::parse_origin_form(req.target());
     if (!target)
         return make_page(bhttp::status::bad_request, "Bad request",
                          "The request could not be read.", false);
-    if (std::string_view(target->encoded_path()) != impl.opts.path)
+    if (std::string_view(target->encoded_path()) != opts.path)
         return make_page(bhttp::status::not_found, "Not found", "There is nothing here.", false);
 
     const bool implicit = st.sent.type == oauth::response_type::token;
@@ -336,13 +322,13 @@ inline http_response handle_request(listener_impl& impl, wait_state& st,
     std::string relayed;
     std::string_view redirect = req.target();
     if (post) {
-        relayed.reserve(impl.opts.path.size() + 1 + req.body().size());
-        relayed.append(impl.opts.path).append("#").append(req.body());
+        relayed.reserve(opts.path.size() + 1 + req.body().size());
+        relayed.append(opts.path).append("#").append(req.body());
         redirect = relayed;
     }
     oauth::redirect_options ropts;
-    ropts.max_size = impl.opts.header_limit + impl.opts.body_limit + impl.opts.path.size() + 1;
-    auto now = impl.opts.clock ? impl.opts.clock() : std::chrono::system_clock::now();
+    ropts.max_size = opts.header_limit + opts.body_limit + opts.path.size() + 1;
+    auto now = opts.clock ? opts.clock() : std::chrono::system_clock::now();
     error_code ec;
     diagnostics diag;
     auto parsed = oauth::parse_redirect(redirect, st.sent, now, ropts, ec, diag);
@@ -361,7 +347,7 @@ inline http_response handle_request(listener_impl& impl, wait_state& st,
     }
     st.rejected_ec = ec;
     st.rejected_diag = std::move(diag);
-    if (impl.opts.end_on_rejected_redirect)
+    if (opts.end_on_rejected_redirect)
         st.result.emplace(st.rejected_ec, oauth::redirect_response{}, st.rejected_diag);
     return make_page(bhttp::status::bad_request, "Sign-in failed",
                      "This response does not belong to the sign-in the application is waiting "
@@ -369,104 +355,45 @@ inline http_response handle_request(listener_impl& impl, wait_state& st,
                      post);
 }
 
-// Serves one request on one connection, then closes it.
-inline asio::awaitable<void> serve_connection(std::shared_ptr<listener_impl> impl,
-                                              std::shared_ptr<wait_state> st,
-                                              asio::ip::tcp::socket socket) {
-    beast::tcp_stream stream(std::move(socket));
-    const auto id = st->next_id++;
-    st->connections.emplace(id, &stream);
-    struct unregister {
-        wait_state& st;
-        std::uint64_t id;
-        ~unregister() {
-            st.connections.erase(id);
-            --st.active;
-        }
-    } guard{*st, id};
-    const auto& opts = impl->opts;
-
-    beast::flat_buffer buffer;
-    bhttp::request_parser<bhttp::string_body> parser;
-    parser.header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(opts.header_limit, std::uint32_t(-1))));
-    parser.body_limit(opts.body_limit);
-    stream.expires_after(opts.connection_timeout);
-    auto [rec, read] =
-        co_await bhttp::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-    if (st->finished)
-        co_return;
-
-    const bool had_result = st->result.has_value();
-    http_response res;
-    if (rec == bhttp::error::header_limit)
-        res = make_page(bhttp::status::request_header_fields_too_large, "Request too large",
-                        "The request is too large.", false);
-    else if (rec == bhttp::error::body_limit)
-        res = make_page(bhttp::status::payload_too_large, "Request too large",
-                        "The request is too large.", false);
-    else if (rec.category() == bhttp::make_error_code(bhttp::error::bad_method).category() &&
-             rec != bhttp::error::end_of_stream && rec != bhttp::error::partial_message)
-        res = make_page(bhttp::status::bad_request, "Bad request", "The request could not be read.",
-                        false);
-    else if (rec)
-        co_return; // Silent, closed or timed out: nothing to answer.
-    else
-        res = handle_request(*impl, *st, parser.get());
-    const bool decided = !had_result && st->result.has_value();
-
-    stream.expires_after(opts.connection_timeout);
-    co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-    if (st->finished)
-        co_return;
-    if (decided) {
-        // The browser has its page; now the operation may complete (and close everything).
-        st->signal();
-        co_return;
-    }
-
-    // Close gracefully: unread request bytes (after a rejected oversized request) would make
-    // the system reset the connection and the browser could lose the answer, so read and
-    // drop what the client still sends, up to a bound, before closing.
-    error_code ignored;
-    stream.socket().shutdown(asio::socket_base::shutdown_send, ignored);
-    std::array<char, 4096> sink;
-    std::size_t drained = 0;
-    while (drained < opts.header_limit + opts.body_limit + 64 * 1024) {
-        auto [dec, n] = co_await stream.async_read_some(asio::buffer(sink),
-                                                        asio::as_tuple(asio::use_awaitable));
-        if (dec || st->finished)
-            break;
-        drained += n;
-    }
+// The answer to a request that cannot be read.
+inline std::optional<http_response> refusal_page(bhttp::status status) {
+    if (status == bhttp::status::bad_request)
+        return make_page(status, "Bad request", "The request could not be read.", false);
+    return make_page(status, "Request too large", "The request is too large.", false);
 }
 
-// Accepts connections on one acceptor until the wait finishes.
-inline asio::awaitable<void> accept_loop(std::shared_ptr<listener_impl> impl,
-                                         std::shared_ptr<wait_state> st, std::size_t index) {
-    for (;;) {
-        if (st->finished || index >= impl->acceptors.size())
-            co_return;
-        auto [ec, socket] =
-            co_await impl->acceptors[index].async_accept(asio::as_tuple(asio::use_awaitable));
-        if (st->finished || index >= impl->acceptors.size())
-            co_return;
-        if (ec == asio::error::operation_aborted || ec == asio::error::bad_descriptor)
-            co_return;
-        if (ec) {
-            // Out of descriptors, say: pause rather than spin.
-            asio::steady_timer pause(impl->ex, std::chrono::milliseconds(50));
-            co_await pause.async_wait(asio::as_tuple(asio::use_awaitable));
-            continue;
-        }
-        if (st->active >= impl->opts.max_connections) {
-            error_code ignored;
-            socket.close(ignored);
-            continue;
-        }
-        ++st->active;
-        asio::co_spawn(impl->ex, serve_connection(impl, st, std::move(socket)), asio::detached);
+// Serves one connection (every answer closes it); the answer to the deciding redirect wakes
+// the wait.
+inline asio::awaitable<void> serve(std::shared_ptr<listener_impl> impl,
+                                   std::shared_ptr<wait_state> st,
+                                   joinme::detail::server_connections::slot slot,
+                                   beast::tcp_stream stream) {
+    const auto& o = impl->opts;
+    const joinme::detail::server_options so{o.header_limit, o.body_limit, o.connection_timeout,
+                                            o.header_limit + o.body_limit + 64 * 1024,
+                                            refusal_page};
+    auto handler = [&](const auto& req) {
+        joinme::detail::server_reply reply;
+        const bool had_result = st->result.has_value();
+        reply.res = handle_request(o, *st, req);
+        if (!had_result && st->result) // the browser has its page: the wait may complete
+            reply.after = [w = st.get()] { w->signal(); };
+        return reply;
+    };
+    co_await joinme::detail::serve_connection(stream, std::move(slot), so, handler);
+}
+
+// Takes one accepted connection, or closes it at once when max_connections are open.
+inline void accept_connection(const std::shared_ptr<listener_impl>& impl,
+                              const std::shared_ptr<wait_state>& st, asio::ip::tcp::socket socket) {
+    if (st->conns.size() >= impl->opts.max_connections) {
+        error_code ignored;
+        socket.close(ignored);
+        return;
     }
+    auto slot = joinme::detail::server_connections::add({st, &st->conns});
+    asio::co_spawn(impl->ex, serve(impl, st, std::move(slot), beast::tcp_stream(std::move(socket))),
+                   asio::detached);
 }
 
 // Opens, binds and listens; on failure the acceptor is left closed.
@@ -769,11 +696,10 @@ private:
             detail::listener_impl& impl;
             detail::wait_state& st;
             ~finish() {
-                st.finished = true;
                 if (impl.wait.get() == &st)
                     impl.wait.reset();
                 impl.close_acceptors();
-                st.close_connections();
+                st.conns.close();
             }
         } guard{*impl, *st};
 
@@ -787,8 +713,14 @@ private:
         error_code tec = asio::error::operation_aborted;
         if (!cancelled_early) {
             st->timer.expires_after(impl->opts.timeout);
-            for (std::size_t i = 0; i < impl->acceptors.size(); ++i)
-                asio::co_spawn(impl->ex, detail::accept_loop(impl, st, i), asio::detached);
+            for (auto& acceptor : impl->acceptors)
+                asio::co_spawn(impl->ex,
+                               joinme::detail::accept_loop(
+                                   acceptor, {st, &st->conns},
+                                   [impl, st](boost::asio::ip::tcp::socket socket) {
+                                       detail::accept_connection(impl, st, std::move(socket));
+                                   }),
+                               asio::detached);
             std::tie(tec) = co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
         }
 

@@ -1,13 +1,13 @@
 // The loopback redirect listener over real sockets on 127.0.0.1, with plain Beast requests
 // standing in for the browser: both grants, the pages it answers, rejected and error
 // redirects, deadlines, cancellation, busy and released ports, silent and oversized requests.
+#include "pages.hpp"
+
 #include <joinme/loopback.hpp>
 
 #include <boost/asio/bind_cancellation_slot.hpp>
 #include <boost/asio/cancellation_signal.hpp>
 #include <doctest/doctest.h>
-
-#include <openssl/evp.h>
 
 #include <functional>
 #include <optional>
@@ -25,6 +25,8 @@ using joinme::loopback::listener_options;
 using joinme::loopback::redirect_listener;
 using joinme::oauth::redirect_response;
 using joinme::oauth::response_type;
+using loopback_test::check_common_headers;
+using loopback_test::sha256_base64;
 using namespace std::chrono_literals;
 
 namespace {
@@ -122,24 +124,6 @@ bool can_bind(asio::io_context& ioc, std::uint16_t port) {
     joinme::diagnostics diag;
     again.listen(ec, diag);
     return !ec && again.port() == port;
-}
-
-void check_common_headers(const http_response& res) {
-    CHECK_FALSE(res.keep_alive());
-    CHECK(res[bhttp::field::connection] == "close");
-    CHECK(res[bhttp::field::cache_control] == "no-store");
-    CHECK(res["Referrer-Policy"] == "no-referrer");
-    CHECK(res["X-Content-Type-Options"] == "nosniff");
-    CHECK(res["Content-Security-Policy"].starts_with("default-src 'none'"));
-}
-
-std::string sha256_base64(std::string_view s) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    REQUIRE(EVP_Digest(s.data(), s.size(), digest, &size, EVP_sha256(), nullptr) == 1);
-    unsigned char out[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
-    int n = EVP_EncodeBlock(out, digest, static_cast<int>(size));
-    return std::string(reinterpret_cast<const char*>(out), static_cast<std::size_t>(n));
 }
 
 } // namespace

@@ -162,11 +162,85 @@ private:
     boost::system::error_code handshake_error_;
 };
 
-/// A sandbox on its own io_context, a manual clock, TCP and TLS listeners.
-struct harness {
-    asio::io_context ioc;
-    std::shared_ptr<time_point> now = std::make_shared<time_point>(
+/// The clock every sandbox of the tests starts at: 2030-01-01T09:00:00Z.
+inline std::shared_ptr<time_point> start_clock() {
+    return std::make_shared<time_point>(
         std::chrono::sys_days{std::chrono::year{2030} / std::chrono::January / 1} + 9h);
+}
+
+/// The OAuth flows, spelled out with raw requests that `Self::send(request)` answers.
+template <class Self>
+struct flows {
+    std::string authorize_target(std::string_view scope, std::string_view response_type = "code",
+                                 std::string_view redirect = redirect_uri,
+                                 std::string_view state = "xyz",
+                                 std::string_view client = sandbox::default_client_id) {
+        return "/api/public/v1/auth/oauth2?" + form({{"client_id", client},
+                                                     {"redirect_uri", redirect},
+                                                     {"response_type", response_type},
+                                                     {"scope", scope},
+                                                     {"state", state}});
+    }
+
+    /// Shows the consent page and submits its form with `decision`.
+    response consent(std::string target, std::string_view decision) {
+        auto page = self().send(make(http::verb::get, std::move(target)));
+        REQUIRE(page.result_int() == 200);
+        auto& html = page.body();
+        auto at = html.find("name=\"pending\" value=\"");
+        REQUIRE(at != std::string::npos);
+        at += 22;
+        auto pending = html.substr(at, html.find('"', at) - at);
+        return self().send(post_form("/api/public/v1/auth/oauth2",
+                                     form({{"pending", pending}, {"decision", decision}})));
+    }
+
+    std::string code(std::string_view scope = "user_info scheduler start_meeting",
+                     std::string_view client = sandbox::default_client_id) {
+        auto res = consent(authorize_target(scope, "code", redirect_uri, "xyz", client), "accept");
+        REQUIRE(res.result_int() == 302);
+        return location_params(res)["code"];
+    }
+
+    response exchange(std::string_view code, std::string_view redirect = redirect_uri,
+                      std::string_view client = sandbox::default_client_id) {
+        return self().send(post_form("/api/public/v1/auth/token",
+                                     form({{"grant_type", "authorization_code"},
+                                           {"client_id", client},
+                                           {"client_secret", sandbox::default_client_secret},
+                                           {"code", code},
+                                           {"redirect_uri", redirect}})));
+    }
+
+    response refresh(std::string_view refresh_token) {
+        return self().send(post_form("/api/public/v1/auth/token",
+                                     form({{"grant_type", "refresh_token"},
+                                           {"client_id", sandbox::default_client_id},
+                                           {"client_secret", sandbox::default_client_secret},
+                                           {"refresh_token", refresh_token}})));
+    }
+
+    struct tokens {
+        std::string access, refresh;
+    };
+
+    tokens login(std::string_view scope = "user_info scheduler start_meeting",
+                 std::string_view client = sandbox::default_client_id) {
+        auto res = exchange(code(scope, client), redirect_uri, client);
+        REQUIRE(res.result_int() == 200);
+        auto o = body_object(res);
+        return {std::string(o.at("access_token").as_string()),
+                std::string(o.at("refresh_token").as_string())};
+    }
+
+private:
+    Self& self() { return static_cast<Self&>(*this); }
+};
+
+/// A sandbox on its own io_context, a manual clock, TCP and TLS listeners.
+struct harness : flows<harness> {
+    asio::io_context ioc;
+    std::shared_ptr<time_point> now = start_clock();
     sandbox::server srv;
     unsigned short tcp_port = 0, tls_port = 0;
     asio::ssl::context client_ctx{asio::ssl::context::tls_client};
@@ -216,70 +290,21 @@ struct harness {
         REQUIRE_MESSAGE(!r.ec, r.ec.message());
         return r.res;
     }
+};
 
-    // --- OAuth flows, spelled out with raw requests ---
+/// The sandbox's logic alone, on the same clock: each request is handed to
+/// `service::handle` as a function, with no server and no stream.
+struct service_harness : flows<service_harness> {
+    std::shared_ptr<time_point> now = start_clock();
+    sandbox::detail::service svc;
 
-    std::string authorize_target(std::string_view scope, std::string_view response_type = "code",
-                                 std::string_view redirect = redirect_uri,
-                                 std::string_view state = "xyz",
-                                 std::string_view client = sandbox::default_client_id) {
-        return "/api/public/v1/auth/oauth2?" + form({{"client_id", client},
-                                                     {"redirect_uri", redirect},
-                                                     {"response_type", response_type},
-                                                     {"scope", scope},
-                                                     {"state", state}});
+    explicit service_harness(sandbox::options o = {})
+        : svc(test_support::with_clock(std::move(o), now)) {}
+
+    sandbox::detail::outcome handle(const request& req) {
+        return svc.handle(req, sandbox::detail::connection_info{"http", "http://sandbox.invalid"});
     }
-
-    /// Shows the consent page and submits its form with `decision`.
-    response consent(std::string target, std::string_view decision) {
-        auto page = send(make(http::verb::get, std::move(target)));
-        REQUIRE(page.result_int() == 200);
-        auto& html = page.body();
-        auto at = html.find("name=\"pending\" value=\"");
-        REQUIRE(at != std::string::npos);
-        at += 22;
-        auto pending = html.substr(at, html.find('"', at) - at);
-        return send(post_form("/api/public/v1/auth/oauth2",
-                              form({{"pending", pending}, {"decision", decision}})));
-    }
-
-    std::string code(std::string_view scope = "user_info scheduler start_meeting",
-                     std::string_view client = sandbox::default_client_id) {
-        auto res = consent(authorize_target(scope, "code", redirect_uri, "xyz", client), "accept");
-        REQUIRE(res.result_int() == 302);
-        return location_params(res)["code"];
-    }
-
-    response exchange(std::string_view code, std::string_view redirect = redirect_uri,
-                      std::string_view client = sandbox::default_client_id) {
-        return send(post_form("/api/public/v1/auth/token",
-                              form({{"grant_type", "authorization_code"},
-                                    {"client_id", client},
-                                    {"client_secret", sandbox::default_client_secret},
-                                    {"code", code},
-                                    {"redirect_uri", redirect}})));
-    }
-
-    response refresh(std::string_view refresh_token) {
-        return send(post_form("/api/public/v1/auth/token",
-                              form({{"grant_type", "refresh_token"},
-                                    {"client_id", sandbox::default_client_id},
-                                    {"client_secret", sandbox::default_client_secret},
-                                    {"refresh_token", refresh_token}})));
-    }
-
-    struct tokens {
-        std::string access, refresh;
-    };
-
-    tokens login(std::string_view scope = "user_info scheduler start_meeting",
-                 std::string_view client = sandbox::default_client_id) {
-        auto res = exchange(code(scope, client), redirect_uri, client);
-        REQUIRE(res.result_int() == 200);
-        auto o = body_object(res);
-        return {std::string(o.at("access_token").as_string()),
-                std::string(o.at("refresh_token").as_string())};
-    }
+    response send(const request& req) { return handle(req).res; }
 };
 
 // --- connection ---

@@ -3,6 +3,8 @@
 #ifndef JOINME_TESTS_SUPPORT_HTTP_SERVER_HPP
 #define JOINME_TESTS_SUPPORT_HTTP_SERVER_HPP
 
+#include <joinme/detail/http_server.hpp>
+
 #include <boost/asio.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
@@ -37,35 +39,36 @@ struct server_counters {
     std::size_t requests = 0;
 };
 
-// Serves HTTP/1.1 on one connection until the peer closes or the server is stopped.
+// Answers with `b`, counting requests in `counters`.
+inline auto scripted_handler(std::shared_ptr<server_behaviour> b,
+                             std::shared_ptr<server_counters> counters) {
+    return [b, counters](const request& req) {
+        joinme::detail::server_reply reply;
+        ++counters->requests;
+        reply.withhold = b->never_answer; // the connection stays open and silent
+        if (reply.withhold)
+            return reply;
+        if (b->handler) {
+            reply.res = b->handler(req);
+        } else {
+            reply.res.set(bhttp::field::content_type, "text/plain");
+            reply.res.body() = "ok";
+        }
+        reply.res.version(11);
+        reply.res.prepare_payload();
+        reply.close = b->close_after_response;
+        return reply;
+    };
+}
+
+// Serves HTTP/1.1 on one connection until the peer closes it, then closes it.
 template <class Stream>
 asio::awaitable<void> serve_http(Stream& stream, std::shared_ptr<server_behaviour> b,
                                  std::shared_ptr<server_counters> counters) {
-    beast::flat_buffer buffer;
-    for (;;) {
-        request req;
-        auto [ec, n] =
-            co_await bhttp::async_read(stream, buffer, req, asio::as_tuple(asio::use_awaitable));
-        if (ec)
-            co_return;
-        ++counters->requests;
-        if (b->never_answer) {
-            // Keep reading so that the connection stays open and silent.
-            continue;
-        }
-        response res = b->handler ? b->handler(req) : response(bhttp::status::ok, 11);
-        if (!b->handler) {
-            res.set(bhttp::field::content_type, "text/plain");
-            res.body() = "ok";
-        }
-        res.version(11);
-        res.keep_alive(req.keep_alive() && res.keep_alive());
-        res.prepare_payload();
-        auto [wec, wn] =
-            co_await bhttp::async_write(stream, res, asio::as_tuple(asio::use_awaitable));
-        if (wec || !res.keep_alive() || b->close_after_response)
-            co_return;
-    }
+    joinme::detail::server_connections::slot unowned;
+    joinme::detail::server_options opts;
+    auto handler = scripted_handler(std::move(b), std::move(counters));
+    co_await joinme::detail::serve_connection(stream, std::move(unowned), opts, handler);
 }
 
 // Accepts connections on an acceptor of any protocol and serves each with `serve_http`,
@@ -78,10 +81,19 @@ public:
 
     basic_test_server(asio::io_context& ioc, typename Protocol::endpoint ep,
                       asio::ssl::context* tls = nullptr)
-        : ioc_(ioc)
-        , acceptor_(ioc, ep)
-        , tls_(tls) {
-        asio::co_spawn(ioc, accept_loop(), asio::detached);
+        : acceptor_(ioc, ep) {
+        asio::co_spawn(ioc,
+                       joinme::detail::accept_loop(
+                           acceptor_, conns_,
+                           [ex = ioc.get_executor(), tls, conns = conns_, b = behaviour_,
+                            c = counters_](socket_type socket) {
+                               ++c->connections;
+                               auto slot = joinme::detail::server_connections::add(conns);
+                               asio::co_spawn(
+                                   ex, session(std::move(socket), std::move(slot), tls, b, c),
+                                   asio::detached);
+                           }),
+                       asio::detached);
     }
 
     ~basic_test_server() { stop(); }
@@ -94,46 +106,35 @@ public:
     void stop() {
         boost::system::error_code ec;
         acceptor_.close(ec);
-        for (auto& w : sockets_)
-            if (auto s = w.lock())
-                s->close(ec);
+        conns_->close();
     }
 
 private:
-    asio::awaitable<void> accept_loop() {
-        for (;;) {
-            auto [ec, sock] = co_await acceptor_.async_accept(asio::as_tuple(asio::use_awaitable));
-            if (ec)
-                co_return;
-            ++counters_->connections;
-            auto shared = std::make_shared<socket_type>(std::move(sock));
-            sockets_.push_back(shared);
-            asio::co_spawn(ioc_, session(shared), asio::detached);
+    static asio::awaitable<void> session(socket_type sock,
+                                         joinme::detail::server_connections::slot slot,
+                                         asio::ssl::context* tls,
+                                         std::shared_ptr<server_behaviour> b,
+                                         std::shared_ptr<server_counters> c) {
+        joinme::detail::server_options opts;
+        auto handler = scripted_handler(std::move(b), std::move(c));
+        if (!tls) {
+            co_await joinme::detail::serve_connection(sock, std::move(slot), opts, handler);
+            co_return;
         }
+        asio::ssl::stream<socket_type&> stream(sock, *tls);
+        slot.on_close([&sock] { joinme::detail::close_stream(sock); });
+        auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
+                                                    asio::as_tuple(asio::use_awaitable));
+        if (!ec && !slot.closed())
+            co_await joinme::detail::serve_connection(stream, std::move(slot), opts, handler);
+        joinme::detail::close_stream(sock);
     }
 
-    asio::awaitable<void> session(std::shared_ptr<socket_type> sock) {
-        auto b = behaviour_;
-        auto c = counters_;
-        if (tls_) {
-            asio::ssl::stream<socket_type&> stream(*sock, *tls_);
-            auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
-                                                        asio::as_tuple(asio::use_awaitable));
-            if (!ec)
-                co_await serve_http(stream, b, c);
-        } else {
-            co_await serve_http(*sock, b, c);
-        }
-        boost::system::error_code ec;
-        sock->close(ec);
-    }
-
-    asio::io_context& ioc_;
     acceptor_type acceptor_;
-    asio::ssl::context* tls_;
+    std::shared_ptr<joinme::detail::server_connections> conns_ =
+        std::make_shared<joinme::detail::server_connections>();
     std::shared_ptr<server_behaviour> behaviour_ = std::make_shared<server_behaviour>();
     std::shared_ptr<server_counters> counters_ = std::make_shared<server_counters>();
-    std::vector<std::weak_ptr<socket_type>> sockets_;
 };
 
 using tcp_test_server = basic_test_server<asio::ip::tcp>;

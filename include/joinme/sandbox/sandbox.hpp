@@ -37,6 +37,7 @@
 /// Destroying the server stops it. Connections still running keep the shared state alive
 /// until they finish, so the server object may go away before the io_context does.
 
+#include <joinme/detail/http_server.hpp>
 #include <joinme/sandbox/detail/service.hpp>
 #include <joinme/sandbox/options.hpp>
 #include <joinme/sandbox/tls.hpp>
@@ -45,10 +46,7 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
-#include <boost/asio/write.hpp>
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
@@ -60,10 +58,8 @@
 #include <cstdint>
 #include <exception>
 #include <functional>
-#include <map>
 #include <memory>
 #include <optional>
-#include <sstream>
 #include <string>
 #include <string_view>
 #include <tuple>
@@ -89,30 +85,8 @@ struct is_ssl_stream : std::false_type {};
 template <class Next>
 struct is_ssl_stream<beast::ssl_stream<Next>> : std::true_type {};
 
-template <class Stream>
-void close_stream(Stream& s) {
-    auto& l = beast::get_lowest_layer(s);
-    boost::system::error_code ec;
-    if constexpr (requires { l.socket(); }) {
-        l.socket().shutdown(tcp::socket::shutdown_both, ec);
-        l.socket().close(ec);
-    } else {
-        l.close();
-    }
-}
-
-template <class Stream>
-void set_deadline(Stream& s, std::chrono::milliseconds d) {
-    auto& l = beast::get_lowest_layer(s);
-    if constexpr (requires { l.expires_after(d); })
-        l.expires_after(d);
-}
-
-inline std::string serialize(const response& res) {
-    std::ostringstream os;
-    os << res;
-    return std::move(os).str();
-}
+using joinme::detail::close_stream;
+using joinme::detail::server_connections;
 
 /// The shared state of a server and its connections.
 struct server_state {
@@ -126,61 +100,31 @@ struct server_state {
     std::optional<self_signed_certificate> cert;
     std::optional<asio::ssl::context> ssl_ctx;
     std::string base_url = "http://sandbox.invalid";
-    std::map<std::uint64_t, std::function<void()>> closers; // every open connection and timer
-    std::uint64_t next_closer = 0;
-    bool stopped = false;
+    server_connections conns; // every open connection, fault delay and webhook delivery
 
     const options& opts() { return svc.opts(); }
-
-    std::uint64_t add_closer(std::function<void()> f) {
-        closers.emplace(next_closer, std::move(f));
-        return next_closer++;
-    }
+    bool stopped() const noexcept { return conns.closed(); }
 
     void stop() {
-        stopped = true;
         boost::system::error_code ec;
         if (tcp_acceptor)
             tcp_acceptor->close(ec);
         if (tls_acceptor)
             tls_acceptor->close(ec);
-        auto all = std::move(closers);
-        closers.clear();
-        for (auto& [id, f] : all)
-            f();
-    }
-
-    void log(const request& req, unsigned status, std::chrono::steady_clock::time_point start) {
-        if (!opts().on_request)
-            return;
-        auto target = urls::parse_origin_form(req.target());
-        request_log_entry e;
-        e.method = std::string(req.method_string());
-        // Only the path: query strings may carry tokens (renewauthorization, presenter links).
-        e.path = target ? std::string(target->encoded_path()) : std::string("?");
-        e.status = status;
-        e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
-            std::chrono::steady_clock::now() - start);
-        opts().on_request(e);
+        conns.close();
     }
 };
 
-struct closer_guard {
-    server_state& st;
-    std::uint64_t id;
-    ~closer_guard() { st.closers.erase(id); }
-};
+inline std::shared_ptr<server_connections> connections(const std::shared_ptr<server_state>& st) {
+    return {st, &st->conns};
+}
 
-/// Waits until the peer or `stop` closes the connection, discarding what arrives.
-template <class Stream>
-asio::awaitable<void> drain(Stream& stream) {
-    char buf[512];
-    for (;;) {
-        auto [ec, n] =
-            co_await stream.async_read_some(asio::buffer(buf), asio::as_tuple(asio::use_awaitable));
-        if (ec)
-            co_return;
-    }
+/// The answer to a request over the parser's limits (a malformed one gets none).
+inline std::optional<response> refusal(http::status status) {
+    if (status == http::status::bad_request)
+        return std::nullopt;
+    return make_response(static_cast<unsigned>(status), "application/json; charset=utf-8",
+                         R"({"Message":"Request too large"})");
 }
 
 inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call);
@@ -191,123 +135,101 @@ inline void deliver_webhooks(const std::shared_ptr<server_state>& st,
         asio::co_spawn(st->ex, deliver_webhook(st, std::move(c)), rethrow);
 }
 
+/// Answers the requests of one connection: the service's answer, with the fault it applies,
+/// `keep_alive_max_requests`, webhooks and the request log. After a never-answered request the
+/// connection stays silent until it is closed.
+struct connection_handler {
+    std::shared_ptr<server_state> st;
+    std::string scheme;
+    std::size_t served = 0;
+    bool silent = false;
+
+    joinme::detail::server_reply operator()(const request& req) {
+        joinme::detail::server_reply reply;
+        reply.withhold = silent;
+        if (silent)
+            return reply;
+        auto start = std::chrono::steady_clock::now();
+        auto out = st->svc.handle(req, connection_info{scheme, st->base_url});
+        ++served;
+        deliver_webhooks(st, std::move(out.webhooks));
+        reply.res = std::move(out.res);
+        if (out.applied) {
+            reply.delay = out.applied->latency;
+            reply.cut_after = out.applied->close_after_bytes;
+            silent = reply.withhold = out.applied->never_answer;
+        }
+        const auto& o = st->opts();
+        reply.close = o.keep_alive_max_requests && served >= o.keep_alive_max_requests;
+        if (reply.close && o.announce_close)
+            reply.res.keep_alive(false);
+        // Only the path: query strings may carry tokens (renewauthorization, presenter links).
+        auto target = urls::parse_origin_form(req.target());
+        request_log_entry e{std::string(req.method_string()),
+                            target ? std::string(target->encoded_path()) : std::string("?"),
+                            reply.withhold ? 0 : reply.res.result_int(),
+                            {}};
+        reply.after = [st = st, e = std::move(e), start]() mutable {
+            e.duration = std::chrono::duration_cast<std::chrono::microseconds>(
+                std::chrono::steady_clock::now() - start);
+            if (st->opts().on_request)
+                st->opts().on_request(e);
+        };
+        return reply;
+    }
+};
+
 /// Serves one connection: TLS handshake if any, then requests until the peer, an error, a
 /// fault or `stop` ends it.
 template <class Stream>
 asio::awaitable<void> session(std::shared_ptr<server_state> st, Stream stream, std::string scheme) {
-    namespace http = beast::http;
-    asio::steady_timer timer(st->ex);
-    closer_guard guard{*st, st->add_closer([&] {
-                           close_stream(stream);
-                           timer.cancel();
-                       })};
+    auto slot = server_connections::add(connections(st), [&stream] { close_stream(stream); });
     const auto& o = st->opts();
     if constexpr (is_ssl_stream<Stream>::value) {
-        set_deadline(stream, o.idle_timeout);
+        joinme::detail::set_deadline(stream, o.idle_timeout);
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
                                                     asio::as_tuple(asio::use_awaitable));
-        if (ec || st->stopped) {
+        if (ec || slot.closed()) {
             close_stream(stream);
             co_return;
         }
     }
-    beast::flat_buffer buffer;
-    std::size_t served = 0;
-    while (!st->stopped) {
-        http::request_parser<http::string_body> parser;
-        parser.header_limit(static_cast<std::uint32_t>(o.header_limit));
-        parser.body_limit(o.body_limit);
-        set_deadline(stream, o.idle_timeout);
-        auto [ec, n] =
-            co_await http::async_read(stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
-        if (ec == http::error::header_limit || ec == http::error::body_limit) {
-            // Tell the client why, then close: the rest of the message is not read.
-            auto res = make_response(ec == http::error::header_limit ? 431 : 413,
-                                     "application/json; charset=utf-8",
-                                     R"({"Message":"Request too large"})");
-            res.keep_alive(false);
-            auto wire = serialize(res);
-            co_await asio::async_write(stream, asio::buffer(wire),
-                                       asio::as_tuple(asio::use_awaitable));
-        }
-        if (ec || st->stopped)
-            break;
-        auto start = std::chrono::steady_clock::now();
-        request req = parser.release();
-        auto out = st->svc.handle(req, connection_info{scheme, st->base_url});
-        ++served;
-        deliver_webhooks(st, std::move(out.webhooks));
-        if (out.applied && out.applied->latency.count() > 0) {
-            timer.expires_after(out.applied->latency);
-            co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
-            if (st->stopped)
-                break;
-        }
-        if (out.applied && out.applied->never_answer) {
-            st->log(req, 0, start);
-            co_await drain(stream);
-            break;
-        }
-        bool last = o.keep_alive_max_requests && served >= o.keep_alive_max_requests;
-        bool keep = req.keep_alive() && !(last && o.announce_close);
-        out.res.keep_alive(keep);
-        auto wire = serialize(out.res);
-        std::size_t len = wire.size();
-        bool cut =
-            out.applied && out.applied->close_after_bytes && *out.applied->close_after_bytes < len;
-        if (cut)
-            len = *out.applied->close_after_bytes;
-        set_deadline(stream, o.idle_timeout);
-        auto [wec, wn] = co_await asio::async_write(stream, asio::buffer(wire.data(), len),
-                                                    asio::as_tuple(asio::use_awaitable));
-        st->log(req, out.res.result_int(), start);
-        if (wec || cut || !keep || last)
-            break;
-    }
+    const joinme::detail::server_options so{o.header_limit, o.body_limit, o.idle_timeout, 0,
+                                            refusal};
     // No TLS close_notify: the connection simply ends; Beast clients treat the resulting
     // stream_truncated as a normal end of connection.
-    close_stream(stream);
+    connection_handler handler{st, std::move(scheme)};
+    co_await joinme::detail::serve_connection(stream, std::move(slot), so, handler);
 }
 
-inline asio::awaitable<void> accept_loop(std::shared_ptr<server_state> st, tcp::acceptor& acceptor,
-                                         bool tls) {
-    while (!st->stopped) {
-        auto [ec, socket] = co_await acceptor.async_accept(asio::as_tuple(asio::use_awaitable));
-        if (ec == asio::error::operation_aborted || !acceptor.is_open() || st->stopped)
-            co_return;
-        if (ec) {
-            // A transient failure (e.g. out of file descriptors): back off, keep accepting.
-            asio::steady_timer t(st->ex, std::chrono::milliseconds(50));
-            co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
-            continue;
-        }
-        ++st->svc.stats().connections_accepted;
-        beast::tcp_stream ts(std::move(socket));
-        if (tls)
-            asio::co_spawn(
-                st->ex,
-                session(st, beast::ssl_stream<beast::tcp_stream>(std::move(ts), *st->ssl_ctx),
-                        "https"),
-                rethrow);
-        else
-            asio::co_spawn(st->ex, session(st, std::move(ts), "http"), rethrow);
-    }
+/// Serves a socket from an acceptor, through TLS when `tls`.
+inline void accept_connection(const std::shared_ptr<server_state>& st, tcp::socket socket,
+                              bool tls) {
+    ++st->svc.stats().connections_accepted;
+    beast::tcp_stream ts(std::move(socket));
+    if (tls)
+        asio::co_spawn(
+            st->ex,
+            session(st, beast::ssl_stream<beast::tcp_stream>(std::move(ts), *st->ssl_ctx), "https"),
+            rethrow);
+    else
+        asio::co_spawn(st->ex, session(st, std::move(ts), "http"), rethrow);
 }
 
 inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call) {
     namespace http = beast::http;
     auto& stats = st->svc.stats();
     auto url = urls::parse_absolute_uri(call.url);
-    if (!url || url->scheme() != "http" || st->stopped) {
+    if (!url || url->scheme() != "http" || st->stopped()) {
         ++stats.webhooks_failed;
         co_return;
     }
     beast::tcp_stream stream(st->ex);
     tcp::resolver resolver(st->ex);
-    closer_guard guard{*st, st->add_closer([&] {
-                           resolver.cancel();
-                           close_stream(stream);
-                       })};
+    auto slot = server_connections::add(connections(st), [&] {
+        resolver.cancel();
+        close_stream(stream);
+    });
     stream.expires_after(st->opts().webhook_timeout);
     std::string host = url->host();
     if (host.size() > 2 && host.front() == '[')
@@ -326,7 +248,7 @@ inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, w
         std::tie(rec, results) =
             co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
     bool ok = false;
-    if (!rec && !st->stopped) {
+    if (!rec && !slot.closed()) {
         auto [cec, ep] =
             co_await stream.async_connect(results, asio::as_tuple(asio::use_awaitable));
         if (!cec) {
@@ -392,7 +314,7 @@ public:
 
     /// Serves one in-memory connection whose other end the caller keeps.
     void serve(boost::beast::test::stream server_end) {
-        if (st_->stopped) {
+        if (st_->stopped()) {
             server_end.close();
             return;
         }
@@ -410,7 +332,7 @@ public:
             auto st = weak.lock();
             boost::beast::test::stream server_end(st ? st->ex : ex);
             client.connect(server_end);
-            if (st && !st->stopped) {
+            if (st && !st->stopped()) {
                 ++st->svc.stats().connections_accepted;
                 boost::asio::co_spawn(st->ex, detail::session(st, std::move(server_end), "http"),
                                       detail::rethrow);
@@ -432,7 +354,8 @@ public:
         return st_->cert->certificate_pem;
     }
 
-    /// The options in effect; changes apply to the next request.
+    /// The options in effect; changes apply to the next request (the parser limits and
+    /// `idle_timeout` to the next connection).
     options& config() noexcept { return st_->svc.opts(); }
 
     /// What was counted so far.
@@ -498,7 +421,13 @@ private:
         auto host = addr.is_v6() ? "[" + addr.to_string() + "]" : addr.to_string();
         st_->base_url =
             std::string(tls ? "https://" : "http://") + host + ":" + std::to_string(bound.port());
-        boost::asio::co_spawn(st_->ex, detail::accept_loop(st_, *acc, tls), detail::rethrow);
+        boost::asio::co_spawn(
+            st_->ex,
+            joinme::detail::accept_loop(*acc, detail::connections(st_),
+                                        [st = st_, tls](boost::asio::ip::tcp::socket socket) {
+                                            detail::accept_connection(st, std::move(socket), tls);
+                                        }),
+            detail::rethrow);
         return bound.port();
     }
 

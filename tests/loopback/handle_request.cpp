@@ -1,0 +1,195 @@
+// The loopback listener's request handling as a plain function, without sockets: what each
+// request gets back, and what it decides about the wait.
+#include "pages.hpp"
+
+#include <joinme/loopback.hpp>
+
+#include <doctest/doctest.h>
+
+#include <chrono>
+#include <string>
+
+namespace bhttp = boost::beast::http;
+using joinme::errc;
+using joinme::oauth_errc;
+using joinme::loopback::listener_options;
+using joinme::loopback::detail::decision;
+using joinme::loopback::detail::handle_request;
+using joinme::oauth::response_type;
+using loopback_test::check_common_headers;
+using loopback_test::sha256_base64;
+
+namespace {
+
+using request = bhttp::request<bhttp::string_body>;
+
+struct judge {
+    listener_options opts;
+    decision st;
+
+    explicit judge(response_type type = response_type::code) {
+        joinme::oauth::config cfg;
+        cfg.client_id = "app-id";
+        cfg.redirect_uri = "http://127.0.0.1:8123/callback";
+        joinme::oauth::authorization_options o;
+        o.type = type;
+        st.sent = joinme::oauth::make_authorization_request(cfg, o);
+    }
+
+    bhttp::response<bhttp::string_body> operator()(bhttp::verb method, std::string target,
+                                                   std::string body = {}) {
+        request req(method, target, 11);
+        req.body() = std::move(body);
+        req.prepare_payload();
+        return handle_request(opts, st, req);
+    }
+    bhttp::response<bhttp::string_body> get(std::string target) {
+        return (*this)(bhttp::verb::get, std::move(target));
+    }
+};
+
+} // namespace
+
+TEST_CASE("handle_request: the matching redirect decides the wait; the page holds no secret") {
+    judge j;
+    auto res = j.get("/callback?code=the-code-123&state=" + j.st.sent.state);
+    CHECK(res.result_int() == 200);
+    check_common_headers(res);
+    CHECK(res[bhttp::field::content_type] == "text/html; charset=utf-8");
+    CHECK(res.body().find("Signed in") != std::string::npos);
+    CHECK(res.body().find("the-code-123") == std::string::npos);
+    REQUIRE(j.st.result);
+    CHECK_FALSE(std::get<0>(*j.st.result));
+    CHECK(std::get<1>(*j.st.result).code.reveal() == "the-code-123");
+
+    // Any later request finds the sign-in complete, and cannot change the outcome.
+    auto again = j.get("/callback?code=other&state=" + j.st.sent.state);
+    CHECK(again.result_int() == 409);
+    CHECK(std::get<1>(*j.st.result).code.reveal() == "the-code-123");
+}
+
+TEST_CASE("handle_request: other paths (favicon) get 404 and decide nothing") {
+    judge j;
+    for (auto target : {"/favicon.ico", "/callback/extra", "/", "/Callback"}) {
+        INFO(target);
+        auto res = j.get(std::string(target) + "?code=c&state=" + j.st.sent.state);
+        CHECK(res.result_int() == 404);
+        check_common_headers(res);
+    }
+    CHECK_FALSE(j.st.result);
+    CHECK_FALSE(j.st.rejected_ec);
+    CHECK(j.get("//bad target").result_int() == 400);
+}
+
+TEST_CASE("handle_request: a wrong or missing state is rejected, not decided") {
+    judge j;
+    auto forged = j.get("/callback?code=forged-code&state=guess");
+    CHECK(forged.result_int() == 400);
+    check_common_headers(forged);
+    CHECK(forged.body().find("Sign-in failed") != std::string::npos);
+    CHECK(forged.body().find("forged-code") == std::string::npos);
+    CHECK(forged.body().find("guess") == std::string::npos);
+    CHECK_FALSE(j.st.result);
+    CHECK(j.st.rejected_ec == errc::state_mismatch);
+
+    CHECK(j.get("/callback?code=c").result_int() == 400);
+    CHECK(j.st.rejected_ec == errc::missing_state);
+    CHECK_FALSE(j.st.result);
+
+    SUBCASE("with end_on_rejected_redirect the rejection decides the wait") {
+        j.opts.end_on_rejected_redirect = true;
+        CHECK(j.get("/callback?code=c&state=guess").result_int() == 400);
+        REQUIRE(j.st.result);
+        CHECK(std::get<0>(*j.st.result) == errc::state_mismatch);
+    }
+}
+
+TEST_CASE("handle_request: an error redirect decides the wait; its text is not reflected") {
+    judge j;
+    auto res = j.get("/callback?error=access_denied&error_description=The+user+said+%3Cb%3Eno"
+                     "%3C%2Fb%3E&state=" +
+                     j.st.sent.state);
+    CHECK(res.result_int() == 200);
+    CHECK(res.body().find("Sign-in failed") != std::string::npos);
+    CHECK(res.body().find("said") == std::string::npos);
+    REQUIRE(j.st.result);
+    CHECK(std::get<0>(*j.st.result) == oauth_errc::access_denied);
+    CHECK(std::get<2>(*j.st.result).error_description == "The user said <b>no</b>");
+
+    judge missing;
+    missing.get("/callback?state=" + missing.st.sent.state);
+    REQUIRE(missing.st.result);
+    CHECK(std::get<0>(*missing.st.result) == errc::missing_parameter);
+}
+
+TEST_CASE("handle_request: methods (POST only for the implicit grant, never PUT)") {
+    judge code;
+    auto post = code(bhttp::verb::post, "/callback", "code=c&state=" + code.st.sent.state);
+    CHECK(post.result_int() == 405);
+    CHECK(post[bhttp::field::allow] == "GET");
+    judge implicit(response_type::token);
+    auto put =
+        implicit(bhttp::verb::put, "/callback?access_token=t&state=" + implicit.st.sent.state);
+    CHECK(put.result_int() == 405);
+    CHECK(put[bhttp::field::allow] == "GET, POST");
+    CHECK_FALSE(code.st.result);
+    CHECK_FALSE(implicit.st.result);
+}
+
+TEST_CASE("handle_request: the implicit grant's relay page, then its POST back") {
+    judge j(response_type::token);
+    const auto fixed = std::chrono::sys_seconds(std::chrono::seconds(1'700'000'000));
+    j.opts.clock = [fixed] { return joinme::oauth::time_point(fixed); };
+
+    auto page = j.get("/callback");
+    CHECK(page.result_int() == 200);
+    check_common_headers(page);
+    CHECK_FALSE(j.st.result);
+    const auto& html = page.body();
+    auto open = html.find("<script>");
+    auto close = html.find("</script>");
+    REQUIRE(open != std::string::npos);
+    REQUIRE(close != std::string::npos);
+    const auto script = html.substr(open + 8, close - open - 8);
+    const auto csp = std::string(page["Content-Security-Policy"]);
+    CHECK(csp.find("script-src 'sha256-" + sha256_base64(script) + "'") != std::string::npos);
+
+    auto posted =
+        j(bhttp::verb::post, "/callback",
+          "access_token=tok-xyz&token_type=bearer&expires_in=3600&state=" + j.st.sent.state);
+    CHECK(posted.result_int() == 200);
+    check_common_headers(posted);
+    CHECK(posted[bhttp::field::content_type] == "text/plain; charset=utf-8");
+    CHECK(posted.body().find("tok-xyz") == std::string::npos);
+    REQUIRE(j.st.result);
+    CHECK_FALSE(std::get<0>(*j.st.result));
+    const auto& token = std::get<1>(*j.st.result).implicit_token;
+    REQUIRE(token);
+    CHECK(token->access_token.reveal() == "tok-xyz");
+    CHECK(token->expires_at == fixed + std::chrono::seconds(3600));
+
+    // Once decided, a POST is told so in plain text, for the relay page to show.
+    auto late = j(bhttp::verb::post, "/callback", "access_token=x&state=" + j.st.sent.state);
+    CHECK(late.result_int() == 409);
+    CHECK(late[bhttp::field::content_type] == "text/plain; charset=utf-8");
+}
+
+TEST_CASE("handle_request: an implicit grant's error in the query needs no relay") {
+    judge j(response_type::token);
+    auto res = j.get("/callback?error=access_denied&state=" + j.st.sent.state);
+    CHECK(res.result_int() == 200);
+    CHECK(res.body().find("<script") == std::string::npos);
+    REQUIRE(j.st.result);
+    CHECK(std::get<0>(*j.st.result) == oauth_errc::access_denied);
+}
+
+TEST_CASE("refusal_page: requests that cannot be read") {
+    using joinme::loopback::detail::refusal_page;
+    for (auto status : {bhttp::status::bad_request, bhttp::status::payload_too_large,
+                        bhttp::status::request_header_fields_too_large}) {
+        auto res = refusal_page(status);
+        REQUIRE(res);
+        CHECK(res->result() == status);
+        check_common_headers(*res);
+    }
+}

@@ -1,0 +1,146 @@
+// The sandbox's logic called as a function, without a server or a stream: `service::handle`
+// for a few representative endpoints, and the per-connection handler that turns its outcome
+// into what the server loop sends (faults, keep-alive, the request log).
+#include "harness.hpp"
+
+using namespace sbt;
+
+namespace {
+
+using http::verb;
+using sandbox::endpoint;
+
+} // namespace
+
+TEST_CASE("service: the code exchange issues tokens once") {
+    service_harness s;
+    auto code = s.code();
+    auto res = s.exchange(code);
+    REQUIRE(res.result_int() == 200);
+    CHECK(res[http::field::cache_control] == "no-store");
+    auto o = body_object(res);
+    CHECK(o.at("token_type").as_string() == "bearer");
+    CHECK(o.at("expires_in").as_int64() == 3600);
+    CHECK(o.at("access_token") != o.at("refresh_token"));
+    CHECK(s.svc.stats().tokens_issued_authorization_code == 1);
+    CHECK(s.svc.stats()[endpoint::token] == 1);
+
+    auto replay = s.exchange(code);
+    CHECK(replay.result_int() == 400);
+    CHECK(body_object(replay).at("error").as_string() == "invalid_grant");
+}
+
+TEST_CASE("service: a token without the scope is refused with insufficient_scope") {
+    service_harness s;
+    auto t = s.login("user_info");
+    CHECK(s.send(api(verb::get, "/v1/user", t.access)).result_int() == 200);
+    auto res = s.send(api(verb::get, "/v1/meetings", t.access));
+    CHECK(res.result_int() == 403);
+    CHECK(res[http::field::www_authenticate] ==
+          R"(Bearer realm="api.join.me", error="insufficient_scope")");
+    CHECK(body_object(res).at("ErrorCode").as_string() == "insufficient_scope");
+}
+
+TEST_CASE("service: unknown paths are 404, known paths with another method 405") {
+    service_harness s;
+    auto out = s.handle(make(verb::get, "/v2/nothing"));
+    CHECK(out.res.result_int() == 404);
+    CHECK(out.ep == endpoint::other);
+    CHECK(body_object(out.res).contains("Message"));
+    CHECK(s.send(make(verb::put, "/v1/user")).result_int() == 405);
+    CHECK(s.svc.stats()[endpoint::other] == 2);
+}
+
+TEST_CASE("service: a meeting scheduled, then listed") {
+    service_harness s; // the clock reads 2030-01-01T09:00:00Z
+    auto t = s.login();
+    auto created = s.send(api(verb::post, "/v1/meetings", t.access,
+                              R"({"meetingName": "Weekly", "meetingStart": "2030-01-02T10:00:00Z",
+                                  "meetingEnd": "2030-01-02T11:00:00Z"})"));
+    REQUIRE(created.result_int() == 201);
+    auto id = body_object(created).at("meetingId").as_int64();
+    auto list = s.send(api(verb::get, "/v1/meetings", t.access));
+    REQUIRE(list.result_int() == 200);
+    auto body = body_object(list);
+    auto& ms = body.at("meetings").as_array();
+    REQUIRE(ms.size() == 1);
+    CHECK(ms[0].as_object().at("meetingId").as_int64() == id);
+    CHECK(ms[0].as_object().at("meetingName").as_string() == "Weekly");
+}
+
+TEST_CASE("service: a fault comes back with the outcome, for the server to apply") {
+    service_harness s;
+    auto t = s.login();
+    s.svc.set_fault(
+        endpoint::get_user,
+        {.latency = std::chrono::milliseconds(250), .close_after_bytes = 40, .times = 1});
+    auto out = s.handle(api(verb::get, "/v1/user", t.access));
+    CHECK(out.ep == endpoint::get_user);
+    CHECK(out.res.result_int() == 200);
+    REQUIRE(out.applied);
+    CHECK(out.applied->latency == std::chrono::milliseconds(250));
+    CHECK(out.applied->close_after_bytes == 40u);
+    CHECK_FALSE(s.handle(api(verb::get, "/v1/user", t.access)).applied); // once only
+
+    s.svc.set_fault(endpoint::get_user, {.status = 503u, .retry_after = "7"});
+    auto forced = s.handle(api(verb::get, "/v1/user", t.access));
+    CHECK(forced.res.result_int() == 503);
+    CHECK(forced.res[http::field::retry_after] == "7");
+}
+
+TEST_CASE("sandbox connection handler: faults, keep-alive and the log as reply fields") {
+    asio::io_context ioc; // for webhooks only; nothing runs here
+    auto o = test_support::with_clock(test_support::auto_consent({}), start_clock());
+    std::vector<sandbox::request_log_entry> log;
+    o.on_request = [&log](const sandbox::request_log_entry& e) { log.push_back(e); };
+    o.keep_alive_max_requests = 2;
+    auto st = std::make_shared<sandbox::detail::server_state>(ioc.get_executor(), std::move(o));
+    sandbox::detail::connection_handler handler{st, "http"};
+
+    auto first = handler(make(verb::get, "/v2/nothing?secret=x"));
+    CHECK(first.res.result_int() == 404);
+    CHECK_FALSE(first.close);
+    CHECK_FALSE(first.withhold);
+    CHECK(log.empty()); // logged once the answer is sent
+    REQUIRE(first.after);
+    first.after();
+    REQUIRE(log.size() == 1);
+    CHECK(log[0].method == "GET");
+    CHECK(log[0].path == "/v2/nothing");
+    CHECK(log[0].status == 404);
+
+    auto second = handler(make(verb::get, "/v2/nothing"));
+    CHECK(second.close); // the last one: closed silently ...
+    CHECK(second.res.keep_alive());
+    st->svc.opts().announce_close = true;
+    sandbox::detail::connection_handler announcing{st, "http"};
+    announcing(make(verb::get, "/v2/nothing"));
+    auto announced = announcing(make(verb::get, "/v2/nothing"));
+    CHECK(announced.close); // ... or with Connection: close
+    CHECK_FALSE(announced.res.keep_alive());
+
+    st->svc.set_fault(
+        endpoint::other,
+        {.latency = std::chrono::milliseconds(5), .close_after_bytes = 12, .never_answer = true});
+    sandbox::detail::connection_handler silent{st, "http"};
+    auto withheld = silent(make(verb::get, "/v2/nothing"));
+    CHECK(withheld.withhold);
+    CHECK(withheld.delay == std::chrono::milliseconds(5));
+    CHECK(withheld.cut_after == 12u);
+    withheld.after();
+    CHECK(log.back().status == 0);
+    // The connection stays silent: later requests are not even handled.
+    const auto handled = st->svc.stats()[endpoint::other];
+    CHECK(silent(make(verb::get, "/v2/nothing")).withhold);
+    CHECK(st->svc.stats()[endpoint::other] == handled);
+}
+
+TEST_CASE("sandbox refusal: oversized requests get the JSON message, malformed ones nothing") {
+    using sandbox::detail::refusal;
+    auto big = refusal(http::status::payload_too_large);
+    REQUIRE(big);
+    CHECK(big->result_int() == 413);
+    CHECK(body_object(*big).at("Message").as_string() == "Request too large");
+    CHECK(refusal(http::status::request_header_fields_too_large)->result_int() == 431);
+    CHECK_FALSE(refusal(http::status::bad_request));
+}
