@@ -7,7 +7,7 @@
 
 #include <joinme/http/pool_options.hpp>
 #include <joinme/oauth/config.hpp>
-#include <joinme/oauth/token_source.hpp>
+#include <joinme/oauth/token_source_options.hpp>
 
 #include <cstddef>
 #include <string>
