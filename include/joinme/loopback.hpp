@@ -15,7 +15,7 @@
 /// auto sent = joinme::oauth::make_authorization_request(cfg);
 /// open_browser(sent.url);
 /// joinme::diagnostics diag;
-/// auto redirect = co_await listener.async_wait_redirect(sent, diag, asio::use_awaitable);
+/// auto redirect = co_await listener.async_wait_redirect(sent);    // throws on failure
 /// @endcode
 
 #include <joinme/detail/async_run.hpp>
@@ -23,6 +23,7 @@
 #include <joinme/detail/http_server.hpp>
 #include <joinme/detail/url.hpp>
 #include <joinme/error.hpp>
+#include <joinme/with_diagnostics.hpp>
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/redirect.hpp>
 
@@ -591,7 +592,9 @@ public:
     ///              authorization server or the rejected request said, and joinme's
     ///              explanation in `client_message`. Must stay valid until completion. Never
     ///              holds the code or a token.
-    /// @param token completion token, signature `void(error_code, oauth::redirect_response)`.
+    /// @param token completion token, signature `void(error_code, oauth::redirect_response)`;
+    ///              by default `co_await` throws `error_with_diagnostics` on failure (see
+    ///              with_diagnostics.hpp).
     ///
     /// Errors:
     /// - an `oauth_errc` from the redirect (`access_denied` when the user declined), with the
@@ -612,15 +615,15 @@ public:
     /// Cancellation: terminal cancellation through the completion handler's slot ends the
     /// wait with `operation_aborted` and releases the port. Other cancellation types are
     /// ignored.
-    template <class Token>
+    template <joinme::detail::completion_token Token = default_token>
     auto async_wait_redirect(const oauth::authorization_request& sent, diagnostics& diag,
-                             Token&& token) {
+                             Token&& token = {}) {
         return start_wait(sent, &diag, std::forward<Token>(token));
     }
 
-    /// As above, without diagnostics.
-    template <class Token>
-    auto async_wait_redirect(const oauth::authorization_request& sent, Token&& token) {
+    /// As above, with diagnostics of the operation's own.
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_wait_redirect(const oauth::authorization_request& sent, Token&& token = {}) {
         return start_wait(sent, nullptr, std::forward<Token>(token));
     }
 
@@ -652,12 +655,16 @@ private:
 
     template <class Token>
     auto start_wait(const oauth::authorization_request& sent, diagnostics* diag, Token&& token) {
-        if (diag)
-            diag->clear();
-        return joinme::detail::async_run<oauth::redirect_response>(
-            impl_->ex, std::forward<Token>(token),
-            [impl = impl_, sent, diag](oauth::redirect_response& out) {
-                return run_wait(impl, sent, diag, out);
+        return joinme::detail::async_op<oauth::redirect_response>(
+            impl_->ex, diag, std::forward<Token>(token),
+            [impl = impl_, sent](diagnostics* d) mutable {
+                auto ex = impl->ex;
+                return joinme::detail::run_op<oauth::redirect_response>(
+                    [impl = std::move(impl), sent = std::move(sent)](
+                        diagnostics& diag, oauth::redirect_response& out) mutable {
+                        return run_wait(std::move(impl), std::move(sent), &diag, out);
+                    },
+                    std::move(ex), d);
             });
     }
 

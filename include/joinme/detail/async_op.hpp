@@ -45,6 +45,8 @@ struct op_initiation {
 
     template <class Handler, class Make>
     void operator()(Handler&& h, diagnostics* diag, Make make) const {
+        if (diag)
+            diag->clear(); // at initiation, not only when the coroutine first runs
         spawn_op<Ts...>(ex, make(diag), op_handler<Ts...>(std::forward<Handler>(h)));
     }
 };
