@@ -18,6 +18,18 @@
 
 namespace joinme::http {
 
+/// Addresses `req` to the absolute URL `url`: sets its method and its target (`/` when the URL
+/// has none) and returns the origin to send it to; `ec` is `errc::invalid_url` for anything
+/// but an `http` or `https` URL.
+inline origin address(request& req, beast_http::verb method, boost::urls::url_view url,
+                      error_code& ec) {
+    auto o = origin_of(url, ec);
+    req.method(method);
+    std::string target(url.encoded_target());
+    req.target(target.empty() ? "/" : target);
+    return o;
+}
+
 /// Keep-alive HTTP/1.1 connections, whatever their stream type: the one boundary where the
 /// stream is erased. One virtual call per request, on a path that is a coroutine anyway.
 ///

@@ -96,10 +96,7 @@ public:
     auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
                        Token&& token = {}) {
         error_code ec;
-        auto o = origin_of(url, ec);
-        req.method(method);
-        std::string target(url.encoded_target());
-        req.target(target.empty() ? "/" : target);
+        auto o = address(req, method, url, ec);
         return async_request(std::move(o), std::move(req), std::forward<Token>(token));
     }
 

@@ -10,17 +10,14 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
                                            const clock_function& clock) {
     endpoint_reply out;
     auto url = joinme::detail::parse_absolute(tr.url);
+    auto req = to_http_request(tr);
     origin o;
     if (url)
-        o = origin_of(*url, out.ec);
+        o = http::address(req, http::beast_http::verb::post, *url, out.ec);
     if (!url || out.ec) {
         out.ec = errc::invalid_url;
         co_return out;
     }
-    auto req = to_http_request(tr);
-    req.method(http::beast_http::verb::post);
-    std::string target(url->encoded_target());
-    req.target(target.empty() ? "/" : target);
     out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res);
     out.received = joinme::detail::now(clock);
     if (out.ec)
