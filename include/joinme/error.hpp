@@ -79,113 +79,105 @@ namespace joinme {
 
 namespace detail {
 
-class errc_category final : public boost::system::error_category {
-public:
-    const char* name() const noexcept override { return "joinme"; }
-    std::string message(int ev) const override {
-        switch (static_cast<errc>(ev)) {
-        case errc::timeout:
-            return "the operation timed out; raise the timeout or check that the server is "
-                   "reachable";
-        case errc::body_too_large:
-            return "the response body exceeds the configured limit; raise body_limit if it is "
-                   "expected";
-        case errc::header_too_large:
-            return "the response header exceeds the configured limit";
-        case errc::malformed_response:
-            return "the server sent a response that could not be parsed";
-        case errc::unexpected_status:
-            return "the server answered with an unexpected HTTP status; see diagnostics";
-        case errc::connection_closed:
-            return "the server closed the connection before sending a complete response";
-        case errc::invalid_url:
-            return "a URL could not be parsed or uses an unsupported scheme";
-        case errc::state_mismatch:
-            return "the redirect's state does not match the one sent; the redirect may be forged";
-        case errc::missing_state:
-            return "the redirect carries no state although one was sent; the redirect may be "
-                   "forged";
-        case errc::redirect_mismatch:
-            return "the redirect does not target the expected redirect URI";
-        case errc::missing_parameter:
-            return "a required parameter is missing from the server's answer";
-        case errc::invalid_token:
-            return "the access token was rejected; refresh it or authorize again";
-        case errc::insufficient_scope:
-            return "the access token lacks the scope this call requires; authorize with that scope";
-        case errc::stale_token:
-            return "the authorization is stale; send the user to the renew-authorization URL";
-        case errc::account_inactive:
-            return "the API key's account is inactive; check the application's registration";
-        case errc::rate_limited:
-            return "the server is rate limiting this client; retry later";
-        case errc::not_found:
-            return "the requested resource does not exist";
-        case errc::bad_request:
-            return "the server rejected the request; see diagnostics for its message";
-        case errc::server_error:
-            return "the server failed to process the request; retry later";
-        case errc::reauthorization_required:
-            return "the token cannot be refreshed; the user must authorize the application again";
-        case errc::token_store_failed:
-            return "the token store failed to save or load a token";
-        case errc::pool_exhausted:
-            return "no connection could be obtained from the pool";
-        }
-        return "unknown joinme error";
-    }
+// An enumerator's name and message; a category's table lists them in the order of the values,
+// from 1.
+struct errc_info {
+    std::string_view name;
+    const char* message;
 };
 
-class oauth_category final : public boost::system::error_category {
+inline constexpr errc_info errc_table[] = {
+    {"timeout", "the operation timed out; raise the timeout or check that the server is reachable"},
+    {"body_too_large",
+     "the response body exceeds the configured limit; raise body_limit if it is expected"},
+    {"header_too_large", "the response header exceeds the configured limit"},
+    {"malformed_response", "the server sent a response that could not be parsed"},
+    {"unexpected_status", "the server answered with an unexpected HTTP status; see diagnostics"},
+    {"connection_closed", "the server closed the connection before sending a complete response"},
+    {"invalid_url", "a URL could not be parsed or uses an unsupported scheme"},
+    {"state_mismatch",
+     "the redirect's state does not match the one sent; the redirect may be forged"},
+    {"missing_state",
+     "the redirect carries no state although one was sent; the redirect may be forged"},
+    {"redirect_mismatch", "the redirect does not target the expected redirect URI"},
+    {"missing_parameter", "a required parameter is missing from the server's answer"},
+    {"invalid_token", "the access token was rejected; refresh it or authorize again"},
+    {"insufficient_scope",
+     "the access token lacks the scope this call requires; authorize with that scope"},
+    {"stale_token", "the authorization is stale; send the user to the renew-authorization URL"},
+    {"account_inactive", "the API key's account is inactive; check the application's registration"},
+    {"rate_limited", "the server is rate limiting this client; retry later"},
+    {"not_found", "the requested resource does not exist"},
+    {"bad_request", "the server rejected the request; see diagnostics for its message"},
+    {"server_error", "the server failed to process the request; retry later"},
+    {"reauthorization_required",
+     "the token cannot be refreshed; the user must authorize the application again"},
+    {"token_store_failed", "the token store failed to save or load a token"},
+    {"pool_exhausted", "no connection could be obtained from the pool"},
+};
+static_assert(std::size(errc_table) == static_cast<std::size_t>(errc::pool_exhausted));
+
+// The names are also the RFC 6749 / RFC 6750 `error` strings.
+inline constexpr errc_info oauth_errc_table[] = {
+    {"unknown_error", "the authorization server returned an unrecognised error; see diagnostics"},
+    {"invalid_request", "invalid_request: the request is missing or repeats a parameter"},
+    {"invalid_client", "invalid_client: client authentication failed; check client id and secret"},
+    {"invalid_grant",
+     "invalid_grant: the code or refresh token is invalid, expired, used or revoked"},
+    {"unauthorized_client", "unauthorized_client: the client may not use this grant type"},
+    {"unsupported_grant_type",
+     "unsupported_grant_type: the server does not support this grant type"},
+    {"invalid_scope", "invalid_scope: the requested scope is invalid or unknown"},
+    {"access_denied", "access_denied: the user or server denied the request"},
+    {"unsupported_response_type",
+     "unsupported_response_type: the server does not support this response type"},
+    {"server_error", "server_error: the authorization server failed; retry later"},
+    {"temporarily_unavailable",
+     "temporarily_unavailable: the authorization server is overloaded; retry later"},
+    {"invalid_token", "invalid_token: the access token is expired, revoked or malformed"},
+    {"insufficient_scope", "insufficient_scope: the access token lacks a required scope"},
+    {"invalid_authorization_code",
+     "invalid_authorization_code: the code is expired, used or unknown; authorize again"},
+};
+static_assert(std::size(oauth_errc_table) ==
+              static_cast<std::size_t>(oauth_errc::invalid_authorization_code));
+
+// The entry of value `ev` in `table`, if any.
+template <std::size_t N>
+constexpr const errc_info* find_errc(const errc_info (&table)[N], int ev) noexcept {
+    return ev >= 1 && static_cast<std::size_t>(ev) <= N ? &table[ev - 1] : nullptr;
+}
+
+// A category whose messages come from a table.
+template <const auto& Table>
+class table_category final : public boost::system::error_category {
 public:
-    const char* name() const noexcept override { return "joinme.oauth"; }
+    constexpr table_category(const char* name, const char* unknown) noexcept
+        : name_(name)
+        , unknown_(unknown) {}
+    const char* name() const noexcept override { return name_; }
     std::string message(int ev) const override {
-        switch (static_cast<oauth_errc>(ev)) {
-        case oauth_errc::unknown_error:
-            return "the authorization server returned an unrecognised error; see diagnostics";
-        case oauth_errc::invalid_request:
-            return "invalid_request: the request is missing or repeats a parameter";
-        case oauth_errc::invalid_client:
-            return "invalid_client: client authentication failed; check client id and secret";
-        case oauth_errc::invalid_grant:
-            return "invalid_grant: the code or refresh token is invalid, expired, used or revoked";
-        case oauth_errc::unauthorized_client:
-            return "unauthorized_client: the client may not use this grant type";
-        case oauth_errc::unsupported_grant_type:
-            return "unsupported_grant_type: the server does not support this grant type";
-        case oauth_errc::invalid_scope:
-            return "invalid_scope: the requested scope is invalid or unknown";
-        case oauth_errc::access_denied:
-            return "access_denied: the user or server denied the request";
-        case oauth_errc::unsupported_response_type:
-            return "unsupported_response_type: the server does not support this response type";
-        case oauth_errc::server_error:
-            return "server_error: the authorization server failed; retry later";
-        case oauth_errc::temporarily_unavailable:
-            return "temporarily_unavailable: the authorization server is overloaded; retry later";
-        case oauth_errc::invalid_token:
-            return "invalid_token: the access token is expired, revoked or malformed";
-        case oauth_errc::insufficient_scope:
-            return "insufficient_scope: the access token lacks a required scope";
-        case oauth_errc::invalid_authorization_code:
-            return "invalid_authorization_code: the code is expired, used or unknown; authorize "
-                   "again";
-        }
-        return "unknown OAuth error";
+        const auto* e = find_errc(Table, ev);
+        return e ? e->message : unknown_;
     }
+
+private:
+    const char* name_;
+    const char* unknown_;
 };
 
 } // namespace detail
 
 /// The category of `errc` values. Its name is "joinme".
 inline const boost::system::error_category& joinme_category() noexcept {
-    static const detail::errc_category c;
+    static const detail::table_category<detail::errc_table> c("joinme", "unknown joinme error");
     return c;
 }
 
 /// The category of `oauth_errc` values. Its name is "joinme.oauth".
 inline const boost::system::error_category& oauth_category() noexcept {
-    static const detail::oauth_category c;
+    static const detail::table_category<detail::oauth_errc_table> c("joinme.oauth",
+                                                                    "unknown OAuth error");
     return c;
 }
 
@@ -197,79 +189,26 @@ inline error_code make_error_code(oauth_errc e) noexcept {
     return {static_cast<int>(e), oauth_category()};
 }
 
-namespace detail {
-
-// The names of the enumerators, in the order of their values (from 1).
-inline constexpr std::string_view errc_names[] = {
-    "timeout",
-    "body_too_large",
-    "header_too_large",
-    "malformed_response",
-    "unexpected_status",
-    "connection_closed",
-    "invalid_url",
-    "state_mismatch",
-    "missing_state",
-    "redirect_mismatch",
-    "missing_parameter",
-    "invalid_token",
-    "insufficient_scope",
-    "stale_token",
-    "account_inactive",
-    "rate_limited",
-    "not_found",
-    "bad_request",
-    "server_error",
-    "reauthorization_required",
-    "token_store_failed",
-    "pool_exhausted",
-};
-static_assert(std::size(errc_names) == static_cast<std::size_t>(errc::pool_exhausted));
-
-// Also the RFC 6749 / RFC 6750 `error` strings.
-inline constexpr std::string_view oauth_errc_names[] = {
-    "unknown_error",
-    "invalid_request",
-    "invalid_client",
-    "invalid_grant",
-    "unauthorized_client",
-    "unsupported_grant_type",
-    "invalid_scope",
-    "access_denied",
-    "unsupported_response_type",
-    "server_error",
-    "temporarily_unavailable",
-    "invalid_token",
-    "insufficient_scope",
-    "invalid_authorization_code",
-};
-static_assert(std::size(oauth_errc_names) ==
-              static_cast<std::size_t>(oauth_errc::invalid_authorization_code));
-
-} // namespace detail
-
 /// The enumerator's name, for logs and tests: `"timeout"`, `"body_too_large"`, ...; an empty
 /// view for a value that is not an enumerator.
 constexpr std::string_view to_string(errc e) noexcept {
-    auto i = static_cast<std::size_t>(e);
-    return i >= 1 && i <= std::size(detail::errc_names) ? detail::errc_names[i - 1]
-                                                        : std::string_view{};
+    const auto* i = detail::find_errc(detail::errc_table, static_cast<int>(e));
+    return i ? i->name : std::string_view{};
 }
 
 /// The enumerator's name, which is also the RFC 6749 / RFC 6750 `error` string
 /// (`"invalid_grant"`, ...); `"unknown_error"` for `unknown_error`, an empty view for a value
 /// that is not an enumerator.
 constexpr std::string_view to_string(oauth_errc e) noexcept {
-    auto i = static_cast<std::size_t>(e);
-    return i >= 1 && i <= std::size(detail::oauth_errc_names) ? detail::oauth_errc_names[i - 1]
-                                                              : std::string_view{};
+    const auto* i = detail::find_errc(detail::oauth_errc_table, static_cast<int>(e));
+    return i ? i->name : std::string_view{};
 }
 
 /// Maps an RFC 6749 / RFC 6750 `error` string to its code; unknown strings give `unknown_error`.
 inline oauth_errc to_oauth_errc(std::string_view s) noexcept {
     // From 2: "unknown_error" is not a code a server sends.
-    for (std::size_t i = 2; i <= std::size(detail::oauth_errc_names); ++i)
-        if (detail::oauth_errc_names[i - 1] == s)
+    for (int i = 2; i <= static_cast<int>(std::size(detail::oauth_errc_table)); ++i)
+        if (detail::oauth_errc_table[i - 1].name == s)
             return static_cast<oauth_errc>(i);
     return oauth_errc::unknown_error;
 }
@@ -309,13 +248,10 @@ struct diagnostics {
     void clear() { *this = diagnostics{}; }
 
     /// True when nothing was recorded.
-    bool empty() const noexcept {
-        return status == 0 && error.empty() && error_description.empty() && error_uri.empty() &&
-               error_ticket_id.empty() && message.empty() && error_code.empty() &&
-               error_detail_header.empty() && mashery_error_code.empty() &&
-               www_authenticate.empty() && body_excerpt.empty() && client_message.empty() &&
-               !retry_after;
-    }
+    bool empty() const noexcept { return *this == diagnostics{}; }
+
+    /// Field-wise equality.
+    friend bool operator==(const diagnostics&, const diagnostics&) = default;
 
     /// Keeps the start of a body for the user to read, cut at `max_excerpt` bytes.
     void set_body_excerpt(std::string_view body) {

@@ -80,29 +80,19 @@ namespace joinme::oauth {
 
 namespace detail {
 
-class store_category final : public boost::system::error_category {
-public:
-    const char* name() const noexcept override { return "joinme.store"; }
-    std::string message(int ev) const override {
-        switch (static_cast<store_errc>(ev)) {
-        case store_errc::conflict:
-            return "the stored token changed since it was read; read it again";
-        case store_errc::lock_timeout:
-            return "the token store's lock was not obtained in time; another process holds it";
-        case store_errc::corrupt:
-            return "the token store holds data that is not a valid token; remove or repair it";
-        case store_errc::unknown_lease:
-            return "the token store does not hold this lease";
-        }
-        return "unknown token store error";
-    }
+inline constexpr joinme::detail::errc_info store_errc_table[] = {
+    {"conflict", "the stored token changed since it was read; read it again"},
+    {"lock_timeout", "the token store's lock was not obtained in time; another process holds it"},
+    {"corrupt", "the token store holds data that is not a valid token; remove or repair it"},
+    {"unknown_lease", "the token store does not hold this lease"},
 };
 
 } // namespace detail
 
 /// The category of `store_errc` values. Its name is "joinme.store".
 inline const boost::system::error_category& store_category() noexcept {
-    static const detail::store_category c;
+    static const joinme::detail::table_category<detail::store_errc_table> c(
+        "joinme.store", "unknown token store error");
     return c;
 }
 
