@@ -20,7 +20,6 @@
 
 #include <concepts>
 #include <string>
-#include <string_view>
 
 namespace joinme {
 

@@ -82,7 +82,6 @@
 #include <memory>
 #include <string>
 #include <utility>
-#include <vector>
 
 namespace joinme::http {
 class connection_pool;

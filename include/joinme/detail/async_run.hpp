@@ -40,7 +40,6 @@
 
 #include <exception>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 
 namespace joinme::detail {

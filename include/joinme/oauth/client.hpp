@@ -60,12 +60,8 @@
 #include <boost/url/parse.hpp>
 
 #include <chrono>
-#include <exception>
-#include <functional>
 #include <optional>
 #include <string>
-#include <tuple>
-#include <type_traits>
 #include <utility>
 
 namespace joinme::oauth {

@@ -49,7 +49,6 @@
 #include <random>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <utility>
 
 #include <fcntl.h>

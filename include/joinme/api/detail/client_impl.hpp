@@ -19,7 +19,6 @@
 
 #include <memory>
 #include <string>
-#include <type_traits>
 
 namespace joinme::api::detail {
 
