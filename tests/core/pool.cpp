@@ -12,8 +12,13 @@
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/local/stream_protocol.hpp>
 #include <doctest/doctest.h>
+#include <openssl/pem.h>
+#include <openssl/x509.h>
 
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
+#include <memory>
 #include <optional>
 #include <string>
 #include <unistd.h>
@@ -41,7 +46,7 @@ const joinme::sandbox::self_signed_certificate& certificate() {
 }
 
 ssl::context trusting_client_context() {
-    auto ctx = joinme::make_client_tls_context();
+    auto ctx = joinme::make_client_tls_context(joinme::trust_store::none);
     ctx.add_certificate_authority(asio::buffer(certificate().certificate_pem));
     return ctx;
 }
@@ -166,6 +171,112 @@ TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification
             co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
     });
     CHECK(!ec);
+}
+
+namespace {
+
+std::size_t certificates_held(ssl::context& ctx) {
+    return static_cast<std::size_t>(
+        sk_X509_OBJECT_num(X509_STORE_get0_objects(SSL_CTX_get_cert_store(ctx.native_handle()))));
+}
+
+// Sets (or, with no value, unsets) an environment variable for the life of the object.
+class scoped_env {
+public:
+    scoped_env(const char* name, std::optional<std::string> value) : name_(name) {
+        if (const char* old = std::getenv(name))
+            old_ = old;
+        if (value)
+            ::setenv(name, value->c_str(), 1);
+        else
+            ::unsetenv(name);
+    }
+    ~scoped_env() {
+        if (old_)
+            ::setenv(name_, old_->c_str(), 1);
+        else
+            ::unsetenv(name_);
+    }
+
+private:
+    const char* name_;
+    std::optional<std::string> old_;
+};
+
+// A request over TLS to a server showing the test certificate, from `client_ctx`.
+error_code tls_request(ssl::context& client_ctx) {
+    asio::io_context ioc;
+    auto server_ctx = joinme::sandbox::make_server_context(certificate());
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                         &server_ctx);
+    tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx));
+    const auto target = origin_of("https", server.endpoint());
+    error_code ec;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        std::tie(ec, std::ignore) =
+            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+    });
+    return ec;
+}
+
+} // namespace
+
+TEST_CASE("TLS: the system's CAs are not read when the context is made") {
+    // OpenSSL's defaults, as on a machine where the environment names no CA file or directory.
+    scoped_env no_file("SSL_CERT_FILE", std::nullopt);
+    scoped_env no_dir("SSL_CERT_DIR", std::nullopt);
+    auto lazy = joinme::make_client_tls_context();
+    CHECK(certificates_held(lazy) == 0);
+    // What OpenSSL's default paths would cost: the whole bundle, read at once.
+    ssl::context eager(ssl::context::tls_client);
+    eager.set_default_verify_paths();
+    CHECK(certificates_held(eager) > 0);
+    auto only_added = joinme::make_client_tls_context(joinme::trust_store::none);
+    CHECK(certificates_held(only_added) == 0);
+
+    // A bundle the user names is read, as OpenSSL would.
+    if (std::filesystem::exists(X509_get_default_cert_file())) {
+        scoped_env file("SSL_CERT_FILE", X509_get_default_cert_file());
+        auto named = joinme::make_client_tls_context();
+        CHECK(certificates_held(named) == certificates_held(eager));
+    }
+}
+
+TEST_CASE("TLS: a system CA is looked up when a handshake needs it, and only then") {
+    // A hashed CA directory holding the test certificate, as SSL_CERT_DIR.
+    auto dir =
+        std::filesystem::temp_directory_path() / ("joinme-test-ca-" + std::to_string(::getpid()));
+    std::filesystem::create_directories(dir);
+    const auto& pem = certificate().certificate_pem;
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new_mem_buf(pem.data(), int(pem.size())),
+                                                  &BIO_free);
+    std::unique_ptr<X509, decltype(&X509_free)> cert(
+        PEM_read_bio_X509(bio.get(), nullptr, nullptr, nullptr), &X509_free);
+    REQUIRE(cert);
+    char name[16];
+    std::snprintf(name, sizeof name, "%08lx.0", X509_subject_name_hash(cert.get()));
+    {
+        std::FILE* f = std::fopen((dir / name).c_str(), "w");
+        REQUIRE(f);
+        std::fwrite(pem.data(), 1, pem.size(), f);
+        std::fclose(f);
+    }
+    {
+        scoped_env no_file("SSL_CERT_FILE", std::nullopt);
+        scoped_env env("SSL_CERT_DIR", dir.string());
+        auto system = joinme::make_client_tls_context();
+        CHECK(certificates_held(system) == 0);
+        auto ec = tls_request(system);
+        CHECK_MESSAGE(!ec, ec.message());
+        CHECK(certificates_held(system) == 1); // found in the directory, and kept
+
+        // trust_store::none ignores the system's CAs.
+        auto none = joinme::make_client_tls_context(joinme::trust_store::none);
+        ec = tls_request(none);
+        CHECK(ERR_GET_REASON(static_cast<unsigned long>(ec.value())) ==
+              SSL_R_CERTIFICATE_VERIFY_FAILED);
+    }
+    std::filesystem::remove_all(dir);
 }
 
 TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
