@@ -99,19 +99,6 @@ inline std::optional<boost::json::value> parse_json(std::string_view body, error
     return jv;
 }
 
-/// Reads an already parsed JSON value as the model `T`.
-///
-/// @param jv The value.
-/// @param ec Cleared on success; `errc::malformed_response` when a member has the wrong type
-///        or a required member is missing.
-/// @param diag On failure, `client_message` names the member's path and what was expected,
-///        e.g. `field "meetings[2].meetingId": expected an integer, found a string`. It never
-///        quotes a value. Untouched on success.
-/// @return The model, or an empty optional on failure.
-/// @throws std::bad_alloc only: bad input is reported through `ec`.
-template <detail::readable T>
-std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag);
-
 namespace detail {
 
 // `from_json` and `parse` into an existing `out`, without moving the model: false on failure,
@@ -136,6 +123,16 @@ bool parse_into(std::string_view body, T& out, error_code& ec, diagnostics& diag
 
 } // namespace detail
 
+/// Reads an already parsed JSON value as the model `T`.
+///
+/// @param jv The value.
+/// @param ec Cleared on success; `errc::malformed_response` when a member has the wrong type
+///        or a required member is missing.
+/// @param diag On failure, `client_message` names the member's path and what was expected,
+///        e.g. `field "meetings[2].meetingId": expected an integer, found a string`. It never
+///        quotes a value. Untouched on success.
+/// @return The model, or an empty optional on failure.
+/// @throws std::bad_alloc only: bad input is reported through `ec`.
 template <detail::readable T>
 std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag) {
     std::optional<T> out(std::in_place);

@@ -207,14 +207,6 @@ public:
         return read_json(*this, *p, out);
     }
 
-    /// Reads the member of `o` that `f` describes into `out`.
-    template <class T, class M>
-    bool read(const boost::json::object& o, const field<T, M>& f, T& out) {
-        if (f.how == presence::required)
-            return required(o, f.key, out.*f.member);
-        return optional(o, f.key, out.*f.member);
-    }
-
 private:
     // Identifier-like keys are joined with dots; others ("meeting.start") are quoted in
     // brackets so the path stays unambiguous.
@@ -342,7 +334,12 @@ template <described T>
 bool tag_invoke(read_tag<T>, json_reader& r, const boost::json::value& jv, T& out) {
     static constexpr auto fields = json_fields(fields_tag<T>{});
     const auto* o = r.object(jv);
-    return o && std::apply([&](const auto&... f) { return (r.read(*o, f, out) && ...); }, fields);
+    auto read = [&](const auto& f) {
+        if (f.how == presence::required)
+            return r.required(*o, f.key, out.*f.member);
+        return r.optional(*o, f.key, out.*f.member);
+    };
+    return o && std::apply([&](const auto&... f) { return (read(f) && ...); }, fields);
 }
 
 /// Null gives an empty optional; anything else is read as a `T`.
