@@ -8,8 +8,12 @@
 
 #include <doctest/doctest.h>
 
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <vector>
 
 namespace api = joinme::api;
 namespace json = boost::json;
@@ -640,6 +644,105 @@ TEST_CASE("meeting_list_filter: endDate as a query parameter") {
     CHECK(api::meeting_list_filter::from_end_date("2015-06-02T11:00:00+02:00") == f);
     CHECK(api::meeting_list_filter::from_end_date("2015-06-02T09:00:00") == f);
     CHECK_FALSE(api::meeting_list_filter::from_end_date("next week"));
+}
+
+// --- Described models: one description, read and written -----------------------------------
+
+namespace sample {
+
+// Models of this test only, described as the API's own are. The conversions of joinme::api
+// (value_from, value_to, try_value_to) are found by argument-dependent lookup through this
+// using-declaration.
+using joinme::api::tag_invoke;
+
+struct inner {
+    std::string name{};
+
+    friend bool operator==(const inner&, const inner&) = default;
+};
+
+constexpr auto json_fields(api::detail::fields_tag<inner>) {
+    return std::tuple{api::detail::field("name", &inner::name)};
+}
+
+struct outer {
+    std::int64_t id = 0;
+    std::optional<sys_seconds> when{};
+    std::vector<inner> items{};
+    inner first{};
+    std::vector<std::string> tags{};
+    json::value extra{};
+
+    friend bool operator==(const outer&, const outer&) = default;
+};
+
+constexpr auto json_fields(api::detail::fields_tag<outer>) {
+    using api::detail::field;
+    using api::detail::presence;
+    return std::tuple{
+        field("id", &outer::id),
+        field("when", &outer::when),
+        field("items", &outer::items, presence::defaulted),
+        field("first", &outer::first),
+        field("tags", &outer::tags, presence::optional),
+        field("extra", &outer::extra, presence::optional),
+    };
+}
+
+} // namespace sample
+
+static_assert(api::detail::described<sample::outer>);
+static_assert(api::detail::readable<sample::outer>);
+static_assert(!api::detail::described<api::presenter_list>);
+static_assert(!api::detail::described<api::error_body>);
+
+TEST_CASE("a described model is written member by member, in the order of its description") {
+    // Required and defaulted members always; optional ones only when set.
+    CHECK(json::serialize(json::value_from(sample::outer{})) ==
+          R"({"id":0,"items":[],"first":{"name":""}})");
+    sample::outer full{.id = 7,
+                       .when = at(2015y / 6 / 2, 9h),
+                       .items = {{"a"}, {"b"}},
+                       .first = {"f"},
+                       .tags = {"t"},
+                       .extra = json::parse(R"({"k": [1, null]})")};
+    CHECK(json::serialize(json::value_from(full)) ==
+          R"({"id":7,"when":"2015-06-02T09:00:00Z","items":[{"name":"a"},{"name":"b"}],)"
+          R"("first":{"name":"f"},"tags":["t"],"extra":{"k":[1,null]}})");
+    check_round_trip(full);
+    check_round_trip(sample::outer{});
+}
+
+TEST_CASE("a described model is read member by member, in the order of its description") {
+    auto minimal = parse_ok<sample::outer>(R"({"first": {"name": "f"}, "id": 1})");
+    CHECK(minimal == sample::outer{.id = 1, .first = {"f"}});
+    // Null is absent for every member that may be absent; unknown members are ignored.
+    CHECK(parse_ok<sample::outer>(R"({"id": 1, "first": {"name": "f", "x": 0}, "when": null,
+              "items": null, "tags": null, "extra": null, "other": [{}]})") == minimal);
+    CHECK(parse_ok<sample::outer>(R"({"id": 1, "first": {"name": "f"},
+              "when": "2015-06-02T11:00:00+02:00"})")
+              .when == at(2015y / 6 / 2, 9h));
+
+    CHECK(parse_error<sample::outer>(R"({"first": {"name": "f"}})") ==
+          R"(missing required field "id")");
+    CHECK(parse_error<sample::outer>(R"({"id": 1})") == R"(missing required field "first")");
+    CHECK(parse_error<sample::outer>(R"({"id": null, "first": {"name": "f"}})") ==
+          R"(field "id": expected an integer, found null)");
+    // The first failure in the order of the description is the one reported.
+    CHECK(parse_error<sample::outer>(R"({"first": {"name": 1}, "id": "1"})") ==
+          R"(field "id": expected an integer, found a string)");
+    CHECK(parse_error<sample::outer>(R"({"id": 1, "first": {"name": 1}})") ==
+          R"(field "first.name": expected a string, found an integer)");
+    CHECK(parse_error<sample::outer>(
+              R"({"id": 1, "first": {"name": "f"}, "items": [{"name": "a"}, {}]})") ==
+          R"(missing required field "items[1].name")");
+    CHECK(parse_error<sample::outer>(R"({"id": 1, "first": {"name": "f"}, "when": 5})") ==
+          R"(field "when": expected an ISO 8601 date-time string, found an integer)");
+    CHECK(parse_error<sample::outer>(R"({"id": 1, "first": {"name": "f"}, "tags": {}})") ==
+          R"(field "tags": expected an array, found an object)");
+    CHECK(parse_error<sample::outer>("[]") == "JSON document: expected an object, found an array");
+    CHECK(json::try_value_to<sample::outer>(json::parse(R"({"id": 1})")).error() ==
+          errc::malformed_response);
 }
 
 // --- Entry points ----------------------------------------------------------------------------

@@ -9,13 +9,12 @@
 #include <joinme/api/parse.hpp>
 #include <joinme/detail/time.hpp>
 
-#include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -39,34 +38,19 @@ struct meeting {
     friend bool operator==(const meeting&, const meeting&) = default;
 };
 
-/// Reads a `meeting`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<meeting>, detail::json_reader& r,
-                       const boost::json::value& jv, meeting& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "meetingId", out.meeting_id) &&
-           r.required(*o, "meetingName", out.meeting_name) &&
-           r.required(*o, "meetingStart", out.meeting_start) &&
-           r.required(*o, "meetingEnd", out.meeting_end) &&
-           r.required(*o, "startWithPersonalUrl", out.start_with_personal_url) &&
-           r.optional(*o, "participants", out.participants) &&
-           r.optional(*o, "conferenceId", out.conference_id) &&
-           r.optional(*o, "viewerLink", out.viewer_link);
-}
-
-/// Writes a `meeting` as join.me does, dates in UTC with `Z`; `participants` always, the
-/// optionals only when set.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const meeting& m) {
-    auto& o = jv.emplace_object();
-    o["meetingId"] = m.meeting_id;
-    o["meetingName"] = m.meeting_name;
-    o["meetingStart"] = joinme::detail::format_iso8601(m.meeting_start);
-    o["meetingEnd"] = joinme::detail::format_iso8601(m.meeting_end);
-    o["startWithPersonalUrl"] = m.start_with_personal_url;
-    o["participants"] = boost::json::value_from(m.participants, o.storage());
-    if (m.conference_id)
-        o["conferenceId"] = *m.conference_id;
-    if (m.viewer_link)
-        o["viewerLink"] = *m.viewer_link;
+/// The JSON members of a `meeting`; dates are written in UTC with `Z`, `participants` always,
+/// the optionals only when set.
+constexpr auto json_fields(detail::fields_tag<meeting>) {
+    return std::tuple{
+        detail::field("meetingId", &meeting::meeting_id),
+        detail::field("meetingName", &meeting::meeting_name),
+        detail::field("meetingStart", &meeting::meeting_start),
+        detail::field("meetingEnd", &meeting::meeting_end),
+        detail::field("startWithPersonalUrl", &meeting::start_with_personal_url),
+        detail::field("participants", &meeting::participants, detail::presence::defaulted),
+        detail::field("conferenceId", &meeting::conference_id),
+        detail::field("viewerLink", &meeting::viewer_link),
+    };
 }
 
 /// The body of `GET /v1/meetings`: `{"meetings": [...]}`, empty when nothing is scheduled.
@@ -76,16 +60,9 @@ struct meeting_list {
     friend bool operator==(const meeting_list&, const meeting_list&) = default;
 };
 
-/// Reads a `meeting_list`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<meeting_list>, detail::json_reader& r,
-                       const boost::json::value& jv, meeting_list& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "meetings", out.meetings);
-}
-
-/// Writes a `meeting_list` as `{"meetings": [...]}`.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const meeting_list& l) {
-    jv.emplace_object()["meetings"] = boost::json::value_from(l.meetings, jv.storage());
+/// The JSON members of a `meeting_list`: `{"meetings": [...]}`.
+constexpr auto json_fields(detail::fields_tag<meeting_list>) {
+    return std::tuple{detail::field("meetings", &meeting_list::meetings)};
 }
 
 /// The body of `POST /v1/meetings` (schedule a meeting).
@@ -103,27 +80,16 @@ struct meeting_draft {
     friend bool operator==(const meeting_draft&, const meeting_draft&) = default;
 };
 
-/// Reads a `meeting_draft`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<meeting_draft>, detail::json_reader& r,
-                       const boost::json::value& jv, meeting_draft& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "meetingName", out.meeting_name) &&
-           r.required(*o, "meetingStart", out.meeting_start) &&
-           r.required(*o, "meetingEnd", out.meeting_end) &&
-           r.optional(*o, "startWithPersonalUrl", out.start_with_personal_url) &&
-           r.optional(*o, "participants", out.participants);
-}
-
-/// Writes a `meeting_draft` as the request body.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const meeting_draft& d) {
-    auto& o = jv.emplace_object();
-    o["meetingName"] = d.meeting_name;
-    o["meetingStart"] = joinme::detail::format_iso8601(d.meeting_start);
-    o["meetingEnd"] = joinme::detail::format_iso8601(d.meeting_end);
-    o["startWithPersonalUrl"] = d.start_with_personal_url;
-    if (!d.participants.empty())
-        o["participants"] = boost::json::value_from(d.participants, o.storage());
+/// The JSON members of a `meeting_draft`, as the request body.
+constexpr auto json_fields(detail::fields_tag<meeting_draft>) {
+    return std::tuple{
+        detail::field("meetingName", &meeting_draft::meeting_name),
+        detail::field("meetingStart", &meeting_draft::meeting_start),
+        detail::field("meetingEnd", &meeting_draft::meeting_end),
+        detail::field("startWithPersonalUrl", &meeting_draft::start_with_personal_url,
+                      detail::presence::defaulted),
+        detail::field("participants", &meeting_draft::participants, detail::presence::optional),
+    };
 }
 
 /// The body of `PATCH /v1/meetings/{meetingId}`: only the members that are set are sent, so
@@ -148,31 +114,16 @@ struct meeting_patch {
     friend bool operator==(const meeting_patch&, const meeting_patch&) = default;
 };
 
-/// Reads a `meeting_patch`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<meeting_patch>, detail::json_reader& r,
-                       const boost::json::value& jv, meeting_patch& out) {
-    const auto* o = r.object(jv);
-    return o && r.optional(*o, "meetingName", out.meeting_name) &&
-           r.optional(*o, "meetingStart", out.meeting_start) &&
-           r.optional(*o, "meetingEnd", out.meeting_end) &&
-           r.optional(*o, "startWithPersonalUrl", out.start_with_personal_url) &&
-           r.optional(*o, "participants", out.participants);
-}
-
-/// Writes the members of a `meeting_patch` that are set, and only those.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const meeting_patch& p) {
-    auto& o = jv.emplace_object();
-    if (p.meeting_name)
-        o["meetingName"] = *p.meeting_name;
-    if (p.meeting_start)
-        o["meetingStart"] = joinme::detail::format_iso8601(*p.meeting_start);
-    if (p.meeting_end)
-        o["meetingEnd"] = joinme::detail::format_iso8601(*p.meeting_end);
-    if (p.start_with_personal_url)
-        o["startWithPersonalUrl"] = *p.start_with_personal_url;
-    if (p.participants)
-        o["participants"] = boost::json::value_from(*p.participants, o.storage());
+/// The JSON members of a `meeting_patch`: all optional, and only those that are set are
+/// written.
+constexpr auto json_fields(detail::fields_tag<meeting_patch>) {
+    return std::tuple{
+        detail::field("meetingName", &meeting_patch::meeting_name),
+        detail::field("meetingStart", &meeting_patch::meeting_start),
+        detail::field("meetingEnd", &meeting_patch::meeting_end),
+        detail::field("startWithPersonalUrl", &meeting_patch::start_with_personal_url),
+        detail::field("participants", &meeting_patch::participants),
+    };
 }
 
 /// The filter of `GET /v1/meetings`: without `end_date`, all upcoming meetings; with it, only

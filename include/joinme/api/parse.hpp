@@ -20,7 +20,10 @@
 /// the error code, without throwing or catching anything internally; only `std::bad_alloc` can
 /// escape them. `parse(body)` and `value_to` throw `error_with_diagnostics`.
 ///
-/// A model type `T` takes part by providing, in its own namespace,
+/// A model type `T` takes part by describing its members, in its own namespace, with
+/// `constexpr auto json_fields(detail::fields_tag<T>)` (see `detail::field`): it is then read
+/// and written member by member, nested models included. A model with a shape of its own
+/// provides instead
 /// `bool tag_invoke(detail::read_tag<T>, detail::json_reader&, const boost::json::value&, T&)`
 /// (which reports a failure with the reader and returns false) and
 /// `void tag_invoke(boost::json::value_from_tag, boost::json::value&, const T&)`.
@@ -28,6 +31,7 @@
 /// name only some members without tripping `-Wmissing-field-initializers`.
 
 #include <joinme/api/detail/json_reader.hpp>
+#include <joinme/detail/time.hpp>
 #include <joinme/error.hpp>
 
 #include <boost/json/conversion.hpp>
@@ -35,12 +39,17 @@
 #include <boost/json/parser.hpp>
 #include <boost/json/system_error.hpp>
 #include <boost/json/value.hpp>
+#include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>
 
+#include <chrono>
 #include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
+#include <type_traits>
+#include <utility>
 
 namespace joinme::api {
 
@@ -90,19 +99,6 @@ inline std::optional<boost::json::value> parse_json(std::string_view body, error
     return jv;
 }
 
-/// Reads an already parsed JSON value as the model `T`.
-///
-/// @param jv The value.
-/// @param ec Cleared on success; `errc::malformed_response` when a member has the wrong type
-///        or a required member is missing.
-/// @param diag On failure, `client_message` names the member's path and what was expected,
-///        e.g. `field "meetings[2].meetingId": expected an integer, found a string`. It never
-///        quotes a value. Untouched on success.
-/// @return The model, or an empty optional on failure.
-/// @throws std::bad_alloc only: bad input is reported through `ec`.
-template <detail::readable T>
-std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag);
-
 namespace detail {
 
 // `from_json` and `parse` into an existing `out`, without moving the model: false on failure,
@@ -127,6 +123,16 @@ bool parse_into(std::string_view body, T& out, error_code& ec, diagnostics& diag
 
 } // namespace detail
 
+/// Reads an already parsed JSON value as the model `T`.
+///
+/// @param jv The value.
+/// @param ec Cleared on success; `errc::malformed_response` when a member has the wrong type
+///        or a required member is missing.
+/// @param diag On failure, `client_message` names the member's path and what was expected,
+///        e.g. `field "meetings[2].meetingId": expected an integer, found a string`. It never
+///        quotes a value. Untouched on success.
+/// @return The model, or an empty optional on failure.
+/// @throws std::bad_alloc only: bad input is reported through `ec`.
 template <detail::readable T>
 std::optional<T> from_json(const boost::json::value& jv, error_code& ec, diagnostics& diag) {
     std::optional<T> out(std::in_place);
@@ -160,6 +166,54 @@ T parse(std::string_view body) {
     if (!out)
         throw error_with_diagnostics(ec, std::move(diag));
     return std::move(*out);
+}
+
+namespace detail {
+
+// A member's value as JSON: a date-time as ISO 8601 in UTC with `Z`, an std::optional as
+// what it holds, anything else through boost::json::value_from.
+inline boost::json::value to_json(std::chrono::sys_seconds t, boost::json::storage_ptr sp) {
+    return boost::json::value(joinme::detail::format_iso8601(t), std::move(sp));
+}
+
+template <class M>
+boost::json::value to_json(const M& m, boost::json::storage_ptr sp) {
+    return boost::json::value_from(m, std::move(sp));
+}
+
+template <class M>
+boost::json::value to_json(const std::optional<M>& m, boost::json::storage_ptr sp) {
+    return to_json(*m, std::move(sp));
+}
+
+// Whether a `presence::optional` member is written: not when it is an empty std::optional, an
+// empty container or null JSON.
+template <class M>
+bool is_set(const M& m) {
+    if constexpr (std::is_same_v<M, boost::json::value>)
+        return !m.is_null();
+    else if constexpr (is_optional<M>)
+        return m.has_value();
+    else if constexpr (requires { m.empty(); })
+        return !m.empty();
+    else
+        return true;
+}
+
+} // namespace detail
+
+/// `boost::json::value_from` for every model `T` that describes its members: an object with
+/// them in the order of the description, an optional member only when it is set.
+template <detail::described T>
+void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const T& model) {
+    static constexpr auto fields = json_fields(detail::fields_tag<T>{});
+    auto& o = jv.emplace_object();
+    auto write = [&](const auto& f) {
+        const auto& m = model.*f.member;
+        if (f.how != detail::presence::optional || detail::is_set(m))
+            o[f.key] = detail::to_json(m, o.storage());
+    };
+    std::apply([&](const auto&... f) { (write(f), ...); }, fields);
 }
 
 /// `boost::json::value_to<T>` for every model `T`.

@@ -13,6 +13,7 @@
 
 #include <cstdint>
 #include <string>
+#include <tuple>
 #include <vector>
 
 namespace joinme::api {
@@ -27,22 +28,14 @@ struct presenter {
     friend bool operator==(const presenter&, const presenter&) = default;
 };
 
-/// Reads a `presenter`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<presenter>, detail::json_reader& r,
-                       const boost::json::value& jv, presenter& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "id", out.id) && r.required(*o, "email", out.email) &&
-           r.required(*o, "isInvitationAccepted", out.is_invitation_accepted) &&
-           r.required(*o, "isSeatAssigned", out.is_seat_assigned);
-}
-
-/// Writes a `presenter` as join.me does.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const presenter& p) {
-    auto& o = jv.emplace_object();
-    o["id"] = p.id;
-    o["email"] = p.email;
-    o["isInvitationAccepted"] = p.is_invitation_accepted;
-    o["isSeatAssigned"] = p.is_seat_assigned;
+/// The JSON members of a `presenter`.
+constexpr auto json_fields(detail::fields_tag<presenter>) {
+    return std::tuple{
+        detail::field("id", &presenter::id),
+        detail::field("email", &presenter::email),
+        detail::field("isInvitationAccepted", &presenter::is_invitation_accepted),
+        detail::field("isSeatAssigned", &presenter::is_seat_assigned),
+    };
 }
 
 /// The body of `GET /v1/presenters`. join.me documents "an array"; whether it is bare or
@@ -78,17 +71,9 @@ struct new_presenter {
     friend bool operator==(const new_presenter&, const new_presenter&) = default;
 };
 
-/// Reads a `new_presenter`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<new_presenter>, detail::json_reader& r,
-                       const boost::json::value& jv, new_presenter& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "email", out.email);
-}
-
-/// Writes a `new_presenter` as `{"email": ...}`.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const new_presenter& p) {
-    jv.emplace_object()["email"] = p.email;
+/// The JSON members of a `new_presenter`: `{"email": ...}`.
+constexpr auto json_fields(detail::fields_tag<new_presenter>) {
+    return std::tuple{detail::field("email", &new_presenter::email)};
 }
 
 } // namespace joinme::api

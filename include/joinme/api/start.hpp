@@ -18,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace joinme::api {
 
@@ -68,27 +69,14 @@ struct start_request {
     friend bool operator==(const start_request&, const start_request&) = default;
 };
 
-/// Reads a `start_request`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<start_request>, detail::json_reader& r,
-                       const boost::json::value& jv, start_request& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "startWithPersonalUrl", out.start_with_personal_url) &&
-           r.optional(*o, "viewerMode", out.viewer_mode) &&
-           r.optional(*o, "viewerAppDetection", out.viewer_app_detection) &&
-           r.optional(*o, "webhooks", out.webhooks);
-}
-
-/// Writes a `start_request` as the request body.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const start_request& s) {
-    auto& o = jv.emplace_object();
-    o["startWithPersonalUrl"] = s.start_with_personal_url;
-    if (s.viewer_mode)
-        o["viewerMode"] = boost::json::value_from(*s.viewer_mode, o.storage());
-    if (s.viewer_app_detection)
-        o["viewerAppDetection"] = *s.viewer_app_detection;
-    if (!s.webhooks.empty())
-        o["webhooks"] = boost::json::value_from(s.webhooks, o.storage());
+/// The JSON members of a `start_request`, as the request body.
+constexpr auto json_fields(detail::fields_tag<start_request>) {
+    return std::tuple{
+        detail::field("startWithPersonalUrl", &start_request::start_with_personal_url),
+        detail::field("viewerMode", &start_request::viewer_mode),
+        detail::field("viewerAppDetection", &start_request::viewer_app_detection),
+        detail::field("webhooks", &start_request::webhooks, detail::presence::optional),
+    };
 }
 
 /// The body of `POST /v1/meetings/{meetingId}/start` (start a scheduled meeting): only the
@@ -100,19 +88,11 @@ struct scheduled_start_request {
                            const scheduled_start_request&) = default;
 };
 
-/// Reads a `scheduled_start_request`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<scheduled_start_request>, detail::json_reader& r,
-                       const boost::json::value& jv, scheduled_start_request& out) {
-    const auto* o = r.object(jv);
-    return o && r.optional(*o, "webhooks", out.webhooks);
-}
-
-/// Writes a `scheduled_start_request` as the request body.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const scheduled_start_request& s) {
-    auto& o = jv.emplace_object();
-    if (!s.webhooks.empty())
-        o["webhooks"] = boost::json::value_from(s.webhooks, o.storage());
+/// The JSON members of a `scheduled_start_request`, as the request body.
+constexpr auto json_fields(detail::fields_tag<scheduled_start_request>) {
+    return std::tuple{
+        detail::field("webhooks", &scheduled_start_request::webhooks, detail::presence::optional),
+    };
 }
 
 /// What both start endpoints return.
@@ -147,28 +127,15 @@ struct start_result {
     friend bool operator==(const start_result&, const start_result&) = default;
 };
 
-/// Reads a `start_result`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<start_result>, detail::json_reader& r,
-                       const boost::json::value& jv, start_result& out) {
-    const auto* o = r.object(jv);
-    if (!o || !r.required(*o, "presenterLink", out.presenter_link) ||
-        !r.required(*o, "viewerLink", out.viewer_link) ||
-        !r.optional(*o, "audioConference", out.audio_conference))
-        return false;
-    if (const auto* status = o->if_contains("webhooksStatus"))
-        out.webhooks_status = *status;
-    return true;
-}
-
-/// Writes a `start_result` as join.me does; `audioConference` and `webhooksStatus` when set.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const start_result& s) {
-    auto& o = jv.emplace_object();
-    o["presenterLink"] = s.presenter_link;
-    o["viewerLink"] = s.viewer_link;
-    if (s.audio_conference)
-        o["audioConference"] = boost::json::value_from(*s.audio_conference, o.storage());
-    if (!s.webhooks_status.is_null())
-        o["webhooksStatus"] = s.webhooks_status;
+/// The JSON members of a `start_result`; `audioConference` and `webhooksStatus` are written
+/// when set.
+constexpr auto json_fields(detail::fields_tag<start_result>) {
+    return std::tuple{
+        detail::field("presenterLink", &start_result::presenter_link),
+        detail::field("viewerLink", &start_result::viewer_link),
+        detail::field("audioConference", &start_result::audio_conference),
+        detail::field("webhooksStatus", &start_result::webhooks_status, detail::presence::optional),
+    };
 }
 
 } // namespace joinme::api

@@ -7,15 +7,12 @@
 /// shares with a started meeting (§4.3).
 
 #include <joinme/api/parse.hpp>
-#include <joinme/detail/time.hpp>
-
-#include <boost/json/value.hpp>
-#include <boost/json/value_from.hpp>
 
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <tuple>
 
 namespace joinme::api {
 
@@ -29,22 +26,13 @@ struct audio_conference {
     friend bool operator==(const audio_conference&, const audio_conference&) = default;
 };
 
-/// Reads an `audio_conference`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<audio_conference>, detail::json_reader& r,
-                       const boost::json::value& jv, audio_conference& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "conferenceId", out.conference_id) &&
-           r.required(*o, "conferenceCallNumbersUrl", out.conference_call_numbers_url) &&
-           r.required(*o, "organizerCode", out.organizer_code);
-}
-
-/// Writes an `audio_conference` as join.me does.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const audio_conference& a) {
-    auto& o = jv.emplace_object();
-    o["conferenceId"] = a.conference_id;
-    o["conferenceCallNumbersUrl"] = a.conference_call_numbers_url;
-    o["organizerCode"] = a.organizer_code;
+/// The JSON members of an `audio_conference`.
+constexpr auto json_fields(detail::fields_tag<audio_conference>) {
+    return std::tuple{
+        detail::field("conferenceId", &audio_conference::conference_id),
+        detail::field("conferenceCallNumbersUrl", &audio_conference::conference_call_numbers_url),
+        detail::field("organizerCode", &audio_conference::organizer_code),
+    };
 }
 
 /// The user an access token belongs to (`GET /v1/user`). join.me has no numeric user id:
@@ -65,32 +53,19 @@ struct user {
     friend bool operator==(const user&, const user&) = default;
 };
 
-/// Reads a `user`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<user>, detail::json_reader& r, const boost::json::value& jv,
-                       user& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "email", out.email) && r.required(*o, "fullName", out.full_name) &&
-           r.required(*o, "language", out.language) &&
-           r.required(*o, "numberOfMeetingsHosted", out.number_of_meetings_hosted) &&
-           r.optional(*o, "personalUrl", out.personal_url) &&
-           r.required(*o, "registrationDate", out.registration_date) &&
-           r.required(*o, "subscriptionType", out.subscription_type) &&
-           r.optional(*o, "conferenceSettings", out.conference_settings);
-}
-
-/// Writes a `user` as join.me does, dates in UTC with `Z`; absent optionals are left out.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv, const user& u) {
-    auto& o = jv.emplace_object();
-    o["email"] = u.email;
-    o["fullName"] = u.full_name;
-    o["language"] = u.language;
-    o["numberOfMeetingsHosted"] = u.number_of_meetings_hosted;
-    if (u.personal_url)
-        o["personalUrl"] = *u.personal_url;
-    o["registrationDate"] = joinme::detail::format_iso8601(u.registration_date);
-    o["subscriptionType"] = u.subscription_type;
-    if (u.conference_settings)
-        o["conferenceSettings"] = boost::json::value_from(*u.conference_settings, o.storage());
+/// The JSON members of a `user`; dates are written in UTC with `Z`, absent optionals are left
+/// out.
+constexpr auto json_fields(detail::fields_tag<user>) {
+    return std::tuple{
+        detail::field("email", &user::email),
+        detail::field("fullName", &user::full_name),
+        detail::field("language", &user::language),
+        detail::field("numberOfMeetingsHosted", &user::number_of_meetings_hosted),
+        detail::field("personalUrl", &user::personal_url),
+        detail::field("registrationDate", &user::registration_date),
+        detail::field("subscriptionType", &user::subscription_type),
+        detail::field("conferenceSettings", &user::conference_settings),
+    };
 }
 
 } // namespace joinme::api

@@ -10,7 +10,6 @@
 /// `joinme::api::parse<webhook_event>(body, ec, diag)` and switches on `event.type()`.
 
 #include <joinme/api/parse.hpp>
-#include <joinme/detail/time.hpp>
 
 #include <boost/json/value.hpp>
 
@@ -19,6 +18,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 
 namespace joinme::api {
 
@@ -64,21 +64,14 @@ struct webhook_registration {
     friend bool operator==(const webhook_registration&, const webhook_registration&) = default;
 };
 
-/// Reads a `webhook_registration`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<webhook_registration>, detail::json_reader& r,
-                       const boost::json::value& jv, webhook_registration& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "callbackUrl", out.callback_url) &&
-           r.optional(*o, "customCallbackData", out.custom_callback_data);
-}
-
-/// Writes a `webhook_registration`; `customCallbackData` only when it is not null.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const webhook_registration& w) {
-    auto& o = jv.emplace_object();
-    o["callbackUrl"] = w.callback_url;
-    if (!w.custom_callback_data.is_null())
-        o["customCallbackData"] = w.custom_callback_data;
+/// The JSON members of a `webhook_registration`; `customCallbackData` is written only when it
+/// is not null.
+constexpr auto json_fields(detail::fields_tag<webhook_registration>) {
+    return std::tuple{
+        detail::field("callbackUrl", &webhook_registration::callback_url),
+        detail::field("customCallbackData", &webhook_registration::custom_callback_data,
+                      detail::presence::optional),
+    };
 }
 
 /// The body join.me POSTs to a webhook's callback URL:
@@ -100,26 +93,16 @@ struct webhook_event {
     friend bool operator==(const webhook_event&, const webhook_event&) = default;
 };
 
-/// Reads a `webhook_event`; see parse.hpp for what is accepted.
-inline bool tag_invoke(detail::read_tag<webhook_event>, detail::json_reader& r,
-                       const boost::json::value& jv, webhook_event& out) {
-    const auto* o = r.object(jv);
-    return o && r.required(*o, "event", out.event) && r.optional(*o, "meetingId", out.meeting_id) &&
-           r.optional(*o, "timestamp", out.timestamp) &&
-           r.optional(*o, "customCallbackData", out.custom_callback_data);
-}
-
-/// Writes a `webhook_event` as the callback body: `event` and `customCallbackData` always
-/// (null when there is none), `meetingId` and `timestamp` when set.
-inline void tag_invoke(boost::json::value_from_tag, boost::json::value& jv,
-                       const webhook_event& e) {
-    auto& o = jv.emplace_object();
-    o["event"] = e.event;
-    if (e.meeting_id)
-        o["meetingId"] = *e.meeting_id;
-    if (e.timestamp)
-        o["timestamp"] = joinme::detail::format_iso8601(*e.timestamp);
-    o["customCallbackData"] = e.custom_callback_data;
+/// The JSON members of a `webhook_event`, as the callback body: `event` and
+/// `customCallbackData` always (null when there is none), `meetingId` and `timestamp` when set.
+constexpr auto json_fields(detail::fields_tag<webhook_event>) {
+    return std::tuple{
+        detail::field("event", &webhook_event::event),
+        detail::field("meetingId", &webhook_event::meeting_id),
+        detail::field("timestamp", &webhook_event::timestamp),
+        detail::field("customCallbackData", &webhook_event::custom_callback_data,
+                      detail::presence::defaulted),
+    };
 }
 
 } // namespace joinme::api

@@ -27,6 +27,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <utility>
 #include <vector>
 
@@ -43,6 +44,51 @@ class json_reader;
 template <class T>
 concept readable = requires(json_reader& r, const boost::json::value& jv, T& out) {
     { tag_invoke(read_tag<T>{}, r, jv, out) } -> std::same_as<bool>;
+};
+
+/// Tag of the description of a model's JSON members: a model `T` may provide
+/// `constexpr auto json_fields(fields_tag<T>)`, which returns an std::tuple of `field`s in the
+/// order the members are read and written. Such a model is read by the generic reader below
+/// and written by the generic writer of parse.hpp.
+template <class T>
+struct fields_tag {};
+
+/// A model type that describes its JSON members.
+template <class T>
+concept described = requires {
+    json_fields(fields_tag<T>{});
+};
+
+template <class M>
+inline constexpr bool is_optional = false;
+
+template <class M>
+inline constexpr bool is_optional<std::optional<M>> = true;
+
+/// Whether a JSON member must be present when read, and whether it is written.
+enum class presence {
+    /// Must be present and not null when read; always written.
+    required,
+    /// May be absent or null when read, which leaves the default; written only when set: an
+    /// engaged std::optional, a container that is not empty, JSON other than null.
+    optional,
+    /// May be absent or null when read, which leaves the default; always written.
+    defaulted,
+};
+
+/// One JSON member of the model `T`: its key and the data member of type `M` that holds it.
+/// Unless told otherwise, an std::optional data member is `optional` and any other `required`.
+template <class T, class M>
+struct field {
+    constexpr field(std::string_view k, M T::*m,
+                    presence p = is_optional<M> ? presence::optional : presence::required)
+        : key(k)
+        , member(m)
+        , how(p) {}
+
+    std::string_view key;
+    M T::*member;
+    presence how;
 };
 
 /// Names a JSON kind for a message ("an integer", "a string", ...).
@@ -281,6 +327,19 @@ inline bool read_json(json_reader&, const boost::json::value& jv, boost::json::v
 template <readable T>
 bool read_json(json_reader& r, const boost::json::value& jv, T& out) {
     return tag_invoke(read_tag<T>{}, r, jv, out);
+}
+
+/// A described model: its members in the order of its `json_fields`, up to the first failure.
+template <described T>
+bool tag_invoke(read_tag<T>, json_reader& r, const boost::json::value& jv, T& out) {
+    static constexpr auto fields = json_fields(fields_tag<T>{});
+    const auto* o = r.object(jv);
+    auto read = [&](const auto& f) {
+        if (f.how == presence::required)
+            return r.required(*o, f.key, out.*f.member);
+        return r.optional(*o, f.key, out.*f.member);
+    };
+    return o && std::apply([&](const auto&... f) { return (read(f) && ...); }, fields);
 }
 
 /// Null gives an empty optional; anything else is read as a `T`.
