@@ -4,7 +4,7 @@
 // baseline every ratio is measured against. Both are compiled in this one translation unit
 // with the same flags and run on a single-threaded io_context.
 //
-//   joinme-bench --client joinme|joinme-any|beast --scenario S --url BASE ...
+//   joinme-bench --client joinme|joinme-any|beast|beast-min --scenario S --url BASE ...
 //       one measured run of one client; prints one JSON line (see common/measure.hpp)
 //   joinme-bench --json --url BASE [--scenario S] [--reps N] ...
 //       runs the three clients in turn, N times, and prints per scenario one JSON object with
@@ -125,9 +125,11 @@ awaitable<void> drive(Call& call, int calls, int in_flight, bench::run* run) {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The baseline: Beast by hand, as a careful engineer writes it. One connection keeps its read
-// buffer; each call builds its request, sets a 30 s deadline on the socket, writes, reads the
-// whole response and parses it with Boost.JSON.
+// The baselines: Beast by hand, as a careful engineer writes it. One connection keeps its read
+// buffer; each call writes the request, reads the whole response and parses it with
+// Boost.JSON. "beast" builds its request every call and sets a 30 s deadline on the socket
+// around it; "beast-min", the floor a client with Beast can reach, writes one request built
+// once and sets no deadline.
 
 template <class Stream>
 struct beast_connection {
@@ -140,6 +142,22 @@ struct beast_client {
     const target& where;
     asio::ssl::context* ssl; // null for plain TCP
     std::string bearer;
+    bool minimal = false; // beast-min: the request built once, no deadline
+    bhttp::request<bhttp::empty_body> prebuilt{};
+
+    beast_client(const target& w, asio::ssl::context* s, std::string b, bool min)
+        : where(w)
+        , ssl(s)
+        , bearer(std::move(b))
+        , minimal(min)
+        , prebuilt(request()) {}
+
+    bhttp::request<bhttp::empty_body> request() const {
+        bhttp::request<bhttp::empty_body> req(bhttp::verb::get, where.base_path + "/v1/user", 11);
+        req.set(bhttp::field::host, where.host);
+        req.set(bhttp::field::authorization, "Bearer " + bearer);
+        return req;
+    }
 
     std::unique_ptr<beast_connection<Stream>> make(asio::any_io_executor ex) const {
         if constexpr (std::is_same_v<Stream, tls_stream>)
@@ -168,17 +186,22 @@ struct beast_client {
     }
 
     awaitable<bool> get_user(beast_connection<Stream>& c) const {
-        bhttp::request<bhttp::empty_body> req(bhttp::verb::get, where.base_path + "/v1/user", 11);
-        req.set(bhttp::field::host, where.host);
-        req.set(bhttp::field::authorization, "Bearer " + bearer);
         auto& tcp_layer = beast::get_lowest_layer(c.stream);
-        tcp_layer.expires_after(std::chrono::seconds(30));
-        auto [wec, wn] = co_await bhttp::async_write(c.stream, req, tuple_awaitable);
+        boost::system::error_code wec;
+        if (minimal) {
+            std::tie(wec, std::ignore) =
+                co_await bhttp::async_write(c.stream, prebuilt, tuple_awaitable);
+        } else {
+            auto req = request();
+            tcp_layer.expires_after(std::chrono::seconds(30));
+            std::tie(wec, std::ignore) = co_await bhttp::async_write(c.stream, req, tuple_awaitable);
+        }
         if (wec)
             co_return false;
         bhttp::response<bhttp::string_body> res;
         auto [rec, rn] = co_await bhttp::async_read(c.stream, c.buffer, res, tuple_awaitable);
-        tcp_layer.expires_never();
+        if (!minimal)
+            tcp_layer.expires_never();
         if (rec || res.result() != bhttp::status::ok)
             co_return false;
         boost::system::error_code jec;
@@ -321,7 +344,10 @@ struct bench_program {
     const target where;
     asio::ssl::context* ssl;
 
-    beast_client<Stream> baseline() const { return {where, ssl, o.token}; }
+    bool is_beast() const { return o.client == "beast" || o.client == "beast-min"; }
+    beast_client<Stream> baseline() const {
+        return {where, ssl, o.token, o.client == "beast-min"};
+    }
     joinme_setup<Stream> joinme_side() const { return {where, ssl}; }
 
     bench::run run_client() {
@@ -369,7 +395,7 @@ struct bench_program {
     }
 
     bench::run sequential() {
-        if (o.client == "beast") {
+        if (is_beast()) {
             asio::io_context ioc(1);
             auto bc = baseline();
             auto conn = bc.make(ioc.get_executor());
@@ -385,7 +411,7 @@ struct bench_program {
     }
 
     bench::run concurrent() {
-        if (o.client == "beast") {
+        if (is_beast()) {
             asio::io_context ioc(1);
             auto bc = baseline();
             beast_pool<Stream> pool(ioc.get_executor(), static_cast<std::size_t>(o.connections));
@@ -404,7 +430,7 @@ struct bench_program {
     bench::run cold() {
         asio::io_context ioc(1);
         std::function<awaitable<bool>()> call;
-        if (o.client == "beast") {
+        if (is_beast()) {
             call = [this]() -> awaitable<bool> {
                 auto bc = baseline();
                 auto conn = bc.make(co_await asio::this_coro::executor);
@@ -445,7 +471,7 @@ struct bench_program {
         token_requests = 0;
 
         bench::run run;
-        if (o.client == "beast") {
+        if (is_beast()) {
             auto bc = baseline();
             beast_pool<Stream> pool(ioc.get_executor(), static_cast<std::size_t>(o.connections));
             run_to_end(ioc, pool.open(bc, o.connections));
@@ -454,6 +480,7 @@ struct bench_program {
                 co_await pool.with_connection([&](auto& c) -> awaitable<bool> {
                     bc.bearer =
                         co_await beast_refresh(c, where, token_path, token.refresh_token.reveal());
+                    bc.prebuilt = bc.request();
                     co_return true;
                 });
                 ++token_requests;
@@ -509,7 +536,7 @@ int run_json(bench::options o, int reps, asio::ssl::context& ssl) {
         scenarios = {"sequential", "concurrent", "cold"};
     else
         scenarios = {o.scenario};
-    const std::vector<std::string> clients = {"beast", "joinme", "joinme-any"};
+    const std::vector<std::string> clients = {"beast", "beast-min", "joinme", "joinme-any"};
     for (auto& scenario : scenarios) {
         o.scenario = scenario;
         std::map<std::string, std::map<std::string, std::vector<double>>> m;
@@ -578,8 +605,9 @@ int main(int argc, char** argv) {
     try {
         if (json)
             return run_json(o, reps, ssl);
-        if (o.client != "joinme" && o.client != "joinme-any" && o.client != "beast") {
-            std::fprintf(stderr, "--client must be joinme, joinme-any or beast\n");
+        if (o.client != "joinme" && o.client != "joinme-any" && o.client != "beast" &&
+            o.client != "beast-min") {
+            std::fprintf(stderr, "--client must be joinme, joinme-any, beast or beast-min\n");
             return 2;
         }
         auto run = run_one(o, ssl);

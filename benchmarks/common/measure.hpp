@@ -36,7 +36,7 @@
 
 namespace bench {
 
-// Heap allocations so far; counted by alloc_counter.cpp's operator new when it is linked in.
+// Heap allocations so far, counted at malloc by alloc_counter.cpp when it is linked in.
 std::uint64_t allocations() noexcept;
 bool counting_allocations() noexcept;
 

@@ -191,6 +191,8 @@ TEST_CASE("§9 webhooksStatus is kept as sent and queried per event") {
     CHECK_FALSE(res.webhook_registered("meeting.other"));
     CHECK_FALSE(res.webhook_registered("missing"));
     CHECK(res.webhooks_status.at("meeting.end").at("reason") == "unreachable");
+    // Kept in memory of its own, not in the parse's scratch storage that ended with the parse.
+    CHECK(res.webhooks_status.storage().get() == boost::json::storage_ptr().get());
     check_round_trip(res);
     // A webhooksStatus of an unexpected shape does not fail the start.
     auto odd = parse_ok<api::start_result>(

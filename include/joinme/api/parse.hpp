@@ -35,8 +35,10 @@
 #include <joinme/error.hpp>
 
 #include <boost/json/conversion.hpp>
+#include <boost/json/monotonic_resource.hpp>
 #include <boost/json/parse_options.hpp>
 #include <boost/json/parser.hpp>
+#include <boost/json/storage_ptr.hpp>
 #include <boost/json/system_error.hpp>
 #include <boost/json/value.hpp>
 #include <boost/json/value_from.hpp>
@@ -73,14 +75,17 @@ inline boost::json::parse_options json_parse_options() noexcept {
 ///        too deeply, or holds a number no double can hold (such as `1e400`).
 /// @param diag On failure, `client_message` says what was wrong and at which byte. It never
 ///        quotes the body. Untouched on success.
+/// @param sp Where the document's storage comes from (the default resource when empty).
 /// @return The document, or an empty optional on failure.
 /// @throws std::bad_alloc only.
 inline std::optional<boost::json::value> parse_json(std::string_view body, error_code& ec,
-                                                    diagnostics& diag) {
+                                                    diagnostics& diag,
+                                                    boost::json::storage_ptr sp = {}) {
     // The parser's working stack starts in this buffer, as boost::json::parse does: no heap
     // allocation for it with ordinary bodies.
     unsigned char stack[BOOST_JSON_STACK_BUFFER_SIZE];
     boost::json::parser p({}, json_parse_options(), stack);
+    p.reset(std::move(sp));
     boost::json::error_code jec;
     std::size_t consumed = p.write(body.data(), body.size(), jec);
     if (jec) {
@@ -117,7 +122,12 @@ bool from_json_into(const boost::json::value& jv, T& out, error_code& ec, diagno
 
 template <readable T>
 bool parse_into(std::string_view body, T& out, error_code& ec, diagnostics& diag) {
-    auto jv = parse_json(body, ec, diag);
+    // The document lives only until `out` is read from it: its strings, arrays and objects
+    // go to a monotonic resource over a buffer on the stack, not one heap allocation each.
+    // A larger document continues in a few growing blocks from the heap.
+    unsigned char storage[4096];
+    boost::json::monotonic_resource mr(storage, sizeof storage);
+    auto jv = parse_json(body, ec, diag, &mr);
     return jv && from_json_into(*jv, out, ec, diag);
 }
 
