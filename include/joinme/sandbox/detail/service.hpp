@@ -160,20 +160,18 @@ inline std::string join_scopes(const std::vector<std::string>& v) {
     return out;
 }
 
-inline bool is_loopback_host(std::string_view h) {
-    return h == "127.0.0.1" || h == "[::1]" || h == "localhost";
-}
-
 /// Exact match, or RFC 8252 §7.3: a loopback `http` redirect URI matches with any port.
 inline bool redirect_matches(std::string_view registered, std::string_view given) {
     if (registered == given)
         return true;
     auto r = joinme::detail::parse_absolute(registered);
     auto g = joinme::detail::parse_absolute(given);
-    if (!r || !g || r->scheme() != "http" || g->scheme() != "http" ||
-        !is_loopback_host(r->encoded_host()))
+    if (!r || !g || r->scheme() != "http" || g->scheme() != "http")
         return false;
-    return r->encoded_host() == g->encoded_host() && !g->has_userinfo() && !g->has_fragment() &&
+    auto host = r->encoded_host();
+    if (host != "127.0.0.1" && host != "[::1]" && host != "localhost")
+        return false;
+    return host == g->encoded_host() && !g->has_userinfo() && !g->has_fragment() &&
            r->encoded_path() == g->encoded_path() && r->has_query() == g->has_query() &&
            r->encoded_query() == g->encoded_query();
 }
