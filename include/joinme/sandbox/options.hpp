@@ -7,6 +7,8 @@
 /// users, token lifetimes, the alternatives of the API contract's §9 it can produce, fault
 /// injection and the counters it keeps. Plain values, no I/O.
 
+#include <joinme/api/presenter.hpp>
+#include <joinme/api/user.hpp>
 #include <joinme/clock.hpp>
 
 #include <array>
@@ -38,20 +40,12 @@ struct application {
     bool inactive = false; ///< The API answers the Mashery "Account Inactive" 403.
 };
 
-/// The `conferenceSettings` of a user.
-struct conference_settings {
-    std::string conference_id{};               ///< 9 digits.
-    std::string conference_call_numbers_url{}; ///< Page listing the dial-in numbers.
-    std::string organizer_code{};              ///< 4-digit PIN.
-};
+/// The `conferenceSettings` of a user: conference id (9 digits), dial-in numbers page and
+/// organizer code (4-digit PIN), as the API client reads them.
+using conference_settings = api::audio_conference;
 
-/// A presenter provisioned by a Master Account Holder.
-struct presenter {
-    std::int64_t id = 0;
-    std::string email{};
-    bool is_invitation_accepted = false;
-    bool is_seat_assigned = false;
-};
+/// A presenter provisioned by a Master Account Holder, as the API client reads it.
+using presenter = api::presenter;
 
 /// A join.me user, with the fields of `GET /v1/user`.
 struct user {

@@ -38,11 +38,16 @@
 /// until they finish, so the server object may go away before the io_context does.
 
 #include <joinme/detail/http_server.hpp>
+#include <joinme/detail/url.hpp>
+#include <joinme/http/exchange.hpp>
 #include <joinme/sandbox/detail/service.hpp>
 #include <joinme/sandbox/options.hpp>
 #include <joinme/sandbox/tls.hpp>
+#include <joinme/transport/tcp.hpp>
 
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/cancellation_signal.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/ssl/context.hpp>
@@ -50,8 +55,6 @@
 #include <boost/beast/_experimental/test/stream.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
-#include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
 #include <chrono>
@@ -62,7 +65,6 @@
 #include <optional>
 #include <string>
 #include <string_view>
-#include <tuple>
 #include <type_traits>
 #include <utility>
 
@@ -80,10 +82,7 @@ inline void rethrow(std::exception_ptr e) {
         std::rethrow_exception(e);
 }
 
-template <class Stream>
-struct is_ssl_stream : std::false_type {};
-template <class Next>
-struct is_ssl_stream<beast::ssl_stream<Next>> : std::true_type {};
+using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 
 using joinme::detail::close_stream;
 using joinme::detail::server_connections;
@@ -123,11 +122,50 @@ inline std::shared_ptr<server_connections> connections(const std::shared_ptr<ser
 inline std::optional<response> refusal(http::status status) {
     if (status == http::status::bad_request)
         return std::nullopt;
-    return make_response(static_cast<unsigned>(status), "application/json; charset=utf-8",
-                         R"({"Message":"Request too large"})");
+    return api_error(static_cast<unsigned>(status), "Request too large");
 }
 
-inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call);
+/// POSTs one webhook over plain `http`, once, within `webhook_timeout`; `stop` cuts it short.
+inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call) {
+    auto url = joinme::detail::parse_absolute(call.url);
+    joinme::error_code ec;
+    auto to = url ? joinme::origin_of(*url, ec) : joinme::origin{};
+    bool ok = false;
+    if (url && !ec && to.scheme == "http" && !st->stopped()) {
+        // One deadline for the connect, the write and the read.
+        const auto deadline = std::chrono::steady_clock::now() + st->opts().webhook_timeout;
+        beast::tcp_stream stream(st->ex);
+        asio::cancellation_signal cancel;
+        auto slot = server_connections::add(connections(st), [&] {
+            cancel.emit(asio::cancellation_type::terminal); // a host name lookup too
+            close_stream(stream);
+        });
+        stream.expires_at(deadline);
+        joinme::tcp_context ctx;
+        auto [cec] = co_await joinme::stream_traits<beast::tcp_stream>::async_connect(
+            stream, to, ctx,
+            asio::bind_cancellation_slot(cancel.slot(), asio::as_tuple(asio::use_awaitable)));
+        if (!cec && !slot.closed()) {
+            auto target = url->encoded_target();
+            joinme::http::request req{beast::http::verb::post,
+                                      target.empty() ? "/" : std::string(target), 11};
+            req.set(beast::http::field::host, to.host_header());
+            req.set(beast::http::field::content_type, "application/json");
+            req.set(beast::http::field::user_agent, "joinme-sandbox");
+            req.keep_alive(false);
+            req.body() = std::move(call.body);
+            req.prepare_payload();
+            beast::flat_buffer buf;
+            auto left = std::chrono::ceil<std::chrono::milliseconds>(
+                deadline - std::chrono::steady_clock::now());
+            auto [xec, res] = co_await joinme::http::async_exchange(
+                stream, buf, req, {left, 8 * 1024, 64 * 1024}, asio::as_tuple(asio::use_awaitable));
+            ok = !xec && res.result_int() / 100 == 2;
+        }
+        close_stream(stream);
+    }
+    ++(ok ? st->svc.stats().webhooks_delivered : st->svc.stats().webhooks_failed);
+}
 
 inline void deliver_webhooks(const std::shared_ptr<server_state>& st,
                              std::vector<webhook_call> calls) {
@@ -185,7 +223,7 @@ template <class Stream>
 asio::awaitable<void> session(std::shared_ptr<server_state> st, Stream stream, std::string scheme) {
     auto slot = server_connections::add(connections(st), [&stream] { close_stream(stream); });
     const auto& o = st->opts();
-    if constexpr (is_ssl_stream<Stream>::value) {
+    if constexpr (std::is_same_v<Stream, tls_stream>) {
         joinme::detail::set_deadline(stream, o.idle_timeout);
         auto [ec] = co_await stream.async_handshake(asio::ssl::stream_base::server,
                                                     asio::as_tuple(asio::use_awaitable));
@@ -202,79 +240,21 @@ asio::awaitable<void> session(std::shared_ptr<server_state> st, Stream stream, s
     co_await joinme::detail::serve_connection(stream, std::move(slot), so, handler);
 }
 
+/// Counts and serves a new connection.
+template <class Stream>
+void spawn_session(const std::shared_ptr<server_state>& st, Stream stream, std::string scheme) {
+    ++st->svc.stats().connections_accepted;
+    asio::co_spawn(st->ex, session(st, std::move(stream), std::move(scheme)), rethrow);
+}
+
 /// Serves a socket from an acceptor, through TLS when `tls`.
 inline void accept_connection(const std::shared_ptr<server_state>& st, tcp::socket socket,
                               bool tls) {
-    ++st->svc.stats().connections_accepted;
     beast::tcp_stream ts(std::move(socket));
     if (tls)
-        asio::co_spawn(
-            st->ex,
-            session(st, beast::ssl_stream<beast::tcp_stream>(std::move(ts), *st->ssl_ctx), "https"),
-            rethrow);
+        spawn_session(st, tls_stream(std::move(ts), *st->ssl_ctx), "https");
     else
-        asio::co_spawn(st->ex, session(st, std::move(ts), "http"), rethrow);
-}
-
-inline asio::awaitable<void> deliver_webhook(std::shared_ptr<server_state> st, webhook_call call) {
-    namespace http = beast::http;
-    auto& stats = st->svc.stats();
-    auto url = urls::parse_absolute_uri(call.url);
-    if (!url || url->scheme() != "http" || st->stopped()) {
-        ++stats.webhooks_failed;
-        co_return;
-    }
-    beast::tcp_stream stream(st->ex);
-    tcp::resolver resolver(st->ex);
-    auto slot = server_connections::add(connections(st), [&] {
-        resolver.cancel();
-        close_stream(stream);
-    });
-    stream.expires_after(st->opts().webhook_timeout);
-    std::string host = url->host();
-    if (host.size() > 2 && host.front() == '[')
-        host = host.substr(1, host.size() - 2); // an IPv6 literal
-    std::uint16_t port_number =
-        url->has_port() && !url->port().empty() ? url->port_number() : std::uint16_t(80);
-    std::string port = std::to_string(port_number);
-    // An IP literal needs no resolver (whose lookups run on an Asio-internal thread).
-    boost::system::error_code aec;
-    auto addr = asio::ip::make_address(host, aec);
-    tcp::resolver::results_type results;
-    boost::system::error_code rec;
-    if (!aec)
-        results = tcp::resolver::results_type::create(tcp::endpoint(addr, port_number), host, port);
-    else
-        std::tie(rec, results) =
-            co_await resolver.async_resolve(host, port, asio::as_tuple(asio::use_awaitable));
-    bool ok = false;
-    if (!rec && !slot.closed()) {
-        auto [cec, ep] =
-            co_await stream.async_connect(results, asio::as_tuple(asio::use_awaitable));
-        if (!cec) {
-            request req{http::verb::post,
-                        url->encoded_target().empty() ? "/" : std::string(url->encoded_target()),
-                        11};
-            req.set(http::field::host, url->encoded_host_and_port());
-            req.set(http::field::content_type, "application/json");
-            req.set(http::field::user_agent, "joinme-sandbox");
-            req.keep_alive(false);
-            req.body() = std::move(call.body);
-            req.prepare_payload();
-            auto [wec, wn] =
-                co_await http::async_write(stream, req, asio::as_tuple(asio::use_awaitable));
-            if (!wec) {
-                beast::flat_buffer buf;
-                http::response_parser<http::string_body> parser;
-                parser.body_limit(64 * 1024);
-                auto [rec2, rn] = co_await http::async_read(stream, buf, parser,
-                                                            asio::as_tuple(asio::use_awaitable));
-                ok = !rec2 && parser.get().result_int() / 100 == 2;
-            }
-        }
-    }
-    ++(ok ? stats.webhooks_delivered : stats.webhooks_failed);
-    close_stream(stream);
+        spawn_session(st, std::move(ts), "http");
 }
 
 } // namespace detail
@@ -314,13 +294,10 @@ public:
 
     /// Serves one in-memory connection whose other end the caller keeps.
     void serve(boost::beast::test::stream server_end) {
-        if (st_->stopped()) {
+        if (st_->stopped())
             server_end.close();
-            return;
-        }
-        ++st_->svc.stats().connections_accepted;
-        boost::asio::co_spawn(st_->ex, detail::session(st_, std::move(server_end), "http"),
-                              detail::rethrow);
+        else
+            detail::spawn_session(st_, std::move(server_end), "http");
     }
 
     /// A connector for the client's in-memory transport. It may outlive the server: after the
@@ -332,11 +309,8 @@ public:
             auto st = weak.lock();
             boost::beast::test::stream server_end(st ? st->ex : ex);
             client.connect(server_end);
-            if (st && !st->stopped()) {
-                ++st->svc.stats().connections_accepted;
-                boost::asio::co_spawn(st->ex, detail::session(st, std::move(server_end), "http"),
-                                      detail::rethrow);
-            }
+            if (st && !st->stopped())
+                detail::spawn_session(st, std::move(server_end), "http");
             return client;
         };
     }

@@ -10,8 +10,6 @@
 
 #include <boost/asio/ssl/context.hpp>
 
-#include <joinme/detail/random.hpp>
-
 #include <openssl/bn.h>
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -72,13 +70,11 @@ inline self_signed_certificate make_self_signed_certificate() {
     std::unique_ptr<X509, openssl_free> cert(X509_new());
     if (!cert || X509_set_version(cert.get(), 2) != 1)
         detail::tls_fail("certificate");
-    // A random serial, so that a client caching certificates does not mix up two runs.
-    unsigned char serial[16];
-    joinme::detail::random_bytes(serial);
-    serial[0] &= 0x7f; // positive, as RFC 5280 §4.1.2.2 requires
-    std::unique_ptr<BIGNUM, void (*)(BIGNUM*)> bn(BN_bin2bn(serial, sizeof serial, nullptr),
-                                                  BN_free);
-    if (!bn || !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())))
+    // A random serial, so that a client caching certificates does not mix up two runs: 127
+    // bits from OpenSSL's CSPRNG, positive as RFC 5280 §4.1.2.2 requires.
+    std::unique_ptr<BIGNUM, void (*)(BIGNUM*)> bn(BN_new(), BN_free);
+    if (!bn || BN_rand(bn.get(), 127, BN_RAND_TOP_ANY, BN_RAND_BOTTOM_ANY) != 1 ||
+        !BN_to_ASN1_INTEGER(bn.get(), X509_get_serialNumber(cert.get())))
         detail::tls_fail("serial");
     if (!X509_gmtime_adj(X509_getm_notBefore(cert.get()), -3600) ||
         !X509_gmtime_adj(X509_getm_notAfter(cert.get()), 30L * 24 * 3600))

@@ -5,8 +5,10 @@
 // The sandbox's logic, sans I/O: one parsed HTTP request in, one response out (plus the fault
 // to apply while sending it and the webhooks to deliver). The server in sandbox.hpp only moves
 // bytes. Field names, paths, statuses and error shapes follow the API contract
-// (joinme-api.md, §9 "Decisions").
+// (joinme-api.md, §9 "Decisions"); the JSON of the API is written and read with the models of
+// joinme/api.
 
+#include <joinme/api/models.hpp>
 #include <joinme/detail/ascii.hpp>
 #include <joinme/detail/form.hpp>
 #include <joinme/detail/html.hpp>
@@ -29,6 +31,7 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -44,7 +47,6 @@ using request = http::request<http::string_body>;
 using response = http::response<http::string_body>;
 using time_point = std::chrono::system_clock::time_point;
 
-inline constexpr std::string_view auth_base = "/api/public/v1/auth";
 inline constexpr std::string_view presenter_link_path = "/API/Public/StartMeeting.aspx";
 
 /// A webhook POST to make.
@@ -90,11 +92,10 @@ inline std::string random_digits(std::size_t n) {
     return random_chars(n, "0123456789");
 }
 
-/// Decoded parameters of a query string or form body; `duplicate` is set when a name repeats
-/// (RFC 6749 §3.1: parameters must not be included more than once).
+/// Decoded parameters of a query string or form body. Not `valid` when malformed or when a
+/// name repeats (RFC 6749 §3.1: parameters must not be included more than once).
 struct params {
     std::map<std::string, std::string, std::less<>> values;
-    bool duplicate = false;
     bool valid = true;
 
     const std::string* find(std::string_view k) const {
@@ -109,34 +110,33 @@ struct params {
 
 inline params parse_params(std::string_view s) {
     params out;
-    out.valid = joinme::detail::for_each_form_param(s, [&out](std::string k, std::string v) {
+    bool repeated = false;
+    bool parsed = joinme::detail::for_each_form_param(s, [&](std::string k, std::string v) {
         if (!out.values.emplace(std::move(k), std::move(v)).second)
-            out.duplicate = true;
+            repeated = true;
     });
+    out.valid = parsed && !repeated;
     return out;
 }
 
 /// A token request body: form-encoded (the default) or a JSON object of strings.
 inline params parse_body_params(const request& req) {
     auto ct = req[http::field::content_type];
-    if (ct.size() >= 16 && joinme::detail::ascii_iequals(ct.substr(0, 16), "application/json")) {
-        params out;
-        boost::system::error_code ec;
-        auto v = json::parse(req.body(), ec);
-        if (ec || !v.is_object()) {
-            out.valid = false;
-            return out;
-        }
-        for (auto& kv : v.as_object()) {
-            if (!kv.value().is_string()) {
-                out.valid = false;
-                continue;
-            }
-            out.values.emplace(std::string(kv.key()), std::string(kv.value().as_string()));
-        }
+    if (ct.size() < 16 || !joinme::detail::ascii_iequals(ct.substr(0, 16), "application/json"))
+        return parse_params(req.body());
+    params out;
+    boost::system::error_code ec;
+    auto v = json::parse(req.body(), ec);
+    out.valid = !ec && v.is_object();
+    if (!out.valid)
         return out;
+    for (auto& kv : v.as_object()) {
+        if (kv.value().is_string())
+            out.values.emplace(std::string(kv.key()), std::string(kv.value().as_string()));
+        else
+            out.valid = false;
     }
-    return parse_params(req.body());
+    return out;
 }
 
 inline std::vector<std::string> split_scopes(std::string_view s) {
@@ -160,22 +160,37 @@ inline std::string join_scopes(const std::vector<std::string>& v) {
     return out;
 }
 
-inline bool is_loopback_host(std::string_view h) {
-    return h == "127.0.0.1" || h == "[::1]" || h == "localhost";
-}
-
 /// Exact match, or RFC 8252 §7.3: a loopback `http` redirect URI matches with any port.
 inline bool redirect_matches(std::string_view registered, std::string_view given) {
     if (registered == given)
         return true;
     auto r = joinme::detail::parse_absolute(registered);
     auto g = joinme::detail::parse_absolute(given);
-    if (!r || !g || r->scheme() != "http" || g->scheme() != "http" ||
-        !is_loopback_host(r->encoded_host()))
+    if (!r || !g || r->scheme() != "http" || g->scheme() != "http")
         return false;
-    return r->encoded_host() == g->encoded_host() && !g->has_userinfo() && !g->has_fragment() &&
+    auto host = r->encoded_host();
+    if (host != "127.0.0.1" && host != "[::1]" && host != "localhost")
+        return false;
+    return host == g->encoded_host() && !g->has_userinfo() && !g->has_fragment() &&
            r->encoded_path() == g->encoded_path() && r->has_query() == g->has_query() &&
            r->encoded_query() == g->encoded_query();
+}
+
+/// Whether `path` matches `pattern`, where a `*` stands for one path segment (`id` gets it).
+inline bool path_matches(std::string_view pattern, std::string_view path, std::string& id) {
+    auto star = pattern.find('*');
+    if (star == std::string_view::npos)
+        return pattern == path;
+    auto prefix = pattern.substr(0, star);
+    auto suffix = pattern.substr(star + 1);
+    if (path.size() < prefix.size() + suffix.size() || !path.starts_with(prefix) ||
+        !path.ends_with(suffix))
+        return false;
+    auto segment = path.substr(star, path.size() - prefix.size() - suffix.size());
+    if (segment.find('/') != std::string_view::npos)
+        return false;
+    id = segment;
+    return true;
 }
 
 // --- responses ----------------------------------------------------------------------------
@@ -194,14 +209,11 @@ inline response json_response(unsigned status, const json::value& v) {
 }
 
 inline response html_response(unsigned status, std::string_view title, std::string_view inner) {
-    std::string body = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>";
-    body += joinme::detail::html_escape(title);
-    body += "</title></head>\n<body>\n<h1>";
-    body += joinme::detail::html_escape(title);
-    body += "</h1>\n";
-    body += inner;
-    body += "\n</body></html>\n";
-    auto res = make_response(status, "text/html; charset=utf-8", std::move(body));
+    auto t = joinme::detail::html_escape(title);
+    auto res = make_response(status, "text/html; charset=utf-8",
+                             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + t +
+                                 "</title></head>\n<body>\n<h1>" + t + "</h1>\n" +
+                                 std::string(inner) + "\n</body></html>\n");
     // The authorize pages refuse to be framed, like join.me's.
     res.set(http::field::x_frame_options, "DENY");
     res.set("Content-Security-Policy", "frame-ancestors 'none'");
@@ -223,10 +235,8 @@ inline response oauth_error(unsigned status, std::string_view error, std::string
 
 inline response api_error(unsigned status, std::string_view message,
                           std::string_view error_code = {}) {
-    json::object o{{"Message", message}};
-    if (!error_code.empty())
-        o["ErrorCode"] = error_code;
-    return json_response(status, o);
+    return json_response(
+        status, json::value_from(api::error_body{std::string(message), std::string(error_code)}));
 }
 
 inline response bearer_error(unsigned status, std::string_view error, std::string_view message) {
@@ -248,96 +258,55 @@ inline response mashery_403(std::string_view detail, std::string_view code,
 }
 
 inline response redirect(const urls::url& to) {
-    response res{http::status::found, 11};
+    auto res = make_response(302, {}, {});
     res.set(http::field::location, to.buffer());
     res.set(http::field::cache_control, "no-store");
-    res.prepare_payload();
     return res;
-}
-
-// --- typed JSON field access (bodies of the API) ------------------------------------------
-
-enum class field { missing, ok, bad };
-
-inline field get_bool(const json::object& o, std::string_view k, bool& out) {
-    auto p = o.if_contains(k);
-    if (!p || p->is_null())
-        return field::missing;
-    if (p->is_bool()) {
-        out = p->get_bool();
-        return field::ok;
-    }
-    // Real clients sent "true"/"false" as strings.
-    if (p->is_string() && (p->get_string() == "true" || p->get_string() == "false")) {
-        out = p->get_string() == "true";
-        return field::ok;
-    }
-    return field::bad;
-}
-
-inline field get_string(const json::object& o, std::string_view k, std::string& out) {
-    auto p = o.if_contains(k);
-    if (!p || p->is_null())
-        return field::missing;
-    if (!p->is_string())
-        return field::bad;
-    out = std::string(p->get_string());
-    return field::ok;
 }
 
 // --- state ----------------------------------------------------------------------------------
 
+/// What a user granted to an application: carried by codes and tokens.
+struct grant {
+    std::string client_id{}, user{};
+    std::vector<std::string> scopes{};
+};
+
 struct access_token_rec {
-    std::string client_id, user;
-    std::vector<std::string> scopes;
-    time_point expires_at;
-    std::optional<time_point> revoked_at; // expire-access takes effect at this time
-    bool implicit = false;
+    grant g;
+    time_point expires_at{};
+    std::optional<time_point> revoked_at{}; // expire-access takes effect at this time
     bool stale = false;
 };
 
-struct refresh_token_rec {
-    std::string client_id, user;
-    std::vector<std::string> scopes;
-};
-
-struct code_rec {
-    std::string client_id, redirect_uri, user;
-    std::vector<std::string> scopes;
-    time_point expires_at;
-    bool used = false;
-    std::vector<std::string> issued; // tokens to revoke when the code is replayed
-};
-
-struct pending_rec {
-    std::string client_id, redirect_uri, response_type, user;
-    std::vector<std::string> scopes;
-    std::optional<std::string> state;
-    time_point expires_at;
+/// An authorization request, first waiting for consent, then (code flow) behind its code.
+struct authorization {
+    grant g;
+    std::string redirect_uri{}, response_type{};
+    std::optional<std::string> state{};
+    time_point expires_at{};
+    bool used = false;                 // the code was exchanged
+    std::vector<std::string> issued{}; // tokens to revoke when the code is replayed
 };
 
 struct meeting_rec {
-    std::int64_t id = 0;
-    std::string owner, name;
-    std::chrono::sys_seconds start, end;
-    bool personal = false;
-    std::vector<std::string> participants;
-    std::string conference_id;
-    std::optional<std::string> viewer_link; // active once started
-};
-
-struct webhook_rec {
-    std::string url;
-    json::value custom;
+    std::string owner;
+    api::meeting m;
 };
 
 struct live_meeting {
-    std::int64_t id = 0;
     std::string presenter_token;
     time_point link_expires;
     bool link_used = false, started = false, ended = false;
-    std::map<std::string, webhook_rec, std::less<>> webhooks;
+    std::map<std::string, api::webhook_registration, std::less<>> webhooks{};
 };
+
+/// The entry of `m` at `k`, or null.
+template <class Map, class Key>
+auto lookup(Map& m, const Key& k) -> decltype(&m.begin()->second) {
+    auto it = m.find(k);
+    return it == m.end() ? nullptr : &it->second;
+}
 
 /// All of the sandbox's state and its request handling. Not thread-safe.
 class service {
@@ -354,59 +323,46 @@ public:
     counters& stats() noexcept { return counters_; }
 
     void set_fault(endpoint e, fault f) { faults_[static_cast<std::size_t>(e)] = std::move(f); }
-    void clear_faults() {
-        for (auto& f : faults_)
-            f.reset();
-    }
+    void clear_faults() { faults_ = {}; }
 
     bool revoke_refresh_token(std::string_view t) { return refresh_.erase(std::string(t)) > 0; }
 
     bool expire_access_token(std::string_view t) {
-        auto it = access_.find(t);
-        if (it == access_.end())
-            return false;
-        it->second.revoked_at = now();
-        return true;
+        auto tok = lookup(access_, t);
+        if (tok)
+            tok->revoked_at = now();
+        return tok;
     }
 
     bool mark_stale(std::string_view t, bool stale) {
-        auto it = access_.find(t);
-        if (it == access_.end())
-            return false;
-        it->second.stale = stale;
-        return true;
+        auto tok = lookup(access_, t);
+        if (tok)
+            tok->stale = stale;
+        return tok;
     }
 
     std::optional<std::int64_t> meeting_for_presenter_link(std::string_view link) const {
         std::string copy(link);
         auto u = joinme::detail::parse_reference(copy);
-        if (!u)
-            return std::nullopt;
-        auto l = links_.find(parse_params(u->encoded_query()).get("token"));
-        if (l == links_.end())
-            return std::nullopt;
-        return l->second;
+        auto id = u ? lookup(links_, parse_params(u->encoded_query()).get("token")) : nullptr;
+        return id ? std::optional<std::int64_t>(*id) : std::nullopt;
     }
 
     /// The webhook calls for `event` of a started meeting; nullopt when there is no such
     /// meeting or the event already happened.
     std::optional<std::vector<webhook_call>> meeting_event(std::int64_t id, bool end) {
-        auto it = live_.find(id);
-        if (it == live_.end())
+        auto m = lookup(live_, id);
+        if (!m || (end ? (m->ended || !m->started) : m->started))
             return std::nullopt;
-        auto& m = it->second;
-        if (end ? (m.ended || !m.started) : m.started)
-            return std::nullopt;
-        (end ? m.ended : m.started) = true;
+        (end ? m->ended : m->started) = true;
         std::vector<webhook_call> out;
-        auto name = end ? "meeting.end" : "meeting.start";
-        auto w = m.webhooks.find(name);
-        if (w != m.webhooks.end()) {
-            json::object body{{"event", name},
-                              {"meetingId", id},
-                              {"timestamp", format_time(now())},
-                              {"customCallbackData", w->second.custom}};
-            out.push_back({w->second.url, json::serialize(body)});
+        auto type =
+            end ? api::webhook_event_type::meeting_end : api::webhook_event_type::meeting_start;
+        if (auto w = lookup(m->webhooks, api::to_string(type))) {
+            api::webhook_event e{std::string(api::to_string(type)), id,
+                                 std::chrono::floor<std::chrono::seconds>(now()),
+                                 w->custom_callback_data};
+            out.push_back({w->callback_url, json::serialize(dated(json::value_from(e)))});
         }
         return out;
     }
@@ -423,8 +379,17 @@ public:
         std::string path(target->encoded_path());
         if (path.size() > 1 && path.back() == '/')
             path.pop_back();
-        std::string id;
-        out.ep = classify(req.method(), path, id);
+        // The first pattern that matches the path decides; then the method picks the route.
+        call c{req, *target, {}, nullptr, {}, out.webhooks};
+        std::string_view known;
+        const route* found = nullptr;
+        for (auto& r : routes()) {
+            if (known.empty() && path_matches(r.pattern, path, c.id))
+                known = r.pattern;
+            if (r.pattern == known && r.method == req.method())
+                found = &r;
+        }
+        out.ep = found ? found->ep : endpoint::other;
         ++counters_.requests[static_cast<std::size_t>(out.ep)];
         purge();
 
@@ -445,7 +410,13 @@ public:
                                  : std::string(ci.scheme) + "://" + std::string(host);
         }
         try {
-            out.res = dispatch(out.ep, req, *target, path, id, out.webhooks);
+            if (!found)
+                out.res = known.empty() ? api_error(404, "Not found")
+                                        : api_error(405, "Method not allowed");
+            else if (auto refused = found->scope.empty() ? std::nullopt : admit(*found, c))
+                out.res = std::move(*refused);
+            else
+                out.res = (this->*found->handler)(c);
         } catch (const std::exception&) {
             // E.g. a registered callback URL that does not parse: answer, keep serving.
             out.res = api_error(500, "The sandbox failed to handle the request.");
@@ -454,13 +425,68 @@ public:
     }
 
 private:
+    /// One request being handled.
+    struct call {
+        const request& req;
+        urls::url_view target;
+        std::string id;    ///< The path segment matched by the route's `*`.
+        user* u;           ///< The token's user (API endpoints).
+        json::object body; ///< The JSON body (API endpoints that take one).
+        std::vector<webhook_call>& hooks;
+    };
+
+    struct route {
+        http::verb method;
+        std::string_view pattern; ///< The path; `*` stands for one segment, the id.
+        endpoint ep;
+        std::string_view scope; ///< The scope an API endpoint requires; empty for the others.
+        response (service::*handler)(call&);
+    };
+
+    static std::span<const route> routes() {
+        using v = http::verb;
+        using e = endpoint;
+        using s = service;
+        // Literal paths come before the patterns that would also match them.
+        static const route table[] = {
+            {v::get, "/api/public/v1/auth/oauth2", e::authorize, {}, &s::authorize},
+            {v::post, "/api/public/v1/auth/oauth2", e::consent, {}, &s::consent},
+            {v::post, "/api/public/v1/auth/token", e::token, {}, &s::token},
+            {v::post,
+             "/api/public/v1/auth/expireaccesstoken",
+             e::expire_access,
+             {},
+             &s::expire_access},
+            {v::get,
+             "/api/public/v1/auth/renewauthorization",
+             e::renew_authorization,
+             {},
+             &s::renew},
+            {v::get, presenter_link_path, e::presenter_link, {}, &s::open_presenter_link},
+            {v::get, "/v1/user", e::get_user, "user_info", &s::get_user},
+            {v::post, "/v1/meetings/start", e::start_meeting, "start_meeting", &s::start_adhoc},
+            {v::get, "/v1/meetings", e::list_meetings, "scheduler", &s::list_meetings},
+            {v::post, "/v1/meetings", e::schedule_meeting, "scheduler", &s::schedule},
+            {v::get, "/v1/meetings/*", e::get_meeting, "scheduler", &s::get_meeting},
+            {v::patch, "/v1/meetings/*", e::update_meeting, "scheduler", &s::update_meeting},
+            {v::delete_, "/v1/meetings/*", e::delete_meeting, "scheduler", &s::delete_meeting},
+            {v::post, "/v1/meetings/*/start", e::start_scheduled, "start_meeting",
+             &s::start_scheduled},
+            {v::get, "/v1/presenters", e::list_presenters, "provisioning", &s::list_presenters},
+            {v::post, "/v1/presenters", e::add_presenter, "provisioning", &s::add_presenter},
+            {v::get, "/v1/presenters/*", e::get_presenter, "provisioning", &s::get_presenter},
+        };
+        return table;
+    }
+
     time_point now() const { return opts_.clock(); }
 
-    std::string format_time(time_point t) const {
-        auto s = joinme::detail::format_iso8601(std::chrono::floor<std::chrono::seconds>(t));
-        if (opts_.dates_without_zone)
-            s.pop_back();
-        return s;
+    /// `v` with the `Z` of its date-times dropped when `dates_without_zone` asks for it.
+    json::value dated(json::value v) const {
+        for (auto key : {"meetingStart", "meetingEnd", "timestamp"})
+            if (auto s = v.as_object().if_contains(key); s && opts_.dates_without_zone)
+                s->as_string().pop_back();
+        return v;
     }
 
     const application* find_app(std::string_view id) const {
@@ -478,9 +504,10 @@ private:
 
     void purge() {
         auto t = now();
-        std::erase_if(codes_, [&](auto& kv) { return kv.second.expires_at <= t; });
-        std::erase_if(pending_, [&](auto& kv) { return kv.second.expires_at <= t; });
-        std::erase_if(access_, [&](auto& kv) { return kv.second.expires_at <= t; });
+        auto expired = [t](auto& kv) { return kv.second.expires_at <= t; };
+        std::erase_if(codes_, expired);
+        std::erase_if(pending_, expired);
+        std::erase_if(access_, expired);
         auto sec = std::chrono::floor<std::chrono::seconds>(t);
         std::erase_if(qps_, [&](auto& kv) { return kv.second.first < sec; });
     }
@@ -490,133 +517,45 @@ private:
                std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
     }
 
-    static endpoint classify(http::verb v, std::string_view path, std::string& id) {
-        using http::verb;
-        auto pick = [&](std::initializer_list<std::pair<verb, endpoint>> m) {
-            for (auto& [mv, e] : m)
-                if (mv == v)
-                    return e;
-            return endpoint::other;
-        };
-        if (path.starts_with(auth_base)) {
-            auto rest = path.substr(auth_base.size());
-            if (rest == "/oauth2")
-                return pick({{verb::get, endpoint::authorize}, {verb::post, endpoint::consent}});
-            if (rest == "/token")
-                return pick({{verb::post, endpoint::token}});
-            if (rest == "/expireaccesstoken")
-                return pick({{verb::post, endpoint::expire_access}});
-            if (rest == "/renewauthorization")
-                return pick({{verb::get, endpoint::renew_authorization}});
-            return endpoint::other;
-        }
-        if (path == presenter_link_path)
-            return pick({{verb::get, endpoint::presenter_link}});
-        if (path == "/v1/user")
-            return pick({{verb::get, endpoint::get_user}});
-        if (path == "/v1/meetings/start")
-            return pick({{verb::post, endpoint::start_meeting}});
-        if (path == "/v1/meetings")
-            return pick(
-                {{verb::get, endpoint::list_meetings}, {verb::post, endpoint::schedule_meeting}});
-        if (path == "/v1/presenters")
-            return pick(
-                {{verb::get, endpoint::list_presenters}, {verb::post, endpoint::add_presenter}});
-        constexpr std::string_view mp = "/v1/meetings/", pp = "/v1/presenters/";
-        if (path.starts_with(mp)) {
-            auto rest = path.substr(mp.size());
-            auto slash = rest.find('/');
-            id = rest.substr(0, slash);
-            if (slash == std::string_view::npos)
-                return pick({{verb::get, endpoint::get_meeting},
-                             {verb::patch, endpoint::update_meeting},
-                             {verb::delete_, endpoint::delete_meeting}});
-            if (rest.substr(slash) == "/start")
-                return pick({{verb::post, endpoint::start_scheduled}});
-            return endpoint::other;
-        }
-        if (path.starts_with(pp) && path.find('/', pp.size()) == std::string_view::npos) {
-            id = path.substr(pp.size());
-            return pick({{verb::get, endpoint::get_presenter}});
-        }
-        return endpoint::other;
-    }
-
-    static bool is_auth_endpoint(endpoint e) {
-        return e == endpoint::authorize || e == endpoint::consent || e == endpoint::token ||
-               e == endpoint::expire_access || e == endpoint::renew_authorization;
-    }
-
     response forced(endpoint e, unsigned status, std::string_view retry_after) {
-        response res;
         if (status == 403)
             return mashery_403("Account Over Queries Per Second Limit",
                                "ERR_403_DEVELOPER_OVER_QPS", retry_after);
-        if (status == 500 && (e == endpoint::token || e == endpoint::expire_access)) {
+        auto reason = http::obsolete_reason(static_cast<http::status>(status));
+        std::string text(reason.data(), reason.size());
+        // The OAuth endpoints are the first five of `endpoint`.
+        const bool oauth = e <= endpoint::renew_authorization;
+        response res;
+        if (status == 500 && (e == endpoint::token || e == endpoint::expire_access))
             res = json_response(500, json::object{{"error", "server_error"},
                                                   {"error_ticket_id", random_alnum(10)},
                                                   {"error_description", ""}});
-        } else if (status == 502 || status == 504) {
-            // What a gateway in front of the service answers: an HTML page, not JSON.
-            auto reason = http::obsolete_reason(static_cast<http::status>(status));
-            std::string title =
-                std::to_string(status) + " " + std::string(reason.data(), reason.size());
-            res = html_response(status, title, "<p>The upstream server did not answer.</p>");
-        } else if (status == 500 && is_auth_endpoint(e)) {
+        else if (status == 502 || status == 504) // a gateway's HTML page, not JSON
+            res = html_response(status, std::to_string(status) + " " + text,
+                                "<p>The upstream server did not answer.</p>");
+        else if (status == 500 && oauth)
             res = json_response(500, json::object{{"ExitPointId", 101101103500},
                                                   {"Message", "InternalServerError"},
                                                   {"ReferenceNumber", random_alnum(10)}});
-        } else {
-            auto reason = http::obsolete_reason(static_cast<http::status>(status));
-            res = api_error(status, std::string_view(reason.data(), reason.size()));
-        }
+        else
+            res = api_error(status, text);
         if (status == 429 || status == 503)
             res.set(http::field::retry_after, retry_after);
         return res;
     }
 
-    response dispatch(endpoint e, const request& req, urls::url_view target, std::string_view path,
-                      std::string_view id, std::vector<webhook_call>& hooks) {
-        switch (e) {
-        case endpoint::authorize:
-            return authorize(parse_params(target.encoded_query()));
-        case endpoint::consent:
-            return consent(req);
-        case endpoint::token:
-            return token(req);
-        case endpoint::expire_access:
-            return expire_access(req);
-        case endpoint::renew_authorization:
-            return renew(parse_params(target.encoded_query()));
-        case endpoint::presenter_link:
-            return open_presenter_link(target, hooks);
-        case endpoint::other: {
-            std::string ignored;
-            bool known = false;
-            for (auto v :
-                 {http::verb::get, http::verb::post, http::verb::patch, http::verb::delete_})
-                if (classify(v, path, ignored) != endpoint::other)
-                    known = true;
-            return known ? api_error(405, "Method not allowed") : api_error(404, "Not found");
-        }
-        default:
-            return api(e, req, target, id);
-        }
-    }
-
     // --- OAuth ---------------------------------------------------------------------------
 
-    response authorize(const params& p) {
-        if (!p.valid || p.duplicate)
+    response authorize(call& c) {
+        auto p = parse_params(c.target.encoded_query());
+        if (!p.valid)
             return error_page("The request is malformed or repeats a parameter.");
         auto app = find_app(p.get("client_id"));
         if (!app)
             return error_page("The client_id is missing or unknown.");
         auto redirect_uri = p.get("redirect_uri");
-        bool registered = false;
-        for (auto& r : app->redirect_uris)
-            registered = registered || redirect_matches(r, redirect_uri);
-        if (!registered)
+        if (std::none_of(app->redirect_uris.begin(), app->redirect_uris.end(),
+                         [&](auto& r) { return redirect_matches(r, redirect_uri); }))
             return error_page("The redirect_uri is missing or is not a registered callback URL.");
         auto response_type = p.get("response_type");
         if (response_type != "code" && response_type != "token")
@@ -624,24 +563,20 @@ private:
         auto scopes = split_scopes(p.get("scope"));
         if (scopes.empty())
             return error_page("The scope is missing.");
-        for (auto& s : scopes) {
-            bool known = s == "user_info" || s == "scheduler" || s == "start_meeting" ||
-                         (s == "provisioning" && app->business);
-            if (!known)
+        for (auto& s : scopes)
+            if (s != "user_info" && s != "scheduler" && s != "start_meeting" &&
+                (s != "provisioning" || !app->business))
                 return error_page("The scope contains a value this application may not request.");
-        }
         auto u = find_user(opts_.current_user);
         if (!u)
             return error_page("No user is logged in to the sandbox.");
-        pending_rec pr{app->client_id,
-                       redirect_uri,
-                       response_type,
-                       u->email,
-                       scopes,
-                       p.find("state") ? std::optional<std::string>(p.get("state")) : std::nullopt,
-                       now() + opts_.code_lifetime};
+        authorization a{{app->client_id, u->email, scopes},
+                        redirect_uri,
+                        response_type,
+                        p.find("state") ? std::optional<std::string>(p.get("state")) : std::nullopt,
+                        now() + opts_.code_lifetime};
         if (opts_.auto_consent)
-            return finish(pr, true);
+            return finish(std::move(a), true);
         auto pid = joinme::detail::random_token(16);
         std::string inner =
             "<p>Signed in as <strong>" + joinme::detail::html_escape(u->full_name) + " (" +
@@ -649,53 +584,48 @@ private:
             joinme::detail::html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
         for (auto& s : scopes)
             inner += "<li>" + joinme::detail::html_escape(s) + "</li>\n";
-        inner += "</ul>\n<form method=\"post\" action=\"" + std::string(auth_base) +
-                 "/oauth2\">\n<input type=\"hidden\" name=\"pending\" value=\"" + pid +
+        inner += "</ul>\n<form method=\"post\" action=\"/api/public/v1/auth/oauth2\">\n"
+                 "<input type=\"hidden\" name=\"pending\" value=\"" +
+                 pid +
                  "\">\n<button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button>\n"
                  "<button type=\"submit\" name=\"decision\" value=\"decline\">Decline</button>\n"
                  "</form>";
-        pending_.emplace(pid, std::move(pr));
+        pending_.emplace(pid, std::move(a));
         return html_response(200, "join.me sandbox: authorize " + app->name, inner);
     }
 
-    response consent(const request& req) {
-        auto p = parse_params(req.body());
-        auto it = pending_.find(p.get("pending"));
-        if (!p.valid || p.duplicate || it == pending_.end())
+    response consent(call& c) {
+        auto p = parse_params(c.req.body());
+        auto a = lookup(pending_, p.get("pending"));
+        if (!p.valid || !a)
             return error_page("This authorization request is unknown, used or expired.");
-        auto pr = std::move(it->second);
-        pending_.erase(it); // single use
-        return finish(pr, p.get("decision") == "accept");
+        auto taken = std::move(*a);
+        pending_.erase(p.get("pending")); // single use
+        return finish(std::move(taken), p.get("decision") == "accept");
     }
 
-    response finish(const pending_rec& pr, bool accepted) {
-        urls::url to(pr.redirect_uri);
+    response finish(authorization a, bool accepted) {
         std::vector<std::pair<std::string, std::string>> ps;
         if (!accepted) {
             ps = {{"error", "access_denied"}, {"error_description", "The user denied access"}};
-        } else if (pr.response_type == "code") {
+        } else if (a.response_type == "code") {
             auto code = random_alnum(24);
-            codes_.emplace(code, code_rec{pr.client_id,
-                                          pr.redirect_uri,
-                                          pr.user,
-                                          pr.scopes,
-                                          now() + opts_.code_lifetime,
-                                          false,
-                                          {}});
+            a.expires_at = now() + opts_.code_lifetime;
+            codes_.emplace(code, a);
             ps = {{"code", code}};
         } else {
-            auto t = issue_access(pr.client_id, pr.user, pr.scopes, true);
+            ps = {{"access_token", issue_access(a.g, opts_.implicit_token_lifetime)}};
             ++counters_.tokens_issued_implicit;
-            ps = {{"access_token", t}};
             if (!opts_.implicit_omit_token_type_and_expires_in) {
                 ps.emplace_back("token_type", "bearer");
                 ps.emplace_back("expires_in",
                                 std::to_string(opts_.implicit_token_lifetime.count()));
             }
         }
-        if (pr.state)
-            ps.emplace_back("state", *pr.state);
-        if (pr.response_type == "code") {
+        if (a.state)
+            ps.emplace_back("state", *a.state);
+        urls::url to(a.redirect_uri);
+        if (a.response_type == "code") {
             for (auto& [k, v] : ps)
                 to.params().append({k, v});
         } else {
@@ -710,13 +640,15 @@ private:
         return redirect(to);
     }
 
-    std::string issue_access(const std::string& client, const std::string& user,
-                             const std::vector<std::string>& scopes, bool implicit) {
+    std::string issue_access(const grant& g, std::chrono::seconds lifetime) {
         auto t = joinme::detail::random_token(32);
-        access_.emplace(t, access_token_rec{client, user, scopes,
-                                            now() + (implicit ? opts_.implicit_token_lifetime
-                                                              : opts_.access_token_lifetime),
-                                            std::nullopt, implicit, false});
+        access_.emplace(t, access_token_rec{g, now() + lifetime});
+        return t;
+    }
+
+    std::string issue_refresh(const grant& g) {
+        auto t = joinme::detail::random_token(32);
+        refresh_.emplace(t, g);
         return t;
     }
 
@@ -781,26 +713,26 @@ private:
         return app;
     }
 
-    response token(const request& req) {
-        auto p = parse_body_params(req);
-        if (!p.valid || p.duplicate)
+    response token(call& c) {
+        auto p = parse_body_params(c.req);
+        if (!p.valid)
             return oauth_error(400, "invalid_request", "The request body is malformed.");
-        auto grant = p.get("grant_type");
-        if (grant == "refresh_token")
+        auto grant_type = p.get("grant_type");
+        if (grant_type == "refresh_token")
             ++counters_.refresh_requests;
-        if (grant.empty())
+        if (grant_type.empty())
             return oauth_error(400, "invalid_request", "grant_type is missing.");
         bool basic = false;
-        auto app = authenticate(req, p, basic);
+        auto app = authenticate(c.req, p, basic);
         if (!app) {
             auto res = oauth_error(401, "invalid_client", "Client authentication failed.");
             if (basic)
                 res.set(http::field::www_authenticate, "Basic realm=\"secure.join.me\"");
             return res;
         }
-        if (grant == "authorization_code")
+        if (grant_type == "authorization_code")
             return exchange_code(*app, p);
-        if (grant == "refresh_token")
+        if (grant_type == "refresh_token")
             return refresh(*app, p);
         return oauth_error(400, "unsupported_grant_type", "The grant_type is not supported.");
     }
@@ -816,75 +748,72 @@ private:
         auto code = p.find("code");
         if (!code)
             return oauth_error(400, "invalid_request", "code is missing.");
-        auto it = codes_.find(*code);
-        if (it == codes_.end())
+        auto a = lookup(codes_, *code);
+        if (!a)
             return code_error("The authorization code is unknown or expired.");
-        auto& c = it->second;
-        if (c.used) {
+        if (a->used) {
             // A replayed code revokes what it granted (RFC 6749 §4.1.2).
-            for (auto& t : c.issued) {
+            for (auto& t : a->issued) {
                 access_.erase(t);
                 refresh_.erase(t);
             }
-            c.issued.clear();
+            a->issued.clear();
             return code_error("The authorization code was already used.");
         }
-        if (c.client_id != app.client_id)
+        if (a->g.client_id != app.client_id)
             return code_error("The authorization code was issued to another client.");
-        if (p.get("redirect_uri") != c.redirect_uri)
+        if (p.get("redirect_uri") != a->redirect_uri)
             return code_error("The redirect_uri differs from the authorization request's.");
-        c.used = true;
-        auto access = issue_access(c.client_id, c.user, c.scopes, false);
-        auto refresh = joinme::detail::random_token(32);
-        refresh_.emplace(refresh, refresh_token_rec{c.client_id, c.user, c.scopes});
-        c.issued = {access, refresh};
+        a->used = true;
+        a->issued = {issue_access(a->g, opts_.access_token_lifetime), issue_refresh(a->g)};
         ++counters_.tokens_issued_authorization_code;
-        return token_response(access, &refresh, c.scopes);
+        return token_response(a->issued[0], &a->issued[1], a->g.scopes);
     }
 
     response refresh(const application& app, const params& p) {
         auto rt = p.find("refresh_token");
         if (!rt)
             return oauth_error(400, "invalid_request", "refresh_token is missing.");
-        auto it = refresh_.find(*rt);
-        if (it == refresh_.end() || it->second.client_id != app.client_id)
+        auto found = lookup(refresh_, *rt);
+        if (!found || found->client_id != app.client_id)
             return oauth_error(400, "invalid_grant", "The refresh token is invalid or revoked.");
-        auto rec = it->second;
-        auto access = issue_access(rec.client_id, rec.user, rec.scopes, false);
+        auto g = *found;
+        auto access = issue_access(g, opts_.access_token_lifetime);
         ++counters_.tokens_issued_refresh_token;
-        if (opts_.refresh_omit_refresh_token || !opts_.rotate_refresh_tokens)
-            return token_response(access, opts_.refresh_omit_refresh_token ? nullptr : &*rt,
-                                  rec.scopes);
-        refresh_.erase(it);
-        auto fresh = joinme::detail::random_token(32);
-        refresh_.emplace(fresh, rec);
-        return token_response(access, &fresh, rec.scopes);
+        if (opts_.refresh_omit_refresh_token)
+            return token_response(access, nullptr, g.scopes);
+        if (!opts_.rotate_refresh_tokens)
+            return token_response(access, rt, g.scopes);
+        refresh_.erase(*rt);
+        auto fresh = issue_refresh(g);
+        return token_response(access, &fresh, g.scopes);
     }
 
-    response expire_access(const request& req) {
-        auto p = parse_body_params(req);
+    response expire_access(call& c) {
+        auto p = parse_body_params(c.req);
         bool basic = false;
-        auto app = p.valid && !p.duplicate ? authenticate(req, p, basic) : nullptr;
-        auto it = access_.find(p.get("access_token"));
-        if (!app || it == access_.end() || it->second.client_id != app->client_id)
+        auto app = p.valid ? authenticate(c.req, p, basic) : nullptr;
+        auto tok = lookup(access_, p.get("access_token"));
+        if (!app || !tok || tok->g.client_id != app->client_id)
             return json_response(
                 400, json::object{{"success", false}, {"message", "Expire Access Failed"}});
         auto at = now() + opts_.expire_access_delay;
-        if (!it->second.revoked_at || *it->second.revoked_at > at)
-            it->second.revoked_at = at;
+        if (!tok->revoked_at || *tok->revoked_at > at)
+            tok->revoked_at = at;
         json::value ok =
             opts_.expire_access_success_as_string ? json::value("true") : json::value(true);
         return json_response(200,
                              json::object{{"success", ok}, {"message", "Access Token Expired"}});
     }
 
-    response renew(const params& p) {
+    response renew(call& c) {
+        auto p = parse_params(c.target.encoded_query());
         auto app = find_app(p.get("client_id"));
-        auto it = access_.find(p.get("access_token"));
-        if (!p.valid || p.duplicate || !app || it == access_.end() ||
-            it->second.client_id != app->client_id || app->redirect_uris.empty())
+        auto tok = lookup(access_, p.get("access_token"));
+        if (!p.valid || !app || !tok || tok->g.client_id != app->client_id ||
+            app->redirect_uris.empty())
             return error_page("The client_id or access_token is missing or unknown.");
-        it->second.stale = false;
+        tok->stale = false;
         urls::url to(app->redirect_uris.front());
         to.params().append({"isAuthorizationRenewed", "true"});
         return redirect(to);
@@ -892,148 +821,78 @@ private:
 
     // --- API -----------------------------------------------------------------------------
 
-    static std::string_view required_scope(endpoint e) {
-        switch (e) {
-        case endpoint::get_user:
-            return "user_info";
-        case endpoint::start_meeting:
-        case endpoint::start_scheduled:
-            return "start_meeting";
-        case endpoint::list_presenters:
-        case endpoint::get_presenter:
-        case endpoint::add_presenter:
-            return "provisioning";
-        default:
-            return "scheduler";
-        }
-    }
-
     response invalid_token() {
         return bearer_error(opts_.invalid_token_as_403 ? 403 : 401, "invalid_token",
                             "The access token is invalid or expired.");
     }
 
-    response api(endpoint e, const request& req, urls::url_view target, std::string_view id) {
-        auto auth = req[http::field::authorization];
+    /// The gateway's and the API's checks before an endpoint runs: token, account, rate,
+    /// staleness, scope, JSON body and (for presenters) the Master Account Holder. Sets `c.u`
+    /// and `c.body`; the refusal, if any.
+    std::optional<response> admit(const route& r, call& c) {
+        auto auth = c.req[http::field::authorization];
         if (auth.size() <= 7 || !joinme::detail::ascii_iequals(auth.substr(0, 7), "Bearer "))
             return invalid_token();
-        auto it = access_.find(auth.substr(7));
+        std::string token(auth.substr(7));
+        auto tok = lookup(access_, token);
         auto t = now();
-        if (it == access_.end() || it->second.expires_at <= t ||
-            (it->second.revoked_at && *it->second.revoked_at <= t))
+        if (!tok || tok->expires_at <= t || (tok->revoked_at && *tok->revoked_at <= t))
             return invalid_token();
-        auto& tok = it->second;
-        auto app = find_app(tok.client_id);
-        if (!app || app->inactive)
-            return inactive_response();
+        auto app = find_app(tok->g.client_id);
+        if (!app || app->inactive) {
+            auto res = mashery_403("Account Inactive", "ERR_403_DEVELOPER_INACTIVE");
+            res.set(http::field::www_authenticate,
+                    "Bearer realm=\"api.join.me\", error=\"invalid_token\"");
+            return res;
+        }
         if (opts_.qps_limit) {
             auto sec = std::chrono::floor<std::chrono::seconds>(t);
-            auto& w = qps_[it->first];
+            auto& w = qps_[token];
             if (w.first != sec)
                 w = {sec, 0};
             if (++w.second > opts_.qps_limit)
                 return mashery_403("Account Over Queries Per Second Limit",
                                    "ERR_403_DEVELOPER_OVER_QPS", "1");
         }
-        if (tok.stale)
+        if (tok->stale)
             return api_error(401, "The authorization must be renewed.", "stale_token");
-        auto scope = required_scope(e);
-        if (std::find(tok.scopes.begin(), tok.scopes.end(), scope) == tok.scopes.end())
+        auto& scopes = tok->g.scopes;
+        if (std::find(scopes.begin(), scopes.end(), r.scope) == scopes.end())
             return bearer_error(403, "insufficient_scope",
-                                "The access token lacks the " + std::string(scope) + " scope.");
-        auto u = find_user(tok.user);
-        if (!u)
+                                "The access token lacks the " + std::string(r.scope) + " scope.");
+        c.u = find_user(tok->g.user);
+        if (!c.u)
             return invalid_token();
-
-        json::object body;
-        if (e != endpoint::get_user && e != endpoint::get_meeting && e != endpoint::list_meetings &&
-            e != endpoint::list_presenters && e != endpoint::get_presenter &&
-            e != endpoint::delete_meeting) {
-            // GET/DELETE bodies (the docs send '{}') are ignored; others must be an object.
-            if (req.body().find_first_not_of(" \t\r\n") != std::string::npos) {
-                boost::system::error_code ec;
-                auto v = json::parse(req.body(), ec);
-                if (ec || !v.is_object())
-                    return api_error(400, "The request body is not a JSON object.");
-                body = std::move(v.as_object());
-            }
+        // GET/DELETE bodies (the docs send '{}') are ignored; others must be an object.
+        bool reads_body = r.method == http::verb::post || r.method == http::verb::patch;
+        if (reads_body && c.req.body().find_first_not_of(" \t\r\n") != std::string::npos) {
+            boost::system::error_code ec;
+            auto v = json::parse(c.req.body(), ec);
+            if (ec || !v.is_object())
+                return api_error(400, "The request body is not a JSON object.");
+            c.body = std::move(v.as_object());
         }
-        switch (e) {
-        case endpoint::get_user:
-            return get_user(*u);
-        case endpoint::start_meeting:
-            return start_adhoc(*u, body);
-        case endpoint::list_meetings:
-            return list_meetings(*u, target);
-        case endpoint::schedule_meeting:
-            return schedule(*u, body);
-        case endpoint::get_meeting:
-        case endpoint::update_meeting:
-        case endpoint::delete_meeting:
-        case endpoint::start_scheduled: {
-            auto m = is_id(id) ? meetings_.find(std::stoll(std::string(id))) : meetings_.end();
-            if (m == meetings_.end() || m->second.owner != u->email)
-                return api_error(404, "Meeting not found");
-            if (e == endpoint::get_meeting)
-                return json_response(200, meeting_json(m->second));
-            if (e == endpoint::delete_meeting) {
-                meetings_.erase(m);
-                return make_response(204, {}, {});
-            }
-            if (e == endpoint::update_meeting)
-                return update(m->second, body);
-            return start(*u, body, m->second.personal, &m->second);
-        }
-        default:
-            return presenters(e, *u, body, id);
-        }
+        if (r.scope == "provisioning" && !c.u->master_account_holder)
+            return api_error(403, "Only a Master Account Holder can manage presenters.");
+        return std::nullopt;
     }
 
-    response inactive_response() {
-        auto res = mashery_403("Account Inactive", "ERR_403_DEVELOPER_INACTIVE");
-        res.set(http::field::www_authenticate,
-                "Bearer realm=\"api.join.me\", error=\"invalid_token\"");
-        return res;
+    response get_user(call& c) {
+        const user& u = *c.u;
+        auto v =
+            json::value_from(api::user{.email = u.email,
+                                       .full_name = u.full_name,
+                                       .language = u.language,
+                                       .number_of_meetings_hosted = u.number_of_meetings_hosted,
+                                       .personal_url = u.personal_url,
+                                       .subscription_type = u.subscription_type,
+                                       .conference_settings = u.conference});
+        v.as_object()["registrationDate"] = u.registration_date; // served verbatim
+        return json_response(opts_.get_user_status, v);
     }
 
-    response get_user(const user& u) {
-        json::object o{{"email", u.email},
-                       {"fullName", u.full_name},
-                       {"language", u.language},
-                       {"numberOfMeetingsHosted", u.number_of_meetings_hosted}};
-        if (u.personal_url)
-            o["personalUrl"] = *u.personal_url;
-        o["registrationDate"] = u.registration_date;
-        o["subscriptionType"] = u.subscription_type;
-        if (u.conference)
-            o["conferenceSettings"] = conference_json(*u.conference);
-        return json_response(opts_.get_user_status, o);
-    }
-
-    static json::object conference_json(const conference_settings& c) {
-        return {{"conferenceId", c.conference_id},
-                {"conferenceCallNumbersUrl", c.conference_call_numbers_url},
-                {"organizerCode", c.organizer_code}};
-    }
-
-    json::object meeting_json(const meeting_rec& m) const {
-        json::array ps;
-        for (auto& p : m.participants)
-            ps.emplace_back(p);
-        json::object o{{"meetingId", m.id},
-                       {"meetingName", m.name},
-                       {"meetingStart", format_time(m.start)},
-                       {"meetingEnd", format_time(m.end)},
-                       {"startWithPersonalUrl", m.personal},
-                       {"participants", std::move(ps)},
-                       {"conferenceId", m.conference_id}};
-        if (m.viewer_link)
-            o["viewerLink"] = *m.viewer_link;
-        return o;
-    }
-
-    response list_meetings(const user& u, urls::url_view target) {
-        auto p = parse_params(target.encoded_query());
+    response list_meetings(call& c) {
+        auto p = parse_params(c.target.encoded_query());
         std::optional<std::chrono::sys_seconds> end;
         if (auto e = p.find("endDate")) {
             end = joinme::detail::parse_iso8601(*e);
@@ -1041,226 +900,213 @@ private:
                 return api_error(400, "endDate is not an ISO 8601 date-time.");
         }
         auto t = std::chrono::floor<std::chrono::seconds>(now());
-        json::array list;
-        std::vector<const meeting_rec*> sel;
-        for (auto& [mid, m] : meetings_)
-            if (m.owner == u.email && m.start >= t && (!end || m.start <= *end))
-                sel.push_back(&m);
+        std::vector<const api::meeting*> sel;
+        for (auto& [id, rec] : meetings_)
+            if (rec.owner == c.u->email && rec.m.meeting_start >= t &&
+                (!end || rec.m.meeting_start <= *end))
+                sel.push_back(&rec.m);
         std::stable_sort(sel.begin(), sel.end(),
-                         [](auto a, auto b) { return a->start < b->start; });
+                         [](auto a, auto b) { return a->meeting_start < b->meeting_start; });
+        json::array list;
         for (auto m : sel)
-            list.emplace_back(meeting_json(*m));
+            list.push_back(dated(json::value_from(*m)));
         return json_response(200, json::object{{"meetings", std::move(list)}});
     }
 
-    /// Reads the scheduled-meeting fields present in `b` into `m`; an error message or "".
-    std::string read_meeting(const json::object& b, meeting_rec& m, const user& u) {
-        std::string s;
-        switch (get_string(b, "meetingName", s)) {
-        case field::bad:
-            return "meetingName must be a string.";
-        case field::ok:
-            if (s.empty() || s.size() > 1024)
-                return "meetingName must be 1 to 1024 characters.";
-            m.name = s;
-            break;
-        case field::missing:
-            break;
-        }
-        for (auto [key, dst] : {std::pair{"meetingStart", &m.start}, {"meetingEnd", &m.end}}) {
-            switch (get_string(b, key, s)) {
-            case field::bad:
-                return std::string(key) + " must be a string.";
-            case field::ok: {
-                auto t = joinme::detail::parse_iso8601(s);
-                if (!t)
-                    return std::string(key) + " is not an ISO 8601 date-time.";
-                *dst = *t;
-                break;
-            }
-            case field::missing:
-                break;
-            }
-        }
-        if (get_bool(b, "startWithPersonalUrl", m.personal) == field::bad)
-            return "startWithPersonalUrl must be a boolean.";
-        if (m.personal && !u.personal_url)
-            return "The user has no personal URL.";
-        if (auto ps = b.if_contains("participants"); ps && !ps->is_null()) {
-            if (!ps->is_array() || ps->as_array().size() > 250)
-                return "participants must be an array of at most 250 e-mail addresses.";
-            m.participants.clear();
-            for (auto& v : ps->as_array()) {
-                if (!v.is_string())
-                    return "participants must contain strings.";
-                m.participants.emplace_back(v.as_string());
-            }
-        }
-        if (m.end <= m.start)
-            return "meetingEnd must be after meetingStart.";
-        return {};
+    /// Reads the scheduled-meeting members present in `b` into `m`; the answer to a bad one.
+    static std::optional<response> read_meeting(const json::object& b, api::meeting& m,
+                                                const user& u) {
+        api::detail::json_reader r;
+        if (!r.optional(b, "meetingName", m.meeting_name) ||
+            !r.optional(b, "meetingStart", m.meeting_start) ||
+            !r.optional(b, "meetingEnd", m.meeting_end) ||
+            !r.optional(b, "startWithPersonalUrl", m.start_with_personal_url) ||
+            !r.optional(b, "participants", m.participants))
+            return api_error(400, r.error());
+        if (m.meeting_name.empty() || m.meeting_name.size() > 1024)
+            return api_error(400, "meetingName must be 1 to 1024 characters.");
+        if (m.participants.size() > 250)
+            return api_error(400, "participants must be at most 250 e-mail addresses.");
+        if (m.start_with_personal_url && !u.personal_url)
+            return api_error(400, "The user has no personal URL.");
+        if (m.meeting_end <= m.meeting_start)
+            return api_error(400, "meetingEnd must be after meetingStart.");
+        return std::nullopt;
     }
 
-    response schedule(const user& u, const json::object& b) {
+    response schedule(call& c) {
         for (auto k : {"meetingName", "meetingStart", "meetingEnd"})
-            if (!b.if_contains(k) || b.at(k).is_null())
+            if (!c.body.if_contains(k) || c.body.at(k).is_null())
                 return api_error(400, std::string(k) + " is required.");
-        meeting_rec m;
-        if (auto err = read_meeting(b, m, u); !err.empty())
-            return api_error(400, err);
-        m.id = next_meeting_id_++;
-        m.owner = u.email;
-        m.conference_id = u.conference ? u.conference->conference_id : random_digits(9);
-        auto& stored = meetings_.emplace(m.id, std::move(m)).first->second;
-        return json_response(201, meeting_json(stored));
+        api::meeting m;
+        if (auto refused = read_meeting(c.body, m, *c.u))
+            return std::move(*refused);
+        m.meeting_id = next_meeting_id_++;
+        m.conference_id = c.u->conference ? c.u->conference->conference_id : random_digits(9);
+        meetings_[m.meeting_id] = {c.u->email, m};
+        return json_response(201, dated(json::value_from(m)));
     }
 
-    response update(meeting_rec& m, const json::object& b) {
-        auto u = find_user(m.owner);
-        meeting_rec copy = m;
-        if (auto err = read_meeting(b, copy, *u); !err.empty())
-            return api_error(400, err);
-        m = std::move(copy);
-        return json_response(200, meeting_json(m));
+    /// The caller's meeting the path names, or null.
+    api::meeting* own_meeting(const call& c) {
+        auto rec = is_id(c.id) ? lookup(meetings_, std::stoll(c.id)) : nullptr;
+        return rec && rec->owner == c.u->email ? &rec->m : nullptr;
     }
 
-    response start_adhoc(const user& u, const json::object& b) {
+    response get_meeting(call& c) {
+        auto m = own_meeting(c);
+        if (!m)
+            return api_error(404, "Meeting not found");
+        return json_response(200, dated(json::value_from(*m)));
+    }
+
+    response update_meeting(call& c) {
+        auto m = own_meeting(c);
+        if (!m)
+            return api_error(404, "Meeting not found");
+        auto copy = *m;
+        if (auto refused = read_meeting(c.body, copy, *c.u))
+            return std::move(*refused);
+        *m = std::move(copy);
+        return json_response(200, dated(json::value_from(*m)));
+    }
+
+    response delete_meeting(call& c) {
+        auto m = own_meeting(c);
+        if (!m)
+            return api_error(404, "Meeting not found");
+        meetings_.erase(m->meeting_id);
+        return make_response(204, {}, {});
+    }
+
+    response start_adhoc(call& c) {
         bool personal = false;
-        switch (get_bool(b, "startWithPersonalUrl", personal)) {
-        case field::missing:
-            return api_error(400, "startWithPersonalUrl is required.");
-        case field::bad:
-            return api_error(400, "startWithPersonalUrl must be a boolean.");
-        case field::ok:
-            break;
-        }
-        return start(u, b, personal, nullptr);
+        api::detail::json_reader r;
+        if (!r.required(c.body, "startWithPersonalUrl", personal))
+            return api_error(400, r.error());
+        return start(c, personal, nullptr);
     }
 
-    response start(const user& u, const json::object& b, bool personal, meeting_rec* scheduled) {
+    response start_scheduled(call& c) {
+        auto m = own_meeting(c);
+        if (!m)
+            return api_error(404, "Meeting not found");
+        return start(c, m->start_with_personal_url, m);
+    }
+
+    response start(call& c, bool personal, api::meeting* scheduled) {
+        const user& u = *c.u;
         if (personal && !u.personal_url)
             return api_error(400, "The user has no personal URL.");
+        api::detail::json_reader r;
         std::string mode;
-        if (get_string(b, "viewerMode", mode) == field::bad ||
-            (!mode.empty() && mode != "default" && mode != "headless"))
-            return api_error(400, "viewerMode must be null, \"default\" or \"headless\".");
         bool detect = true;
-        if (get_bool(b, "viewerAppDetection", detect) == field::bad)
-            return api_error(400, "viewerAppDetection must be a boolean.");
-        auto hooks = b.if_contains("webhooks");
+        if (!r.optional(c.body, "viewerMode", mode) ||
+            !r.optional(c.body, "viewerAppDetection", detect))
+            return api_error(400, r.error());
+        if (!mode.empty() && mode != "default" && mode != "headless")
+            return api_error(400, "viewerMode must be null, \"default\" or \"headless\".");
+        auto hooks = c.body.if_contains("webhooks");
         if (hooks && !hooks->is_null() && !hooks->is_object())
             return api_error(400, "webhooks must be an object.");
-        live_meeting lm;
-        lm.id = scheduled ? scheduled->id : next_meeting_id_++;
-        lm.presenter_token = joinme::detail::random_token(24);
-        lm.link_expires = now() + opts_.presenter_link_lifetime;
-        json::object status;
-        if (hooks && hooks->is_object()) {
-            for (auto& [event, v] : hooks->as_object()) {
-                // A webhook that cannot be registered does not stop the meeting (joinme-api.md
-                // §4.4): it is reported unregistered, with the reason.
-                json::object st{{"registered", false}};
-                const json::value* url =
-                    v.is_object() ? v.as_object().if_contains("callbackUrl") : nullptr;
-                auto parsed = url && url->is_string()
-                                  ? joinme::detail::parse_absolute(url->get_string())
-                                  : std::nullopt;
-                if (event != "meeting.start" && event != "meeting.end")
-                    st["message"] = "Unknown event.";
-                else if (!parsed)
-                    st["message"] = "callbackUrl must be an absolute URL.";
-                else if (parsed->scheme() != "http")
-                    st["message"] = "The sandbox delivers webhooks over http only.";
-                else {
-                    st["registered"] = true;
-                    auto custom = v.as_object().if_contains("customCallbackData");
-                    lm.webhooks[std::string(event)] =
-                        webhook_rec{std::string(url->get_string()), custom ? *custom : nullptr};
-                }
-                status[event] = std::move(st);
-            }
-        }
-        auto code = personal ? *u.personal_url : random_digits(9);
-        auto viewer = base_ + "/" + code;
+        auto id = scheduled ? scheduled->meeting_id : next_meeting_id_++;
+        live_meeting lm{joinme::detail::random_token(24), now() + opts_.presenter_link_lifetime};
+        api::start_result out;
+        if (hooks && hooks->is_object())
+            out.webhooks_status = register_webhooks(hooks->as_object(), lm);
+        out.presenter_link =
+            base_ + std::string(presenter_link_path) + "?token=" + lm.presenter_token;
+        out.viewer_link = base_ + "/" + (personal ? *u.personal_url : random_digits(9));
         if (scheduled)
-            scheduled->viewer_link = viewer;
-        auto conf = u.conference ? *u.conference
-                                 : conference_settings{random_digits(9), {}, random_digits(4)};
+            scheduled->viewer_link = out.viewer_link;
+        auto& conf = out.audio_conference.emplace(
+            u.conference ? *u.conference
+                         : conference_settings{random_digits(9), {}, random_digits(4)});
         if (conf.conference_call_numbers_url.empty())
             conf.conference_call_numbers_url =
                 "https://secure.join.me/api/public/intphone.aspx?conferenceId=" +
                 conf.conference_id;
-        json::object o{{"presenterLink",
-                        base_ + std::string(presenter_link_path) + "?token=" + lm.presenter_token},
-                       {"viewerLink", viewer},
-                       {"audioConference", conference_json(conf)}};
-        if (hooks && hooks->is_object())
-            o["webhooksStatus"] = std::move(status);
-        links_[lm.presenter_token] = lm.id;
-        live_[lm.id] = std::move(lm);
-        return json_response(201, o);
+        links_[lm.presenter_token] = id;
+        live_[id] = std::move(lm);
+        return json_response(201, json::value_from(out));
     }
 
-    response open_presenter_link(urls::url_view target, std::vector<webhook_call>& hooks) {
-        auto token = parse_params(target.encoded_query()).get("token");
-        auto l = links_.find(token);
-        auto lm = l == links_.end() ? live_.end() : live_.find(l->second);
+    /// Registers the webhooks of a start request on `lm` and returns `webhooksStatus`. A
+    /// webhook that cannot be registered does not stop the meeting (joinme-api.md §4.4): it is
+    /// reported unregistered, with the reason.
+    static json::object register_webhooks(const json::object& hooks, live_meeting& lm) {
+        json::object status;
+        for (auto& [event, v] : hooks) {
+            api::webhook_registration reg;
+            api::detail::json_reader r;
+            auto url = api::detail::read_json(r, v, reg)
+                           ? joinme::detail::parse_absolute(reg.callback_url)
+                           : std::nullopt;
+            json::object st{{"registered", false}};
+            if (api::to_webhook_event_type(event) == api::webhook_event_type::unknown)
+                st["message"] = "Unknown event.";
+            else if (!url)
+                st["message"] = "callbackUrl must be an absolute URL.";
+            else if (url->scheme() != "http")
+                st["message"] = "The sandbox delivers webhooks over http only.";
+            else {
+                st["registered"] = true;
+                lm.webhooks[std::string(event)] = std::move(reg);
+            }
+            status[event] = std::move(st);
+        }
+        return status;
+    }
+
+    response open_presenter_link(call& c) {
+        auto token = parse_params(c.target.encoded_query()).get("token");
+        auto id = lookup(links_, token);
+        auto lm = id ? lookup(live_, *id) : nullptr;
         // A scheduled meeting started again gets a new link; the old one stops working.
-        if (lm == live_.end() || lm->second.presenter_token != token || lm->second.link_used ||
-            lm->second.link_expires <= now())
+        if (!lm || lm->presenter_token != token || lm->link_used || lm->link_expires <= now())
             return html_response(410, "join.me sandbox: link expired",
                                  "<p>This presenter link is invalid, used or expired.</p>");
-        lm->second.link_used = true; // one-time login link
-        if (auto calls = meeting_event(lm->first, false))
-            hooks = std::move(*calls);
+        lm->link_used = true; // one-time login link
+        if (auto calls = meeting_event(*id, false))
+            c.hooks = std::move(*calls);
         return html_response(200, "join.me sandbox: meeting started",
-                             "<p>Meeting " + std::to_string(lm->first) + " started.</p>");
+                             "<p>Meeting " + std::to_string(*id) + " started.</p>");
     }
 
     // --- presenters ----------------------------------------------------------------------
 
-    json::value presenter_json(const presenter& p) const {
-        return json::object{{"id", p.id},
-                            {"email", p.email},
-                            {"isInvitationAccepted", p.is_invitation_accepted},
-                            {"isSeatAssigned", p.is_seat_assigned}};
+    response list_presenters(call& c) {
+        auto list = json::value_from(c.u->presenters);
+        if (opts_.presenters_wrapped)
+            return json_response(200, json::object{{"presenters", std::move(list)}});
+        return json_response(200, list);
     }
 
-    response presenters(endpoint e, user& u, const json::object& b, std::string_view id) {
-        if (!u.master_account_holder)
-            return api_error(403, "Only a Master Account Holder can manage presenters.");
-        if (e == endpoint::list_presenters) {
-            json::array a;
-            for (auto& p : u.presenters)
-                a.push_back(presenter_json(p));
-            if (opts_.presenters_wrapped)
-                return json_response(200, json::object{{"presenters", std::move(a)}});
-            return json_response(200, a);
-        }
-        if (e == endpoint::get_presenter) {
-            for (auto& p : u.presenters)
-                if (is_id(id) && p.id == std::stoll(std::string(id)))
-                    return json_response(200, presenter_json(p));
-            return api_error(404, "Presenter not found");
-        }
-        std::string email;
-        if (get_string(b, "email", email) != field::ok || email.find('@') == std::string::npos ||
-            email.size() > 254)
+    response get_presenter(call& c) {
+        for (auto& p : c.u->presenters)
+            if (is_id(c.id) && p.id == std::stoll(c.id))
+                return json_response(200, json::value_from(p));
+        return api_error(404, "Presenter not found");
+    }
+
+    response add_presenter(call& c) {
+        auto e = c.body.if_contains("email");
+        std::string email = e && e->is_string() ? std::string(e->get_string()) : std::string();
+        if (email.find('@') == std::string::npos || email.size() > 254)
             return api_error(400, "email must be an e-mail address.");
-        for (auto& p : u.presenters)
+        for (auto& p : c.u->presenters)
             if (joinme::detail::ascii_iequals(p.email, email))
                 return api_error(400, "The presenter already exists.");
-        u.presenters.push_back(presenter{next_presenter_id_++, email, false, false});
-        return json_response(201, presenter_json(u.presenters.back()));
+        c.u->presenters.push_back(presenter{next_presenter_id_++, email, false, false});
+        return json_response(201, json::value_from(c.u->presenters.back()));
     }
 
     options opts_;
     counters counters_;
     std::array<std::optional<fault>, endpoint_count> faults_;
     std::map<std::string, access_token_rec, std::less<>> access_;
-    std::map<std::string, refresh_token_rec, std::less<>> refresh_;
-    std::map<std::string, code_rec, std::less<>> codes_;
-    std::map<std::string, pending_rec, std::less<>> pending_;
+    std::map<std::string, grant, std::less<>> refresh_;
+    std::map<std::string, authorization, std::less<>> codes_, pending_;
     std::map<std::int64_t, meeting_rec> meetings_;
     std::map<std::int64_t, live_meeting> live_;
     std::map<std::string, std::int64_t, std::less<>> links_;
