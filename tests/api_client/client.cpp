@@ -41,8 +41,8 @@ TEST_CASE("api client: a rejected token is refreshed once and the call replayed"
     }
 
     SUBCASE("expired with the expire-access endpoint") {
-        auto msg = e.run(oauth::async_expire_access(client.pool(), client.config().oauth,
-                                                    token.access_token));
+        auto msg = e.run(
+            oauth::async_expire_access(client.pool(), client.config().oauth, token.access_token));
         CHECK(msg == "Access Token Expired");
         CHECK(get_user_ok(e, client).email == "pro@example.com");
         CHECK(e.refreshes() == 1);
@@ -451,16 +451,13 @@ TEST_CASE("any_client: the same client behind a type without the stream") {
         draft.meeting_end = draft.meeting_start + 1h;
         auto m = e.run(client.async_schedule_meeting(draft));
         CHECK(e.run(client.async_get_meeting(m.meeting_id)) == m);
-        CHECK(e.run(client.async_list_meetings(api::meeting_list_filter{}))
-                  .size() == 1);
+        CHECK(e.run(client.async_list_meetings(api::meeting_list_filter{})).size() == 1);
         api::meeting_patch patch;
         patch.meeting_name = "renamed";
-        CHECK(e.run(client.async_update_meeting(m.meeting_id, patch))
-                  .meeting_name == "renamed");
-        CHECK(!e.run(client.async_start_scheduled_meeting(m.meeting_id, {}))
-                   .presenter_link.empty());
-        CHECK(!e.run(client.async_start_meeting(api::start_request{}))
-                   .viewer_link.empty());
+        CHECK(e.run(client.async_update_meeting(m.meeting_id, patch)).meeting_name == "renamed");
+        CHECK(
+            !e.run(client.async_start_scheduled_meeting(m.meeting_id, {})).presenter_link.empty());
+        CHECK(!e.run(client.async_start_meeting(api::start_request{})).viewer_link.empty());
         auto del = attempt<none>(e, [&](diagnostics& d, auto t) {
             return client.async_delete_meeting(m.meeting_id, d, std::move(t));
         });
@@ -661,6 +658,20 @@ TEST_CASE("many users, one pool: each client its own token, the connections shar
     }
 }
 
+TEST_CASE("api client: a warm-up opens the API's connections before the first call") {
+    env<tcp_stream> e;
+    api::basic_client<tcp_stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    auto warm = e.run([](api::any_client& c) -> asio::awaitable<error_code> {
+        auto [ec] = co_await c.async_warm_up(2, asio::as_tuple(asio::use_awaitable));
+        co_return ec;
+    }(client));
+    CHECK(!warm);
+    CHECK(client.pool().stats().connections_opened == 2);
+    e.login(client);
+    CHECK(e.run(client.async_get_user()).email == "pro@example.com");
+    CHECK(client.pool().stats().connections_opened == 2); // the login and the call reused them
+}
+
 TEST_CASE("api client: expire access token, locally or until the API rejects it") {
     env<memory_stream> e;
     api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());
@@ -715,10 +726,11 @@ TEST_CASE("operations: one signature, any completion token") {
     SUBCASE("with_diagnostics(callback): an exception_ptr holding the server's answer") {
         std::exception_ptr got;
         bool done = false;
-        client.async_get_meeting(7, joinme::with_diagnostics([&](std::exception_ptr ex, api::meeting) {
-            got = ex;
-            done = true;
-        }));
+        client.async_get_meeting(7,
+                                 joinme::with_diagnostics([&](std::exception_ptr ex, api::meeting) {
+                                     got = ex;
+                                     done = true;
+                                 }));
         CHECK(!done); // never inline
         REQUIRE(run_until(e.ioc, [&] { return done; }));
         REQUIRE(got);
@@ -733,7 +745,8 @@ TEST_CASE("operations: one signature, any completion token") {
         diagnostics d;
         bool thrown = false;
         try {
-            (void)e.run(client.async_get_meeting(7, d, joinme::with_diagnostics(asio::use_awaitable)));
+            (void)e.run(
+                client.async_get_meeting(7, d, joinme::with_diagnostics(asio::use_awaitable)));
         } catch (const joinme::error_with_diagnostics& ex) {
             thrown = true;
             CHECK(ex.get_diagnostics().status == 404);

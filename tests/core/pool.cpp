@@ -760,3 +760,74 @@ TEST_CASE("a user-defined stream (unix domain socket) works without touching the
     CHECK(ok == 3);
     CHECK(server.counters().connections == 1);
 }
+
+TEST_CASE("TCP and TLS: a warm-up opens connections before the first request, which reuses one") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        asio::io_context ioc;
+        auto server_ctx = joinme::sandbox::make_server_context(certificate());
+        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
+                                             tls ? &server_ctx : nullptr);
+        auto client_ctx = trusting_client_context();
+        joinme::http::pool_options opts;
+        opts.max_connections_per_origin = 3;
+        tcp_pool plain(ioc.get_executor(), joinme::tcp_context{}, opts);
+        tls_pool secure(ioc.get_executor(), joinme::tls_context(client_ctx), opts);
+        joinme::http::connection_pool& pool =
+            tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
+        const auto target = origin_of(tls ? "https" : "http", server.endpoint());
+        error_code warm = asio::error::would_block, capped = asio::error::would_block;
+        std::size_t idle_after_warm_up = 0;
+        error_code ec = asio::error::would_block;
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                warm = co_await pool.co_warm_up(target, 2);
+                idle_after_warm_up =
+                    tls ? secure.idle_connections(target) : plain.idle_connections(target);
+                // Asking for more than max_connections_per_origin opens up to the limit.
+                capped = co_await pool.co_warm_up(target, 10);
+                response res;
+                ec = co_await pool.co_request(target, get(), res);
+                plain.close();
+                secure.close();
+                server.stop();
+            },
+            asio::detached);
+        ioc.run();
+        CHECK(!warm);
+        CHECK(idle_after_warm_up == 2);
+        CHECK(!capped);
+        CHECK(!ec);
+        CHECK(pool.stats().connections_opened == 3);
+        CHECK(pool.stats().reused == 1);
+        CHECK(server.counters().connections == 3);
+        CHECK(server.counters().requests == 1);
+    }
+}
+
+TEST_CASE("TCP: a warm-up that cannot connect says why, and opens nothing") {
+    asio::io_context ioc;
+    // A port nothing listens on: bound, then closed.
+    asio::ip::tcp::acceptor probe(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    const auto target = origin_of("http", probe.local_endpoint());
+    probe.close();
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{});
+    error_code ec, bad_url;
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            std::tie(ec) =
+                co_await pool.async_warm_up(target, 2, asio::as_tuple(asio::use_awaitable));
+            // A named variable: g++ 12 mishandles a temporary made in a co_await expression.
+            joinme::origin none;
+            std::tie(bad_url) =
+                co_await pool.async_warm_up(none, 1, asio::as_tuple(asio::use_awaitable));
+        },
+        asio::detached);
+    ioc.run();
+    CHECK(ec == asio::error::connection_refused);
+    CHECK(bad_url == errc::invalid_url);
+    CHECK(pool.stats().connections_opened == 0);
+    CHECK(pool.idle_connections(target) == 0);
+}

@@ -114,8 +114,12 @@ typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> imp
                                                 diagnostics* diag);
 
 // The expire-access-token operation's coroutine.
-JOINME_DECL joinme::detail::op_awaitable<std::string>
-run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag);
+JOINME_DECL joinme::detail::op_awaitable<std::string> run_expire(std::shared_ptr<client_impl> impl,
+                                                                 bool locally, diagnostics* diag);
+
+// The warm-up operation's coroutine.
+JOINME_DECL joinme::detail::op_awaitable<> run_warm_up(std::shared_ptr<client_impl> impl,
+                                                       std::size_t connections, diagnostics* diag);
 
 } // namespace detail
 
@@ -208,6 +212,22 @@ public:
     }
     /// @}
 
+    /// @name Warm up
+    /// Opens up to `connections` connections to the API (`api_base_url`), TCP connect and TLS
+    /// handshake included, before the first call needs them: `http::connection_pool::co_warm_up`.
+    /// Completion: `void(error_code)`. Errors: those of `co_warm_up`; `errc::invalid_url` for
+    /// a bad `api_base_url`.
+    /// @{
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_warm_up(std::size_t connections, diagnostics& diag, Token&& token = {}) {
+        return warm_up(connections, &diag, std::forward<Token>(token));
+    }
+    template <joinme::detail::completion_token Token = default_token>
+    auto async_warm_up(std::size_t connections, Token&& token = {}) {
+        return warm_up(connections, nullptr, std::forward<Token>(token));
+    }
+    /// @}
+
     /// @name GET /v1/user (scope `user_info`)
     /// The user the token belongs to. Completion: `void(error_code, api::user)`.
     /// @{
@@ -272,8 +292,7 @@ public:
     /// Errors: `errc::bad_request` (end not after start, a missing name, ...).
     /// @{
     template <joinme::detail::completion_token Token = default_token>
-    auto async_schedule_meeting(const meeting_draft& draft, diagnostics& diag,
-                                Token&& token = {}) {
+    auto async_schedule_meeting(const meeting_draft& draft, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::schedule_meeting{draft}, &diag, std::forward<Token>(token));
     }
     template <joinme::detail::completion_token Token = default_token>
@@ -290,8 +309,7 @@ public:
     template <joinme::detail::completion_token Token = default_token>
     auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
                               diagnostics& diag, Token&& token = {}) {
-        return run(endpoints::update_meeting{meeting_id, patch}, &diag,
-                   std::forward<Token>(token));
+        return run(endpoints::update_meeting{meeting_id, patch}, &diag, std::forward<Token>(token));
     }
     template <joinme::detail::completion_token Token = default_token>
     auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
@@ -390,10 +408,17 @@ private:
 
     template <class Token>
     auto expire(expire_mode mode, diagnostics* diag, Token&& token) {
+        return start_op(
+            diag, std::forward<Token>(token), [impl = impl_, mode](diagnostics* d) mutable {
+                return detail::run_expire(std::move(impl), mode == expire_mode::locally, d);
+            });
+    }
+
+    template <class Token>
+    auto warm_up(std::size_t connections, diagnostics* diag, Token&& token) {
         return start_op(diag, std::forward<Token>(token),
-                        [impl = impl_, mode](diagnostics* d) mutable {
-                            return detail::run_expire(std::move(impl), mode == expire_mode::locally,
-                                                      d);
+                        [impl = impl_, connections](diagnostics* d) mutable {
+                            return detail::run_warm_up(std::move(impl), connections, d);
                         });
     }
 

@@ -14,7 +14,9 @@
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/error.hpp>
 
+#include <cstddef>
 
 namespace joinme::http {
 
@@ -61,6 +63,21 @@ public:
     /// coroutine (terminal); the connection in use is closed.
     virtual boost::asio::awaitable<error_code> co_request(origin target, request req,
                                                           response& res) = 0;
+
+    /// Opens connections to `target`, one after another, until `count` of them (at most
+    /// `pool_options::max_connections_per_origin`) are open, and keeps them idle: the connects
+    /// and TLS handshakes happen now, for a server that warms up before it takes traffic, not
+    /// in its first calls. Stops at the first failure and returns it; the connections opened
+    /// before it stay.
+    ///
+    /// For a coroutine running on the pool's executor. Errors: connect and TLS errors,
+    /// `errc::timeout` (`connect_timeout`), `errc::invalid_url`, `operation_aborted`;
+    /// `operation_not_supported` from a pool that does not override it.
+    virtual boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count) {
+        (void)target;
+        (void)count;
+        co_return boost::asio::error::operation_not_supported;
+    }
 
     /// Closes every idle connection at once (no TLS close_notify) and fails waiting requests.
     /// Requests in flight finish; their connections are closed afterwards.

@@ -92,6 +92,21 @@ public:
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body.
+    /// `co_warm_up` (connection_pool.hpp) as an asynchronous operation. Completion:
+    /// `void(error_code)`.
+    template <class Token = default_token>
+    auto async_warm_up(origin target, std::size_t count, Token&& token = {}) {
+        return joinme::detail::async_run<>(st_->ex, std::forward<Token>(token),
+                                           [st = st_, target = std::move(target), count]() mutable {
+                                               return run_warm_up(std::move(st), std::move(target),
+                                                                  count);
+                                           });
+    }
+
+    boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count) override {
+        return run_warm_up(st_, std::move(target), count);
+    }
+
     template <class Token = default_token>
     auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
                        Token&& token = {}) {
@@ -409,6 +424,20 @@ private:
 
     // The whole request, retries included; the last response is read into `res`, which is
     // left empty on failure.
+    static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
+                                             std::size_t count) {
+        if (target.host.empty())
+            co_return errc::invalid_url;
+        host& h = st->host_for(target);
+        while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
+            auto a = co_await acquire(st, h, true);
+            if (a.ec)
+                co_return a.ec;
+            release(*st, h, a.conn.take());
+        }
+        co_return error_code{};
+    }
+
     static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
                                              response& res) {
         if (target.host.empty())

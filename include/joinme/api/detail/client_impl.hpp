@@ -46,6 +46,10 @@ public:
     JOINME_DECL boost::asio::awaitable<error_code> send(const api_call& call, diagnostics& diag,
                                                         void* out);
 
+    // Opens up to `connections` connections to the API's origin.
+    JOINME_DECL boost::asio::awaitable<error_code> warm_up(std::size_t connections,
+                                                           diagnostics& diag);
+
     // Asks the authorization server to expire the current access token; with `locally`, the
     // token source then treats it as expired.
     JOINME_DECL boost::asio::awaitable<error_code> expire(bool locally, diagnostics& diag,

@@ -10,7 +10,6 @@
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/client.hpp>
 
-
 #include <optional>
 #include <string>
 #include <utility>
@@ -21,8 +20,8 @@ namespace joinme::api::detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
-JOINME_DECL client_impl::client_impl(std::shared_ptr<http::connection_pool> pool,
-                                     client_config c, bool owns)
+JOINME_DECL client_impl::client_impl(std::shared_ptr<http::connection_pool> pool, client_config c,
+                                     bool owns)
     : cfg(std::move(c))
     , pool_(std::move(pool))
     , source(*pool_, cfg.oauth, cfg.token_source)
@@ -109,8 +108,8 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
 
     http::response res;
     for (bool replayed = false;; replayed = true) {
-        auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
-                                             res);
+        auto ec =
+            co_await pool_->co_request(api_origin_, make_request(call, base_path_, access), res);
         if (ec)
             co_return ec;
         ec = check_response(res, diag);
@@ -134,6 +133,14 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
                                   "browser to the client's renew_authorization_url()";
         co_return ec;
     }
+}
+
+JOINME_DECL awaitable<error_code> client_impl::warm_up(std::size_t connections, diagnostics& diag) {
+    if (base_error_) {
+        diag.client_message = base_error_message_;
+        co_return base_error_;
+    }
+    co_return co_await pool_->co_warm_up(api_origin_, connections);
 }
 
 JOINME_DECL awaitable<error_code> client_impl::expire(bool locally, diagnostics& diag,
@@ -166,11 +173,24 @@ struct expire_body {
     }
 };
 
-JOINME_DECL joinme::detail::op_awaitable<std::string>
-run_expire(std::shared_ptr<client_impl> impl, bool locally, diagnostics* diag) {
+JOINME_DECL joinme::detail::op_awaitable<std::string> run_expire(std::shared_ptr<client_impl> impl,
+                                                                 bool locally, diagnostics* diag) {
     auto ex = impl->get_executor();
-    return joinme::detail::run_op<std::string>(expire_body{std::move(impl), locally},
-                                               std::move(ex), diag);
+    return joinme::detail::run_op<std::string>(expire_body{std::move(impl), locally}, std::move(ex),
+                                               diag);
+}
+
+struct warm_up_body {
+    std::shared_ptr<client_impl> impl;
+    std::size_t connections;
+    awaitable<error_code> operator()(diagnostics& d) const { return impl->warm_up(connections, d); }
+};
+
+JOINME_DECL joinme::detail::op_awaitable<> run_warm_up(std::shared_ptr<client_impl> impl,
+                                                       std::size_t connections, diagnostics* diag) {
+    auto ex = impl->get_executor();
+    return joinme::detail::run_op<>(warm_up_body{std::move(impl), connections}, std::move(ex),
+                                    diag);
 }
 
 template <class E>
@@ -208,25 +228,37 @@ JOINME_DECL any_client& any_client::operator=(any_client&& other) noexcept {
     return *this;
 }
 
-JOINME_DECL any_client::~any_client() { close(); }
+JOINME_DECL any_client::~any_client() {
+    close();
+}
 
 JOINME_DECL any_client::executor_type any_client::get_executor() const noexcept {
     return impl_->get_executor();
 }
 
-JOINME_DECL const client_config& any_client::config() const noexcept { return impl_->cfg; }
+JOINME_DECL const client_config& any_client::config() const noexcept {
+    return impl_->cfg;
+}
 
-JOINME_DECL http::connection_pool& any_client::pool() noexcept { return *impl_->pool_; }
+JOINME_DECL http::connection_pool& any_client::pool() noexcept {
+    return *impl_->pool_;
+}
 
 JOINME_DECL std::shared_ptr<http::connection_pool> any_client::shared_pool() const noexcept {
     return impl_->pool_;
 }
 
-JOINME_DECL oauth::token_source& any_client::token_source() noexcept { return impl_->source; }
+JOINME_DECL oauth::token_source& any_client::token_source() noexcept {
+    return impl_->source;
+}
 
-JOINME_DECL void any_client::set_token(oauth::token t) { impl_->source.set_token(std::move(t)); }
+JOINME_DECL void any_client::set_token(oauth::token t) {
+    impl_->source.set_token(std::move(t));
+}
 
-JOINME_DECL const client_stats& any_client::stats() const noexcept { return impl_->stats; }
+JOINME_DECL const client_stats& any_client::stats() const noexcept {
+    return impl_->stats;
+}
 
 JOINME_DECL joinme::secret any_client::renew_authorization_url(error_code& ec) const {
     const auto& t = impl_->source.current_token();
@@ -256,9 +288,8 @@ JOINME_DECL void any_client::close() {
 // of every endpoint, and the spawning of every result type.
 namespace joinme::detail {
 template void spawn_op<>(const boost::asio::any_io_executor&, op_awaitable<>, op_handler<>);
-#define JOINME_INSTANTIATE_SPAWN(T)                                                              \
-    template void spawn_op<T>(const boost::asio::any_io_executor&, op_awaitable<T>,             \
-                              op_handler<T>);
+#define JOINME_INSTANTIATE_SPAWN(T)                                                                \
+    template void spawn_op<T>(const boost::asio::any_io_executor&, op_awaitable<T>, op_handler<T>);
 JOINME_INSTANTIATE_SPAWN(api::user)
 JOINME_INSTANTIATE_SPAWN(api::start_result)
 JOINME_INSTANTIATE_SPAWN(api::meeting)
@@ -270,8 +301,8 @@ JOINME_INSTANTIATE_SPAWN(std::string)
 } // namespace joinme::detail
 
 namespace joinme::api::detail {
-#define JOINME_INSTANTIATE_ENDPOINT(E)                                                            \
-    template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(          \
+#define JOINME_INSTANTIATE_ENDPOINT(E)                                                             \
+    template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(             \
         std::shared_ptr<client_impl>, endpoints::E, diagnostics*);
 JOINME_INSTANTIATE_ENDPOINT(get_user)
 JOINME_INSTANTIATE_ENDPOINT(start_meeting)
