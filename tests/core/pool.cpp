@@ -279,41 +279,70 @@ TEST_CASE("TLS: a system CA is looked up when a handshake needs it, and only the
     std::filesystem::remove_all(dir);
 }
 
-TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
-    for (bool tls : {false, true}) {
-        CAPTURE(tls);
-        asio::io_context ioc;
-        auto server_ctx = joinme::sandbox::make_server_context(certificate());
-        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
-                                             tls ? &server_ctx : nullptr);
-        auto client_ctx = trusting_client_context();
-        tcp_pool plain(ioc.get_executor(), joinme::tcp_context{});
-        tls_pool secure(ioc.get_executor(), joinme::tls_context(client_ctx));
-        const auto target = origin_of(tls ? "https" : "http", server.endpoint());
-        int ok = 0;
+namespace {
+
+// One test server on loopback, over TLS or plain TCP, with a pool of each kind pointed at it;
+// `pool()` is the one that speaks the server's transport.
+struct over_transport {
+    explicit over_transport(bool tls, joinme::http::pool_options opts = {})
+        : tls(tls)
+        , server(ioc, {asio::ip::make_address("127.0.0.1"), 0}, tls ? &server_ctx : nullptr)
+        , plain(ioc.get_executor(), joinme::tcp_context{}, opts)
+        , secure(ioc.get_executor(), joinme::tls_context(client_ctx), opts)
+        , target(origin_of(tls ? "https" : "http", server.endpoint())) {}
+
+    joinme::http::connection_pool& pool() {
+        return tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
+    }
+
+    // Runs `client`, then closes the pools and stops the server so that run() returns.
+    template <class F>
+    void run(F client) {
         asio::co_spawn(
             ioc,
-            [&]() -> asio::awaitable<void> {
-                for (int i = 0; i < 200; ++i) {
-                    // Two statements: g++ 12 mishandles co_await inside a conditional operator.
-                    std::tuple<error_code, response> r;
-                    if (tls)
-                        r = co_await secure.async_request(target, get(),
-                                                          asio::as_tuple(asio::use_awaitable));
-                    else
-                        r = co_await plain.async_request(target, get(),
-                                                         asio::as_tuple(asio::use_awaitable));
-                    ok += !std::get<0>(r) && std::get<1>(r).result_int() == 200;
-                }
+            [this, client]() -> asio::awaitable<void> {
+                co_await client();
                 plain.close();
                 secure.close();
                 server.stop();
             },
             asio::detached);
         ioc.run();
+    }
+
+    bool tls;
+    asio::io_context ioc;
+    ssl::context server_ctx = joinme::sandbox::make_server_context(certificate());
+    ssl::context client_ctx = trusting_client_context();
+    test_support::tcp_test_server server;
+    tcp_pool plain;
+    tls_pool secure;
+    joinme::origin target;
+};
+
+} // namespace
+
+TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        over_transport t(tls);
+        int ok = 0;
+        t.run([&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 200; ++i) {
+                // Two statements: g++ 12 mishandles co_await inside a conditional operator.
+                std::tuple<error_code, response> r;
+                if (tls)
+                    r = co_await t.secure.async_request(t.target, get(),
+                                                        asio::as_tuple(asio::use_awaitable));
+                else
+                    r = co_await t.plain.async_request(t.target, get(),
+                                                       asio::as_tuple(asio::use_awaitable));
+                ok += !std::get<0>(r) && std::get<1>(r).result_int() == 200;
+            }
+        });
         CHECK(ok == 200);
-        CHECK(server.counters().connections == 1);
-        CHECK(server.counters().requests == 200);
+        CHECK(t.server.counters().connections == 1);
+        CHECK(t.server.counters().requests == 200);
     }
 }
 
@@ -764,45 +793,30 @@ TEST_CASE("a user-defined stream (unix domain socket) works without touching the
 TEST_CASE("TCP and TLS: a warm-up opens connections before the first request, which reuses one") {
     for (bool tls : {false, true}) {
         CAPTURE(tls);
-        asio::io_context ioc;
-        auto server_ctx = joinme::sandbox::make_server_context(certificate());
-        test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0},
-                                             tls ? &server_ctx : nullptr);
-        auto client_ctx = trusting_client_context();
         joinme::http::pool_options opts;
         opts.max_connections_per_origin = 3;
-        tcp_pool plain(ioc.get_executor(), joinme::tcp_context{}, opts);
-        tls_pool secure(ioc.get_executor(), joinme::tls_context(client_ctx), opts);
-        joinme::http::connection_pool& pool =
-            tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
-        const auto target = origin_of(tls ? "https" : "http", server.endpoint());
+        over_transport t(tls, opts);
+        auto& pool = t.pool();
         error_code warm = asio::error::would_block, capped = asio::error::would_block;
         std::size_t idle_after_warm_up = 0;
         error_code ec = asio::error::would_block;
-        asio::co_spawn(
-            ioc,
-            [&]() -> asio::awaitable<void> {
-                warm = co_await pool.co_warm_up(target, 2);
-                idle_after_warm_up =
-                    tls ? secure.idle_connections(target) : plain.idle_connections(target);
-                // Asking for more than max_connections_per_origin opens up to the limit.
-                capped = co_await pool.co_warm_up(target, 10);
-                response res;
-                ec = co_await pool.co_request(target, get(), res);
-                plain.close();
-                secure.close();
-                server.stop();
-            },
-            asio::detached);
-        ioc.run();
+        t.run([&]() -> asio::awaitable<void> {
+            warm = co_await pool.co_warm_up(t.target, 2);
+            idle_after_warm_up =
+                tls ? t.secure.idle_connections(t.target) : t.plain.idle_connections(t.target);
+            // Asking for more than max_connections_per_origin opens up to the limit.
+            capped = co_await pool.co_warm_up(t.target, 10);
+            response res;
+            ec = co_await pool.co_request(t.target, get(), res);
+        });
         CHECK(!warm);
         CHECK(idle_after_warm_up == 2);
         CHECK(!capped);
         CHECK(!ec);
         CHECK(pool.stats().connections_opened == 3);
         CHECK(pool.stats().reused == 1);
-        CHECK(server.counters().connections == 3);
-        CHECK(server.counters().requests == 1);
+        CHECK(t.server.counters().connections == 3);
+        CHECK(t.server.counters().requests == 1);
     }
 }
 

@@ -65,6 +65,9 @@ private:
     JOINME_DECL boost::asio::awaitable<error_code>
     fetch_token(const joinme::secret* rejected, diagnostics& diag, joinme::secret& access);
 
+    // `base_error_`, with its message in `diag`, when api_base_url is unusable.
+    JOINME_DECL error_code check_base(diagnostics& diag) const;
+
     origin api_origin_;     // of api_base_url
     std::string base_path_; // api_base_url's path without a trailing '/'
     error_code base_error_; // api_base_url is unusable

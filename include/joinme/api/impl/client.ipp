@@ -58,6 +58,12 @@ JOINME_DECL client_impl::client_impl(std::shared_ptr<http::connection_pool> pool
     }
 }
 
+JOINME_DECL error_code client_impl::check_base(diagnostics& diag) const {
+    if (base_error_)
+        diag.client_message = base_error_message_;
+    return base_error_;
+}
+
 inline http::request make_request(const api_call& call, std::string_view base_path,
                                   const joinme::secret& access_token) {
     http::request req;
@@ -94,10 +100,8 @@ JOINME_DECL awaitable<error_code> client_impl::fetch_token(const joinme::secret*
 
 JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagnostics& diag,
                                                     void* out) {
-    if (base_error_) {
-        diag.client_message = base_error_message_;
-        co_return base_error_;
-    }
+    if (auto ec = check_base(diag))
+        co_return ec;
     // A token that needs no refresh is taken as is: no I/O, no coroutine.
     joinme::secret access;
     if (auto* current = source.usable_token()) {
@@ -136,10 +140,8 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
 }
 
 JOINME_DECL awaitable<error_code> client_impl::warm_up(std::size_t connections, diagnostics& diag) {
-    if (base_error_) {
-        diag.client_message = base_error_message_;
-        co_return base_error_;
-    }
+    if (auto ec = check_base(diag))
+        co_return ec;
     co_return co_await pool_->co_warm_up(api_origin_, connections);
 }
 
