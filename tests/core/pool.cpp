@@ -389,24 +389,105 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
     }
 }
 
-TEST_CASE("TCP: a server that accepts and never answers gives a timeout within the deadline") {
-    asio::io_context ioc;
-    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
-    server.behaviour().never_answer = true;
-    joinme::http::pool_options opts;
-    opts.limits.timeout = 200ms;
-    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
-    const auto target = origin_of("http", server.endpoint());
-    error_code ec;
-    auto start = std::chrono::steady_clock::now();
-    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
-        std::tie(ec, std::ignore) =
-            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
-    });
-    auto elapsed = std::chrono::steady_clock::now() - start;
-    CHECK(ec == errc::timeout);
-    CHECK(elapsed >= 200ms);
-    CHECK(elapsed < 2s);
+TEST_CASE("TCP and TLS: a server that accepts and never answers gives a timeout within the "
+          "deadline") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        joinme::http::pool_options opts;
+        opts.limits.timeout = 200ms;
+        over_transport t(tls, opts);
+        t.server.behaviour().never_answer = true;
+        error_code ec;
+        auto start = std::chrono::steady_clock::now();
+        t.run([&]() -> asio::awaitable<void> {
+            response res;
+            ec = co_await t.pool().co_request(t.target, get(), res);
+        });
+        auto elapsed = std::chrono::steady_clock::now() - start;
+        CHECK(ec == errc::timeout);
+        CHECK(elapsed >= 200ms);
+        CHECK(elapsed < 2s);
+        CHECK(t.pool().stats().watchdog_starts == 1);
+        CHECK(t.pool().stats().reused == 0);
+    }
+}
+
+// The watchdog closes the connection of the exchange past its deadline, and only that one.
+TEST_CASE("TCP and TLS: a stalled request times out while requests beside it succeed") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        joinme::http::pool_options opts;
+        opts.limits.timeout = 300ms;
+        opts.deadline_resolution = 20ms;
+        opts.max_connections_per_origin = 2;
+        over_transport t(tls, opts);
+        t.server.behaviour().never_answer_target = "/stall";
+        error_code stalled;
+        int ok = 0;
+        auto start = std::chrono::steady_clock::now();
+        std::chrono::steady_clock::duration stalled_after{};
+        t.run([&]() -> asio::awaitable<void> {
+            using namespace asio::experimental::awaitable_operators;
+            auto stall = [&]() -> asio::awaitable<void> {
+                response res;
+                stalled = co_await t.pool().co_request(t.target, get("/stall"), res);
+                stalled_after = std::chrono::steady_clock::now() - start;
+            };
+            auto others = [&]() -> asio::awaitable<void> {
+                for (int i = 0; i < 50; ++i) {
+                    response res;
+                    auto ec = co_await t.pool().co_request(t.target, get(), res);
+                    ok += !ec && res.body() == "ok";
+                }
+            };
+            co_await (stall() && others());
+        });
+        CHECK(stalled == errc::timeout);
+        CHECK(stalled_after >= 300ms);
+        CHECK(stalled_after < 2s);
+        CHECK(ok == 50);
+        CHECK(t.server.counters().connections == 2);
+    }
+}
+
+// One timer per pool, started when a request goes in flight and stopped when none is left:
+// sequential requests keep it running (a timer per request would cost system calls), and it
+// does not hold io_context::run() once the work is done, although the pool stays open.
+TEST_CASE("TCP and TLS: sequential requests start the deadline watchdog once, and run() returns "
+          "when they are done") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        joinme::http::pool_options opts;
+        opts.deadline_resolution = 60s;
+        over_transport t(tls, opts);
+        int ok = 0;
+        auto start = std::chrono::steady_clock::now();
+        asio::co_spawn(
+            t.ioc,
+            [&]() -> asio::awaitable<void> {
+                for (int i = 0; i < 100; ++i) {
+                    response res;
+                    auto ec = co_await t.pool().co_request(t.target, get(), res);
+                    ok += !ec && res.result_int() == 200;
+                }
+                // And through the operation's default completion token (which throws).
+                for (int i = 0; i < 100; ++i) {
+                    response res;
+                    // Two statements: g++ 12 mishandles co_await inside a conditional operator.
+                    if (tls)
+                        res = co_await t.secure.async_request(t.target, get());
+                    else
+                        res = co_await t.plain.async_request(t.target, get());
+                    ok += res.result_int() == 200;
+                }
+                t.server.stop(); // the pool stays open
+            },
+            asio::detached);
+        t.ioc.run();
+        CHECK(ok == 200);
+        CHECK(std::chrono::steady_clock::now() - start < 30s);
+        CHECK(t.pool().stats().watchdog_starts == 1);
+    }
 }
 
 // `as_tuple(use_awaitable)` from a coroutine on the pool's executor runs the request inside

@@ -32,6 +32,8 @@ struct server_behaviour {
     bool close_after_response = false;
     // Read requests but never answer.
     bool never_answer = false;
+    // Never answer requests for this target (when not empty); answer the others.
+    std::string never_answer_target;
 };
 
 struct server_counters {
@@ -45,7 +47,9 @@ inline auto scripted_handler(std::shared_ptr<server_behaviour> b,
     return [b, counters](const request& req) {
         joinme::detail::server_reply reply;
         ++counters->requests;
-        reply.withhold = b->never_answer; // the connection stays open and silent
+        // The connection stays open and silent.
+        reply.withhold = b->never_answer ||
+                         (!b->never_answer_target.empty() && req.target() == b->never_answer_target);
         if (reply.withhold)
             return reply;
         if (b->handler) {

@@ -86,17 +86,17 @@ inline void serialize_request(const request& req, std::string& out) {
     out.append(req.body());
 }
 
-// Streams over Beast's `basic_stream` (TCP, TLS over TCP) have a deadline of their own: on
-// expiry the socket is closed and pending operations fail with `beast::error::timeout`. It
-// costs one timer per exchange, where a watchdog costs two more coroutines.
+// Streams over Beast's `basic_stream` (TCP, TLS over TCP) honour per-operation cancellation,
+// and have a deadline of their own: on expiry the socket is closed and pending operations fail
+// with `beast::error::timeout`. That deadline arms and cancels a timer around every read and
+// write; the pool keeps its exchanges' deadlines with one watchdog instead.
 template <class Stream>
 concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
     boost::beast::get_lowest_layer(s).expires_after(d);
     boost::beast::get_lowest_layer(s).expires_never();
 };
 
-// The exchange proper. `scratch` holds the serialized request. A stream with a deadline of its
-// own is given none after a successful exchange (`exchange_with_deadline` sets it).
+// The exchange proper, without a deadline. `scratch` holds the serialized request.
 template <class Stream>
 asio::awaitable<error_code>
 exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
@@ -126,8 +126,6 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
     if (rec)
         co_return map_read_error(rec);
     res = parser.release();
-    if constexpr (has_native_deadline<Stream>)
-        boost::beast::get_lowest_layer(stream).expires_never();
     co_return error_code{};
 }
 
@@ -168,12 +166,16 @@ exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const 
                        response& res, const exchange_limits& limits, exchange_progress& progress,
                        std::string& scratch) {
     if constexpr (has_native_deadline<Stream>) {
-        boost::beast::get_lowest_layer(stream).expires_after(limits.timeout);
-        return exchange(stream, buffer, req, res, limits, progress, scratch);
+        auto& lowest = boost::beast::get_lowest_layer(stream);
+        lowest.expires_after(limits.timeout);
+        auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch);
+        if (!ec)
+            lowest.expires_never(); // a connection kept for reuse must not time out while idle
+        co_return ec;
     } else {
-        return with_deadline(exchange(stream, buffer, req, res, limits, progress, scratch),
-                             limits.timeout,
-                             [&stream] { stream_traits<Stream>::close(stream); });
+        co_return co_await with_deadline(
+            exchange(stream, buffer, req, res, limits, progress, scratch), limits.timeout,
+            [&stream] { stream_traits<Stream>::close(stream); });
     }
 }
 

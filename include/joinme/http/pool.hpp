@@ -11,6 +11,7 @@
 #include <joinme/http/retry.hpp>
 #include <joinme/with_diagnostics.hpp>
 
+#include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -116,9 +117,12 @@ public:
     }
 
     /// Closes every idle connection at once (no TLS close_notify) and fails waiting requests.
-    /// Requests in flight finish; their connections are closed afterwards.
+    /// Requests in flight finish, within their deadlines; their connections are closed
+    /// afterwards.
     void close() override {
         st_->closed = true;
+        if (st_->in_flight.empty())
+            stop_watchdog(*st_);
         for (auto& h : st_->hosts) {
             for (auto& c : h->idle)
                 traits::close(c->stream);
@@ -162,6 +166,11 @@ private:
         std::string scratch; // the serialized request, reused
         std::size_t requests = 0;
         std::chrono::steady_clock::time_point idle_since{};
+        // While an exchange runs under the watchdog: its deadline, its place in the pool's
+        // `in_flight`, and whether the watchdog closed it.
+        std::chrono::steady_clock::time_point deadline{};
+        std::size_t in_flight_index = 0;
+        bool expired = false;
     };
     using connection_ptr = std::unique_ptr<connection>;
 
@@ -237,7 +246,8 @@ private:
             : ex(std::move(e))
             , ctx(std::move(c))
             , opts(std::move(o))
-            , rng(std::random_device{}()) {}
+            , rng(std::random_device{}())
+            , watchdog(ex) {}
         executor_type ex;
         context_type ctx;
         pool_options opts;
@@ -245,6 +255,11 @@ private:
         std::minstd_rand rng;
         pool_stats stats;
         bool closed = false;
+        boost::asio::steady_timer watchdog;
+        bool watchdog_running = false;
+        bool idle_check_posted = false;
+        std::size_t exchanges_started = 0;
+        std::vector<connection*> in_flight; // exchanges under the watchdog
 
         host& host_for(const origin& o) {
             for (auto& h : hosts)
@@ -295,6 +310,94 @@ private:
         }
         c->idle_since = steady::now();
         h.idle.push_back(std::move(c));
+    }
+
+    // The deadline watchdog. Over streams that honour per-operation cancellation (TCP, TLS),
+    // an exchange writes its deadline into its connection and puts the connection in
+    // `in_flight`; one timer per pool wakes every `deadline_resolution` while anything is in
+    // flight and closes the connections past their deadline, whose exchanges then fail with
+    // errc::timeout. A timer per exchange (Beast's `expires_after`) would be armed and
+    // cancelled around every read and write, with a system call each time.
+    class watched {
+    public:
+        watched(const std::shared_ptr<state>& st, connection& c, steady::time_point deadline)
+            : st_(st), c_(c) {
+            c.deadline = deadline;
+            c.expired = false;
+            c.in_flight_index = st->in_flight.size();
+            st->in_flight.push_back(&c);
+            ++st->exchanges_started;
+            if (!st->watchdog_running) {
+                st->watchdog_running = true;
+                ++st->stats.watchdog_starts;
+                tick_later(st);
+            }
+        }
+        watched(const watched&) = delete;
+        watched& operator=(const watched&) = delete;
+        ~watched() {
+            auto& list = st_->in_flight;
+            list[c_.in_flight_index] = list.back();
+            list[c_.in_flight_index]->in_flight_index = c_.in_flight_index;
+            list.pop_back();
+            if (list.empty() && !st_->idle_check_posted) {
+                st_->idle_check_posted = true;
+                post_idle_check(st_, st_->exchanges_started, 0);
+            }
+        }
+
+    private:
+        const std::shared_ptr<state>& st_;
+        connection& c_;
+    };
+
+    static void tick_later(std::shared_ptr<state> st) {
+        auto& timer = st->watchdog;
+        timer.expires_after(st->opts.deadline_resolution);
+        timer.async_wait([st = std::move(st)](error_code ec) mutable { tick(std::move(st), ec); });
+    }
+
+    static void tick(std::shared_ptr<state> st, error_code ec) {
+        if (ec) // stopped
+            return;
+        if (st->in_flight.empty()) {
+            st->watchdog_running = false;
+            return;
+        }
+        auto now = steady::now();
+        for (connection* c : st->in_flight) {
+            if (!c->expired && c->deadline <= now) {
+                c->expired = true;
+                traits::close(c->stream);
+            }
+        }
+        tick_later(std::move(st));
+    }
+
+    static void stop_watchdog(state& st) {
+        if (st.watchdog_running) {
+            st.watchdog_running = false;
+            st.watchdog.cancel();
+        }
+    }
+
+    // When the last exchange in flight ends, the watchdog is stopped if no other one starts
+    // within two turns of the event loop: then `io_context::run()` returns as soon as the
+    // work is done, while a caller that sends one request after another (its next request
+    // starts after a turn or two) keeps the watchdog running instead of restarting it for
+    // every request.
+    static void post_idle_check(std::shared_ptr<state> st, std::size_t started, int turn) {
+        auto& ex = st->ex; // the state outlives the move below: the handler owns it
+        boost::asio::post(ex, [st = std::move(st), started, turn]() mutable {
+            if (!st->in_flight.empty() || st->exchanges_started != started) {
+                st->idle_check_posted = false;
+            } else if (turn == 0) {
+                post_idle_check(std::move(st), started, 1);
+            } else {
+                st->idle_check_posted = false;
+                stop_watchdog(*st);
+            }
+        });
     }
 
     static awaitable<error_code> connect_one(state& st, connection& c, const origin& o) {
@@ -373,9 +476,19 @@ private:
                 ++st->stats.requests_sent;
                 if (a.reused)
                     ++st->stats.reused;
-                ec = co_await detail::exchange_with_deadline(a.conn->stream, a.conn->buffer, req,
-                                                             res, st->opts.limits, progress,
-                                                             a.conn->scratch);
+                auto& c = *a.conn;
+                if constexpr (detail::has_native_deadline<Stream>) {
+                    watched w(st, c,
+                              (a.reused ? start : steady::now()) + st->opts.limits.timeout);
+                    ec = co_await detail::exchange(c.stream, c.buffer, req, res, st->opts.limits,
+                                                   progress, c.scratch);
+                    if (ec && c.expired)
+                        ec = errc::timeout;
+                } else {
+                    ec = co_await detail::exchange_with_deadline(c.stream, c.buffer, req, res,
+                                                                 st->opts.limits, progress,
+                                                                 c.scratch);
+                }
             }
             if (st->opts.on_request) {
                 auto target = req.target();
@@ -391,7 +504,8 @@ private:
             if (!ec) {
                 ++a.conn->requests;
                 auto limit = st->opts.max_requests_per_connection;
-                if (res.keep_alive() && (limit == 0 || a.conn->requests < limit))
+                if (res.keep_alive() && !a.conn->expired &&
+                    (limit == 0 || a.conn->requests < limit))
                     release(*st, h, a.conn.take());
                 else
                     a.conn.reset();

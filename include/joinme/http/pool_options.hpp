@@ -85,6 +85,11 @@ struct pool_options {
     std::chrono::milliseconds connect_timeout{10'000};
     /// Deadline and size limits of each request/response exchange.
     exchange_limits limits;
+    /// How often the pool checks the deadlines of the exchanges in flight: one that passes its
+    /// deadline fails with `errc::timeout` between 0 and this much later. Over TCP and TLS one
+    /// timer per pool (the watchdog) keeps every deadline, where a timer per read and per write
+    /// would cost system calls on every request. It runs only while requests are in flight.
+    std::chrono::milliseconds deadline_resolution{100};
     /// Retries of 429 / 503 / over-QPS answers.
     retry_policy retry;
     /// Sent as `User-Agent` unless the request has one.
@@ -105,6 +110,9 @@ struct pool_stats {
     std::size_t stale_discarded = 0;    ///< Idle connections found closed by the server.
     std::size_t replayed_on_fresh = 0;  ///< Requests re-sent after a stale connection failed.
     std::size_t rate_limit_retries = 0; ///< Retries after 429 / 503 / over-QPS.
+    /// Times the deadline watchdog started. It stops when nothing is left in flight, so this
+    /// counts bursts of activity, not requests.
+    std::size_t watchdog_starts = 0;
 };
 
 } // namespace joinme::http
