@@ -12,8 +12,11 @@
 //
 // Scenarios: sequential (one kept-alive connection), concurrent (--concurrency calls in
 // flight over --connections connections), cold (connect + handshake + one call, each time
-// anew), refresh_storm (against the sandbox: every call starts with an expired token; joinme
-// refreshes it once; the baseline is the least work possible: one refresh, then the calls).
+// anew), startup (process start to the first answer: the TLS context made, one connection, one
+// call; Beast trusts only --cafile, joinme the system's CAs as well, as it does by default;
+// benchmarks/run starts the process and reads "answer_at_ns"), refresh_storm (against the
+// sandbox: every call starts with an expired token; joinme refreshes it once; the baseline is
+// the least work possible: one refresh, then the calls).
 #include "common/measure.hpp"
 #include "common/user_fields.hpp"
 
@@ -357,6 +360,8 @@ struct bench_program {
             return concurrent();
         if (o.scenario == "cold")
             return cold();
+        if (o.scenario == "startup")
+            return startup();
         if (o.scenario == "refresh_storm")
             return refresh_storm();
         throw std::runtime_error("unknown scenario " + o.scenario);
@@ -426,12 +431,10 @@ struct bench_program {
         });
     }
 
-    // Each call from nothing: a new client (joinme) or connection (Beast), torn down after.
-    bench::run cold() {
-        asio::io_context ioc(1);
-        std::function<awaitable<bool>()> call;
+    // A call from nothing: a new client (joinme) or connection (Beast), torn down after.
+    std::function<awaitable<bool>()> cold_call() {
         if (is_beast()) {
-            call = [this]() -> awaitable<bool> {
+            return [this]() -> awaitable<bool> {
                 auto bc = baseline();
                 auto conn = bc.make(co_await asio::this_coro::executor);
                 if (!co_await bc.connect(*conn))
@@ -439,7 +442,7 @@ struct bench_program {
                 co_return co_await bc.get_user(*conn);
             };
         } else {
-            call = [this]() -> awaitable<bool> {
+            return [this]() -> awaitable<bool> {
                 auto client = joinme_side().make(co_await asio::this_coro::executor, o.url, 1);
                 client.set_token(fixed_token(o.token));
                 bool ok = false;
@@ -452,7 +455,26 @@ struct bench_program {
                 co_return ok;
             };
         }
+    }
+
+    bench::run cold() {
+        asio::io_context ioc(1);
+        auto call = cold_call();
         return measure(ioc, call, 1);
+    }
+
+    // One call, measured from the start of the process (CPU and allocations included).
+    bench::run startup() {
+        bench::run run;
+        run.start_at_process_start();
+        asio::io_context ioc(1);
+        auto call = cold_call();
+        run_to_end(ioc, drive(call, 1, 1, &run));
+        run.finish(1);
+        auto at = std::chrono::duration_cast<std::chrono::nanoseconds>(
+            clock_type::now().time_since_epoch());
+        run.extra = ",\"answer_at_ns\":" + std::to_string(at.count());
+        return run;
     }
 
     // 10,000 calls at once with an expired token, against the sandbox.
@@ -599,7 +621,12 @@ int main(int argc, char** argv) {
     if (json && !scenario_given)
         o.scenario.clear();
 
-    auto ssl = joinme::make_client_tls_context();
+    // At startup Beast trusts only the test CA; joinme trusts the system's CAs as well, which is
+    // its default and what the startup scenario compares.
+    bool beast_startup =
+        o.scenario == "startup" && (o.client == "beast" || o.client == "beast-min");
+    auto ssl = beast_startup ? asio::ssl::context(asio::ssl::context::tls_client)
+                             : joinme::make_client_tls_context();
     if (!o.cafile.empty())
         ssl.load_verify_file(o.cafile);
     try {

@@ -6,7 +6,7 @@
 //
 // Command line (every client, C++ or Python, takes the same):
 //   --client NAME        which client of the program to run (the program may hold several)
-//   --scenario S         sequential | concurrent | cold | refresh_storm
+//   --scenario S         sequential | concurrent | cold | startup | refresh_storm
 //   --url BASE           e.g. https://127.0.0.1:8443 (API paths are appended to it)
 //   --token-url URL      token endpoint (refresh_storm only)
 //   --token T            bearer access token (refresh_storm: the refresh token)
@@ -124,6 +124,13 @@ public:
         cpu_ = cpu_seconds();
         allocs_ = allocations();
         wall_ = clock::now();
+    }
+    // For a run that counts everything the process did before (CPU time and allocations since
+    // the process started; wall time from here).
+    void start_at_process_start() {
+        start();
+        cpu_ = 0;
+        allocs_ = 0;
     }
     void record(clock::duration d) { latencies_.push_back(d); }
     void error() { ++errors_; }

@@ -32,6 +32,11 @@ namespace joinme::http {
 /// request that got no byte of response on a reused connection is sent once more on a fresh
 /// connection when it is idempotent or was never completely written.
 ///
+/// Deadlines: each exchange must end within `limits.timeout`, each connect within
+/// `connect_timeout`. Over TCP and TLS one timer per pool checks the exchanges in flight every
+/// `deadline_resolution` (a deadline fires up to that much late) and stops when none is left,
+/// so it does not keep `io_context::run()` from returning.
+///
 /// Thread safety: one pool is not thread-safe. Use it from one thread, or give it a strand
 /// as its executor.
 ///
