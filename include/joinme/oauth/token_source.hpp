@@ -340,6 +340,15 @@ public:
         return run_get(st_, diag, std::move(rejected));
     }
 
+    /// What a client needs before a call, for a coroutine on the source's executor: the
+    /// access token only (`async_get_token`, or `async_force_refresh` when `rejected` is not
+    /// null), written to `access`. `diag` is cleared, and says why on failure. Callers waiting
+    /// for a refresh share its result instead of each holding a copy of the token.
+    boost::asio::awaitable<error_code> co_access_token(const joinme::secret* rejected,
+                                                       diagnostics& diag, joinme::secret& access) {
+        return run_access(st_, rejected, diag, access);
+    }
+
 private:
     template <class T>
     using awaitable = boost::asio::awaitable<T>;
@@ -371,7 +380,7 @@ private:
         state& st;
         boost::asio::steady_timer timer;
         bool woken = false;
-        outcome out;
+        std::shared_ptr<const outcome> out; // shared by every waiter of a flight
     };
 
     struct state {
@@ -403,12 +412,32 @@ private:
                 co_return error_code{};
             }
             auto flight = co_await join(st);
-            if (flight.ec)
-                diag = std::move(flight.diag);
+            if (flight->ec)
+                diag = flight->diag;
             else
-                out = std::move(flight.value);
-            co_return flight.ec;
+                out = flight->value;
+            co_return flight->ec;
         };
+    }
+
+    static awaitable<error_code> run_access(std::shared_ptr<state> st,
+                                            const joinme::secret* rejected, diagnostics& diag,
+                                            joinme::secret& access) {
+        using serve = detail::token_state::serve;
+        diag.clear();
+        auto how = st->tokens.ask(rejected ? std::optional(*rejected) : std::nullopt);
+        if (how == serve::now_and_refresh)
+            take_off(st);
+        if (how != serve::wait) {
+            access = st->tokens.current->access_token;
+            co_return error_code{};
+        }
+        auto flight = co_await join(st);
+        if (flight->ec)
+            diag = flight->diag;
+        else
+            access = flight->value.access_token;
+        co_return flight->ec;
     }
 
     static joinme::detail::op_awaitable<oauth::token>
@@ -419,9 +448,9 @@ private:
     }
 
     // Waits for the flight (starting it if none), or for the caller's cancellation.
-    static awaitable<outcome> join(std::shared_ptr<state> st) {
-        if (!st->pool)
-            co_return outcome::aborted(); // started just before the source was destroyed
+    static awaitable<std::shared_ptr<const outcome>> join(std::shared_ptr<state> st) {
+        if (!st->pool) // started just before the source was destroyed
+            co_return std::make_shared<const outcome>(outcome::aborted());
         waiter w(*st);
         take_off(st);
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
@@ -431,7 +460,8 @@ private:
         if (!w.woken) {
             // Cancelled by this caller: leave (`w` leaves the list); the flight goes on for the
             // others.
-            co_return outcome::failure(boost::asio::error::operation_aborted, "");
+            co_return std::make_shared<const outcome>(
+                outcome::failure(boost::asio::error::operation_aborted, ""));
         }
         co_return std::move(w.out);
     }
@@ -518,8 +548,9 @@ private:
     static void wake(state& st, const outcome& out) {
         auto waiters = std::move(st.waiters);
         st.waiters.clear();
+        auto shared = std::make_shared<const outcome>(out);
         for (waiter* w : waiters) {
-            w->out = out;
+            w->out = shared;
             w->woken = true;
             w->timer.cancel();
         }

@@ -62,9 +62,6 @@ public:
     bool owns_pool;
 
 private:
-    JOINME_DECL boost::asio::awaitable<error_code>
-    fetch_token(const joinme::secret* rejected, diagnostics& diag, joinme::secret& access);
-
     // `base_error_`, with its message in `diag`, when api_base_url is unusable.
     JOINME_DECL error_code check_base(diagnostics& diag) const;
 

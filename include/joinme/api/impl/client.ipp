@@ -86,18 +86,6 @@ inline http::request make_request(const api_call& call, std::string_view base_pa
 // The access token to send: the current one, or the result of a (shared) refresh. With
 // `rejected`, one other than that token. Kept out of `send` so that the frame of every call
 // does not carry what only a refresh needs.
-JOINME_DECL awaitable<error_code> client_impl::fetch_token(const joinme::secret* rejected,
-                                                           diagnostics& diag,
-                                                           joinme::secret& access) {
-    std::optional<joinme::secret> other;
-    if (rejected)
-        other = *rejected;
-    auto [ec, t] = co_await source.co_get(&diag, std::move(other));
-    if (!ec)
-        access = std::move(t.access_token);
-    co_return ec;
-}
-
 JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagnostics& diag,
                                                     void* out) {
     if (auto ec = check_base(diag))
@@ -106,7 +94,7 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
     joinme::secret access;
     if (auto* current = source.usable_token()) {
         access = current->access_token;
-    } else if (auto ec = co_await fetch_token(nullptr, diag, access)) {
+    } else if (auto ec = co_await source.co_access_token(nullptr, diag, access)) {
         co_return ec;
     }
 
@@ -127,7 +115,7 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
             // one replay. A second rejection is reported as is.
             // (The refresh clears `diag` of the rejection as it starts.)
             auto rejected = std::move(access);
-            if (auto fec = co_await fetch_token(&rejected, diag, access))
+            if (auto fec = co_await source.co_access_token(&rejected, diag, access))
                 co_return fec;
             ++stats.replays;
             continue;
