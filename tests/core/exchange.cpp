@@ -121,6 +121,32 @@ TEST_CASE("exchange: chunked body decoded") {
     CHECK(r.res.body() == "{\"a\": 1}");
 }
 
+// RFC 9110 §15.2: a client skips interim responses. Returned as the answer, the real answer
+// would stay buffered on the connection and become the next call's.
+TEST_CASE("exchange: interim 1xx responses before the answer are skipped") {
+    const std::string interim = "HTTP/1.1 100 Continue\r\n\r\n"
+                                "HTTP/1.1 103 Early Hints\r\nLink: </a.css>; rel=preload\r\n\r\n";
+    asio::io_context ioc;
+    answered_pair p(ioc, interim + chunked_response);
+    auto r = run_exchange(ioc, p.client);
+    REQUIRE_MESSAGE(!r.ec, r.ec.message());
+    CHECK(r.res.result_int() == 200);
+    CHECK(r.res.body() == "{\"a\": 1}");
+
+    SUBCASE("a 101 that was not asked for is an error") {
+        answered_pair q(ioc, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: x\r\n\r\n" +
+                                 chunked_response);
+        CHECK(run_exchange(ioc, q.client).ec == errc::malformed_response);
+    }
+    SUBCASE("endless interim responses hit the header limit") {
+        std::string flood;
+        for (int i = 0; i < 2000; ++i)
+            flood += "HTTP/1.1 100 Continue\r\n\r\n";
+        answered_pair q(ioc, flood + chunked_response);
+        CHECK(run_exchange(ioc, q.client).ec == errc::header_too_large);
+    }
+}
+
 TEST_CASE("exchange: a failure injected at every read and write step is reported") {
     int failures = 0;
     for (std::size_t n = 0; n < 100; ++n) {
@@ -436,6 +462,36 @@ TEST_CASE("pool: shared by many requests on a strand of a two-thread io_context"
     other.join();
     CHECK(ok == 200);
     CHECK(peak <= 4);
+}
+
+// Each call gets the answer to its own request, whatever else the server sends around it.
+TEST_CASE("pool: interim responses and unsolicited bytes never become another call's answer") {
+    for (bool extra : {false, true}) {
+        CAPTURE(extra);
+        asio::io_context ioc;
+        memory_server srv(ioc);
+        srv.behaviour->prefix = "HTTP/1.1 100 Continue\r\n\r\n";
+        if (extra) // a second answer nobody asked for, right behind the real one
+            srv.behaviour->suffix = "HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nWRONG";
+        srv.behaviour->handler = [](const request& req) {
+            response res(bhttp::status::ok, 11);
+            res.body() = std::string(req.target());
+            return res;
+        };
+        memory_pool pool(ioc.get_executor(), srv.connector());
+        int own = 0;
+        run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+            for (int i = 0; i < 5; ++i) {
+                auto target = "/v1/meetings/" + std::to_string(i);
+                auto [ec, res] = co_await pool.async_request(api, get(target),
+                                                             asio::as_tuple(asio::use_awaitable));
+                own += !ec && res.result_int() == 200 && res.body() == target;
+            }
+        });
+        CHECK(own == 5);
+        // A connection with bytes left after its answer is closed, never reused.
+        CHECK(srv.counters->connections == (extra ? 5u : 1u));
+    }
 }
 
 TEST_CASE("pool: a Connection: close answer retires the connection") {

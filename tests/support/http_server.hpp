@@ -34,6 +34,9 @@ struct server_behaviour {
     bool never_answer = false;
     // Never answer requests for this target (when not empty); answer the others.
     std::string never_answer_target;
+    // Raw bytes sent before each answer (interim responses) and after it (unsolicited bytes).
+    std::string prefix;
+    std::string suffix;
 };
 
 struct server_counters {
@@ -61,6 +64,8 @@ inline auto scripted_handler(std::shared_ptr<server_behaviour> b,
         reply.res.version(11);
         reply.res.prepare_payload();
         reply.close = b->close_after_response;
+        reply.prefix = b->prefix;
+        reply.suffix = b->suffix;
         return reply;
     };
 }

@@ -57,6 +57,10 @@ struct server_reply {
     bool withhold = false;
     /// Close the connection after the answer without announcing it (no `Connection: close`).
     bool close = false;
+    /// Raw bytes written just before the answer (interim 1xx responses, say) and just after it
+    /// (an unsolicited second response, say): faults for the client to survive.
+    std::string prefix{};
+    std::string suffix{};
     /// Called once the answer was written (whatever the outcome) or withheld.
     std::function<void()> after{};
 };
@@ -245,7 +249,7 @@ boost::asio::awaitable<void> serve_connection(Stream& stream, server_connections
             continue;
         }
         std::ostringstream os;
-        os << reply.res;
+        os << reply.prefix << reply.res << reply.suffix;
         std::string wire = std::move(os).str();
         const bool cut = reply.cut_after && *reply.cut_after < wire.size();
         if (cut)

@@ -114,19 +114,33 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
         co_return map_read_error(wec);
     progress.request_written = true;
 
-    boost::beast::http::response_parser<boost::beast::http::string_body> parser;
-    parser.header_limit(static_cast<std::uint32_t>(limits.header_limit));
-    parser.body_limit(limits.body_limit);
-    if (req.method() == boost::beast::http::verb::head)
-        parser.skip(true);
-    auto before = buffer.size();
-    auto [rec, read] = co_await boost::beast::http::async_read(stream, buffer, parser,
-                                                               asio::as_tuple(asio::use_awaitable));
-    progress.response_started = parser.got_some() || read > 0 || buffer.size() > before;
-    if (rec)
-        co_return map_read_error(rec);
-    res = parser.release();
-    co_return error_code{};
+    // Interim (1xx) responses come before the answer and are skipped (RFC 9110 §15.2): a few,
+    // within the header limit altogether. A 101 was not asked for: the connection would no
+    // longer speak HTTP.
+    std::size_t interim_bytes = 0;
+    for (;;) {
+        boost::beast::http::response_parser<boost::beast::http::string_body> parser;
+        parser.header_limit(static_cast<std::uint32_t>(limits.header_limit - interim_bytes));
+        parser.body_limit(limits.body_limit);
+        if (req.method() == boost::beast::http::verb::head)
+            parser.skip(true);
+        auto before = buffer.size();
+        auto [rec, read] = co_await boost::beast::http::async_read(
+            stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        progress.response_started |= parser.got_some() || read > 0 || buffer.size() > before;
+        if (rec)
+            co_return map_read_error(rec);
+        auto status = parser.get().result_int();
+        if (status == 101)
+            co_return errc::malformed_response;
+        if (status < 100 || status >= 200) {
+            res = parser.release();
+            co_return error_code{};
+        }
+        interim_bytes += read;
+        if (interim_bytes >= limits.header_limit)
+            co_return errc::header_too_large;
+    }
 }
 
 // Runs `op` with a deadline. Not every stream honours per-operation cancellation (Beast's

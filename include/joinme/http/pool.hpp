@@ -509,7 +509,9 @@ private:
             if (!ec) {
                 ++a.conn->requests;
                 auto limit = st->opts.max_requests_per_connection;
-                if (res.keep_alive() && !a.conn->expired &&
+                // Bytes after a complete answer were never asked for: the connection would hand
+                // them to the next call as its answer.
+                if (res.keep_alive() && !a.conn->expired && a.conn->buffer.size() == 0 &&
                     (limit == 0 || a.conn->requests < limit))
                     release(*st, h, a.conn.take());
                 else
