@@ -200,6 +200,12 @@ TEST_CASE("Retry-After: seconds, HTTP dates, garbage") {
     CHECK(parse_retry_after(" 120 ", now) == seconds{120});
     CHECK(parse_retry_after("99999999999", now) == seconds{24 * 3600});
     CHECK(parse_retry_after("Sat, 28 Nov 2026 12:00:30 GMT", now) == seconds{30});
+    // One rule for both forms: any wait longer than a day is a day, a number too large for
+    // any integer type and a date decades ahead included.
+    CHECK(parse_retry_after("99999999999999999999999", now) == joinme::http::max_retry_after);
+    CHECK(parse_retry_after("Fri, 01 Jan 2100 00:00:00 GMT", now) == seconds{24 * 3600});
+    CHECK(parse_retry_after("86400", now) == seconds{86400});
+    CHECK_FALSE(parse_retry_after("99999999999999999999999x", now));
     CHECK(parse_retry_after("Sat, 28 Nov 2026 11:00:00 GMT", now) == seconds{0});
     CHECK_FALSE(parse_retry_after("", now));
     CHECK_FALSE(parse_retry_after("-1", now));

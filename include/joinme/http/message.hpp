@@ -11,6 +11,7 @@
 #include <boost/beast/http/message.hpp>
 #include <boost/beast/http/string_body.hpp>
 
+#include <algorithm>
 #include <charconv>
 #include <chrono>
 #include <optional>
@@ -40,8 +41,12 @@ inline bool is_idempotent(beast_http::verb v) noexcept {
     }
 }
 
+/// The longest wait `parse_retry_after` reports: a day, however the server wrote a longer one.
+inline constexpr std::chrono::seconds max_retry_after{24 * 3600};
+
 /// Parses `Retry-After`: delay-seconds, or an HTTP date taken relative to `now` (a date in the
-/// past gives zero). Nothing for an unparseable value.
+/// past gives zero). One rule for both forms: a longer wait, a number too large for any type
+/// included, is `max_retry_after`. Nothing for an unparseable value.
 inline std::optional<std::chrono::seconds>
 parse_retry_after(std::string_view value, std::chrono::system_clock::time_point now) {
     while (!value.empty() && (value.front() == ' ' || value.front() == '\t'))
@@ -50,20 +55,23 @@ parse_retry_after(std::string_view value, std::chrono::system_clock::time_point 
         value.remove_suffix(1);
     if (value.empty())
         return std::nullopt;
+    std::chrono::seconds wait;
     if (value.front() >= '0' && value.front() <= '9') {
         unsigned long long s = 0;
         auto [p, e] = std::from_chars(value.data(), value.data() + value.size(), s);
-        if (e != std::errc{} || p != value.data() + value.size())
+        if (p != value.data() + value.size())
             return std::nullopt;
-        // Cap absurd values rather than overflowing the duration.
-        constexpr unsigned long long day = 24 * 3600;
-        return std::chrono::seconds(static_cast<long long>(s > day ? day : s));
+        if (e == std::errc::result_out_of_range ||
+            s > static_cast<unsigned long long>(max_retry_after.count()))
+            return max_retry_after;
+        wait = std::chrono::seconds(static_cast<long long>(s));
+    } else {
+        auto when = detail::parse_http_date(value);
+        if (!when)
+            return std::nullopt;
+        wait = std::chrono::ceil<std::chrono::seconds>(*when - now);
     }
-    auto when = detail::parse_http_date(value);
-    if (!when)
-        return std::nullopt;
-    auto d = std::chrono::ceil<std::chrono::seconds>(*when - now);
-    return d.count() > 0 ? d : std::chrono::seconds{0};
+    return std::clamp(wait, std::chrono::seconds{0}, max_retry_after);
 }
 
 /// join.me's gateway (Mashery) answers 403 with this code when a key exceeds its rate.
