@@ -197,7 +197,8 @@ struct beast_client {
         } else {
             auto req = request();
             tcp_layer.expires_after(std::chrono::seconds(30));
-            std::tie(wec, std::ignore) = co_await bhttp::async_write(c.stream, req, tuple_awaitable);
+            std::tie(wec, std::ignore) =
+                co_await bhttp::async_write(c.stream, req, tuple_awaitable);
         }
         if (wec)
             co_return false;
@@ -348,9 +349,7 @@ struct bench_program {
     asio::ssl::context* ssl;
 
     bool is_beast() const { return o.client == "beast" || o.client == "beast-min"; }
-    beast_client<Stream> baseline() const {
-        return {where, ssl, o.token, o.client == "beast-min"};
-    }
+    beast_client<Stream> baseline() const { return {where, ssl, o.token, o.client == "beast-min"}; }
     joinme_setup<Stream> joinme_side() const { return {where, ssl}; }
 
     bench::run run_client() {

@@ -51,8 +51,8 @@ inline auto scripted_handler(std::shared_ptr<server_behaviour> b,
         joinme::detail::server_reply reply;
         ++counters->requests;
         // The connection stays open and silent.
-        reply.withhold = b->never_answer ||
-                         (!b->never_answer_target.empty() && req.target() == b->never_answer_target);
+        reply.withhold = b->never_answer || (!b->never_answer_target.empty() &&
+                                             req.target() == b->never_answer_target);
         if (reply.withhold)
             return reply;
         if (b->handler) {

@@ -106,7 +106,6 @@ fill_diagnostics(const response& res, diagnostics& d,
     d.retry_after = ra == res.end() ? std::nullopt : parse_retry_after(ra->value(), now);
 }
 
-
 } // namespace joinme::http
 
 #endif

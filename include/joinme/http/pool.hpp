@@ -326,7 +326,8 @@ private:
     class watched {
     public:
         watched(const std::shared_ptr<state>& st, connection& c, steady::time_point deadline)
-            : st_(st), c_(c) {
+            : st_(st)
+            , c_(c) {
             c.deadline = deadline;
             c.expired = false;
             c.in_flight_index = st->in_flight.size();
@@ -358,7 +359,7 @@ private:
 
     static void tick_later(std::shared_ptr<state> st) {
         auto& timer = st->watchdog;
-        timer.expires_after(st->opts.deadline_resolution);
+        timer.expires_after(std::max(st->opts.deadline_resolution, std::chrono::milliseconds(1)));
         timer.async_wait([st = std::move(st)](error_code ec) mutable { tick(std::move(st), ec); });
     }
 
@@ -483,16 +484,14 @@ private:
                     ++st->stats.reused;
                 auto& c = *a.conn;
                 if constexpr (detail::has_native_deadline<Stream>) {
-                    watched w(st, c,
-                              (a.reused ? start : steady::now()) + st->opts.limits.timeout);
+                    watched w(st, c, (a.reused ? start : steady::now()) + st->opts.limits.timeout);
                     ec = co_await detail::exchange(c.stream, c.buffer, req, res, st->opts.limits,
                                                    progress, c.scratch);
                     if (ec && c.expired)
                         ec = errc::timeout;
                 } else {
-                    ec = co_await detail::exchange_with_deadline(c.stream, c.buffer, req, res,
-                                                                 st->opts.limits, progress,
-                                                                 c.scratch);
+                    ec = co_await detail::exchange_with_deadline(
+                        c.stream, c.buffer, req, res, st->opts.limits, progress, c.scratch);
                 }
             }
             if (st->opts.on_request) {

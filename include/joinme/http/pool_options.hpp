@@ -89,6 +89,7 @@ struct pool_options {
     /// deadline fails with `errc::timeout` between 0 and this much later. Over TCP and TLS one
     /// timer per pool (the watchdog) keeps every deadline, where a timer per read and per write
     /// would cost system calls on every request. It runs only while requests are in flight.
+    /// Values under 1 ms count as 1 ms.
     std::chrono::milliseconds deadline_resolution{100};
     /// Retries of 429 / 503 / over-QPS answers.
     retry_policy retry;
