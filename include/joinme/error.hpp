@@ -46,6 +46,13 @@ enum class errc {
     reauthorization_required, ///< The token cannot be refreshed; the user must authorize again.
     token_store_failed,       ///< Saving or loading a token in the token store failed.
     pool_exhausted,           ///< No connection could be obtained from the pool.
+    /// The server's certificate does not chain to a trusted authority (unknown or untrusted
+    /// issuer, self-signed, chain too long).
+    certificate_untrusted,
+    certificate_name_mismatch, ///< The server's certificate is for another host name or address.
+    certificate_expired,       ///< The server's certificate has expired.
+    certificate_not_yet_valid, ///< The server's certificate is not valid yet (check the clock).
+    certificate_invalid,       ///< The server's certificate failed verification for another reason.
 };
 
 /// Error codes of RFC 6749 §4.1.2.1, §4.2.2.1, §5.2 and RFC 6750 §3.1, plus join.me's own.
@@ -114,8 +121,17 @@ inline constexpr errc_info errc_table[] = {
      "the token cannot be refreshed; the user must authorize the application again"},
     {"token_store_failed", "the token store failed to save or load a token"},
     {"pool_exhausted", "no connection could be obtained from the pool"},
+    {"certificate_untrusted",
+     "the server's certificate is not issued by a trusted authority; add its CA to the context's "
+     "trust store if it should be trusted"},
+    {"certificate_name_mismatch",
+     "the server's certificate is for another host name or address; check the URL"},
+    {"certificate_expired", "the server's certificate has expired"},
+    {"certificate_not_yet_valid",
+     "the server's certificate is not valid yet; check this machine's clock"},
+    {"certificate_invalid", "the server's certificate failed verification; see diagnostics"},
 };
-static_assert(std::size(errc_table) == static_cast<std::size_t>(errc::pool_exhausted));
+static_assert(std::size(errc_table) == static_cast<std::size_t>(errc::certificate_invalid));
 
 // The names are also the RFC 6749 / RFC 6750 `error` strings.
 inline constexpr errc_info oauth_errc_table[] = {

@@ -76,8 +76,28 @@ inline origin origin_of(boost::urls::url_view url, error_code& ec) {
 /// - `static void close(Stream&) noexcept;` an immediate close without I/O.
 /// - `static bool is_reusable(Stream&) noexcept;` false when an idle connection has been
 ///   closed by the peer (or has unexpected data waiting); return true when unknown.
+///
+/// And, optionally:
+/// - `static std::string describe_connect_failure(Stream&, const error_code&);` called on a
+///   stream whose `async_connect` just failed with that code, before it is closed: what the
+///   stream knows about the failure that the code cannot say (for TLS, why the server's
+///   certificate was rejected, and its subject), or an empty string. The pool puts it in
+///   `diagnostics::client_message`.
 template <class Stream>
 struct stream_traits;
+
+namespace detail {
+
+// `describe_connect_failure` where the traits have it, else nothing.
+template <class Stream>
+std::string describe_connect_failure(Stream& s, const error_code& ec) {
+    if constexpr (requires { stream_traits<Stream>::describe_connect_failure(s, ec); })
+        return stream_traits<Stream>::describe_connect_failure(s, ec);
+    else
+        return {};
+}
+
+} // namespace detail
 
 /// A stream joinme can run its operations over: Beast's async stream requirements plus a
 /// `stream_traits` specialization.

@@ -672,6 +672,37 @@ TEST_CASE("api client: a warm-up opens the API's connections before the first ca
     CHECK(client.pool().stats().connections_opened == 2); // the login and the call reused them
 }
 
+TEST_CASE("api client: a server certificate the client does not trust: certificate_untrusted, "
+          "and why") {
+    env<tls_stream> e;
+    // Trusts no CA at all: the sandbox's self-signed certificate is rejected.
+    auto nothing = joinme::make_client_tls_context(joinme::trust_store::none);
+    api::basic_client<tls_stream> client(e.ioc.get_executor(), joinme::tls_context(nothing),
+                                         e.config());
+    auto get_user = [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); };
+    outcome<none> r;
+    SUBCASE("an API call") {
+        client.set_token(oauth::make_token("A1", "R1", 3600s, {}, *e.now));
+        auto got = attempt<api::user>(e, get_user);
+        r = {got.ec, got.diag, {}};
+    }
+    SUBCASE("the refresh of an expired token, before the call") {
+        client.set_token(oauth::make_token("A1", "R1", 0s, {}, *e.now));
+        auto got = attempt<api::user>(e, get_user);
+        r = {got.ec, got.diag, {}};
+    }
+    SUBCASE("a warm-up") {
+        r = attempt<none>(
+            e, [&](diagnostics& d, auto t) { return client.async_warm_up(2, d, std::move(t)); });
+    }
+    CHECK(r.ec == errc::certificate_untrusted);
+    INFO(r.diag);
+    CHECK(r.diag.client_message.find(X509_verify_cert_error_string(
+              X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)) != std::string::npos);
+    CHECK(r.diag.client_message.find("subject \"CN=localhost\"") != std::string::npos);
+    CHECK(e.requests(endpoint::get_user) == 0);
+}
+
 TEST_CASE("api client: expire access token, locally or until the API rejects it") {
     env<memory_stream> e;
     api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, e.config());

@@ -24,7 +24,7 @@ TEST_CASE("errc codes have their own category and actionable messages") {
     CHECK(std::string(ec.category().name()) == "joinme");
     CHECK(ec.message().find("timed out") != std::string::npos);
     CHECK(ec != oauth_errc::invalid_grant);
-    for (int i = 1; i <= static_cast<int>(errc::pool_exhausted); ++i)
+    for (int i = 1; i <= static_cast<int>(errc::certificate_invalid); ++i)
         CHECK(joinme::make_error_code(static_cast<errc>(i)).message() != "unknown joinme error");
     CHECK(joinme::make_error_code(static_cast<errc>(999)).message() == "unknown joinme error");
 }
@@ -45,12 +45,13 @@ TEST_CASE("error enumerators have short names for logs; oauth_errc names are the
     CHECK(joinme::to_string(errc::timeout) == "timeout");
     CHECK(joinme::to_string(errc::reauthorization_required) == "reauthorization_required");
     CHECK(joinme::to_string(errc::pool_exhausted) == "pool_exhausted");
+    CHECK(joinme::to_string(errc::certificate_name_mismatch) == "certificate_name_mismatch");
     CHECK(joinme::to_string(static_cast<errc>(0)).empty());
     CHECK(joinme::to_string(static_cast<errc>(999)).empty());
     std::set<std::string_view> names;
-    for (int i = 1; i <= static_cast<int>(errc::pool_exhausted); ++i)
+    for (int i = 1; i <= static_cast<int>(errc::certificate_invalid); ++i)
         names.insert(joinme::to_string(static_cast<errc>(i)));
-    CHECK(names.size() == static_cast<std::size_t>(errc::pool_exhausted));
+    CHECK(names.size() == static_cast<std::size_t>(errc::certificate_invalid));
     CHECK(joinme::to_string(oauth_errc::unknown_error) == "unknown_error");
     for (int i = 2; i <= static_cast<int>(oauth_errc::invalid_authorization_code); ++i) {
         auto e = static_cast<oauth_errc>(i);
@@ -67,6 +68,7 @@ TEST_CASE("is_transient separates retryable failures") {
     CHECK(joinme::is_transient(oauth_errc::temporarily_unavailable));
     CHECK_FALSE(joinme::is_transient(oauth_errc::invalid_grant));
     CHECK_FALSE(joinme::is_transient(errc::state_mismatch));
+    CHECK_FALSE(joinme::is_transient(errc::certificate_untrusted));
 }
 
 TEST_CASE("diagnostics print what the server said and truncate bodies") {

@@ -363,6 +363,39 @@ TEST_CASE("completion tokens: callback, deferred; transport failures leave statu
     }
 }
 
+TEST_CASE("a token endpoint whose certificate is not trusted: certificate_untrusted, and why") {
+    sandbox_env env;
+    auto code = env.code();
+    // A pool that trusts no CA at all: the sandbox's self-signed certificate is rejected.
+    auto nothing = joinme::make_client_tls_context(joinme::trust_store::none);
+    tls_pool untrusting(env.ioc.get_executor(), joinme::tls_context(nothing));
+    oauth::token current;
+    current.access_token = secret("A1");
+    current.refresh_token = secret("R1");
+    diagnostics diag;
+    error_code ec;
+    SUBCASE("exchange") {
+        std::tie(ec, std::ignore) =
+            env.run(oauth::async_exchange_code(untrusting, env.cfg, code, secret(), default_scopes,
+                                               diag, asio::as_tuple(asio::use_awaitable)));
+    }
+    SUBCASE("refresh") {
+        std::tie(ec, std::ignore) = env.run(oauth::async_refresh(
+            untrusting, env.cfg, current, diag, asio::as_tuple(asio::use_awaitable)));
+    }
+    SUBCASE("expire access") {
+        std::tie(ec, std::ignore) = env.run(oauth::async_expire_access(
+            untrusting, env.cfg, current.access_token, diag, asio::as_tuple(asio::use_awaitable)));
+    }
+    CHECK(ec == errc::certificate_untrusted);
+    INFO(diag);
+    CHECK(diag.status == 0);
+    CHECK(diag.client_message.find(X509_verify_cert_error_string(
+              X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT)) != std::string::npos);
+    CHECK(diag.client_message.find("subject \"CN=localhost\"") != std::string::npos);
+    CHECK(env.srv.stats().tokens_issued_authorization_code == 0);
+}
+
 TEST_CASE("cancellation reaches the request") {
     scripted_env env;
     env.behaviour->never_answer = true;
@@ -460,8 +493,8 @@ TEST_CASE("browser flow: consent form, loopback listener, code exchange, API cal
     REQUIRE(flow::run_until(b.env.ioc, [&] { return caught.has_value(); }));
     REQUIRE_MESSAGE(!std::get<0>(*caught), std::get<0>(*caught).message());
     // What the authorization step produced goes to the exchange as it is.
-    auto token = b.env.run(oauth::async_exchange_code(
-        *b.env.pool, b.env.cfg, sent, std::get<1>(*caught)));
+    auto token =
+        b.env.run(oauth::async_exchange_code(*b.env.pool, b.env.cfg, sent, std::get<1>(*caught)));
     CHECK(token.refreshable());
     CHECK(b.env.api_accepts(token.access_token));
     // The page the browser saw holds neither the code nor the state.

@@ -59,10 +59,16 @@ public:
     /// the last one is returned when retries run out.
     ///
     /// For a coroutine running on the pool's executor. Errors: those of `async_exchange`,
-    /// connect and TLS errors, `operation_aborted`. Cancellation: that of the awaiting
-    /// coroutine (terminal); the connection in use is closed.
-    virtual boost::asio::awaitable<error_code> co_request(origin target, request req,
-                                                          response& res) = 0;
+    /// connect and TLS errors (`errc::certificate_*` when the server's certificate is
+    /// rejected), `operation_aborted`. Cancellation: that of the awaiting coroutine
+    /// (terminal); the connection in use is closed.
+    ///
+    /// @param diag  when not null and a new connection fails, receives in `client_message`
+    ///              what the stream says about the failure (`stream_traits`'
+    ///              `describe_connect_failure`: for TLS, why the certificate was rejected and
+    ///              its subject). Nothing else is written to it.
+    virtual boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
+                                                          diagnostics* diag = nullptr) = 0;
 
     /// Opens connections to `target`, one after another, until `count` of them (at most
     /// `pool_options::max_connections_per_origin`) are open, and keeps them idle: the connects
@@ -72,10 +78,13 @@ public:
     ///
     /// For a coroutine running on the pool's executor. Errors: connect and TLS errors,
     /// `errc::timeout` (`connect_timeout`), `errc::invalid_url`, `operation_aborted`;
-    /// `operation_not_supported` from a pool that does not override it.
-    virtual boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count) {
+    /// `operation_not_supported` from a pool that does not override it. `diag` as for
+    /// `co_request`.
+    virtual boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count,
+                                                          diagnostics* diag = nullptr) {
         (void)target;
         (void)count;
+        (void)diag;
         co_return boost::asio::error::operation_not_supported;
     }
 

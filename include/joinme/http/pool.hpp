@@ -79,22 +79,33 @@ public:
     /// and the last one is returned when retries run out.
     ///
     /// Completion signature: `void(error_code, response)`.
-    /// Errors: those of `async_exchange`, connect and TLS errors, `operation_aborted`.
+    /// Errors: those of `async_exchange`, connect and TLS errors (`errc::certificate_*` when
+    /// the server's certificate is rejected), `operation_aborted`. With the default token or
+    /// `with_diagnostics`, the exception's diagnostics say why a connection failed (see
+    /// `co_request`).
     /// Cancellation: terminal; the connection in use is closed.
     template <class Token = default_token>
     auto async_request(origin target, request req, Token&& token = {}) {
-        return joinme::detail::async_run<response>(
-            st_->ex, std::forward<Token>(token),
-            [st = st_, target = std::move(target), req = std::move(req)](response& res) mutable {
-                return run_request(std::move(st), std::move(target), std::move(req), res);
+        return joinme::detail::async_op<response>(
+            st_->ex, nullptr, std::forward<Token>(token),
+            [st = st_, target = std::move(target),
+             req = std::move(req)](diagnostics* diag) mutable {
+                auto ex = st->ex;
+                return joinme::detail::run_op<response>(
+                    [st = std::move(st), target = std::move(target),
+                     req = std::move(req)](diagnostics& d, response& res) mutable {
+                        return run_request(std::move(st), std::move(target), std::move(req), res,
+                                           &d);
+                    },
+                    std::move(ex), diag);
             });
     }
 
     /// `async_request` as an awaitable (see `connection_pool::co_request`): the same work,
     /// without a coroutine of its own per request.
-    boost::asio::awaitable<error_code> co_request(origin target, request req,
-                                                  response& res) override {
-        return run_request(st_, std::move(target), std::move(req), res);
+    boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
+                                                  diagnostics* diag = nullptr) override {
+        return run_request(st_, std::move(target), std::move(req), res, diag);
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body.
@@ -102,15 +113,22 @@ public:
     /// `void(error_code)`.
     template <class Token = default_token>
     auto async_warm_up(origin target, std::size_t count, Token&& token = {}) {
-        return joinme::detail::async_run<>(st_->ex, std::forward<Token>(token),
-                                           [st = st_, target = std::move(target), count]() mutable {
-                                               return run_warm_up(std::move(st), std::move(target),
-                                                                  count);
-                                           });
+        return joinme::detail::async_op<>(
+            st_->ex, nullptr, std::forward<Token>(token),
+            [st = st_, target = std::move(target), count](diagnostics* diag) mutable {
+                auto ex = st->ex;
+                return joinme::detail::run_op<>(
+                    [st = std::move(st), target = std::move(target),
+                     count](diagnostics& d) mutable {
+                        return run_warm_up(std::move(st), std::move(target), count, &d);
+                    },
+                    std::move(ex), diag);
+            });
     }
 
-    boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count) override {
-        return run_warm_up(st_, std::move(target), count);
+    boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count,
+                                                  diagnostics* diag = nullptr) override {
+        return run_warm_up(st_, std::move(target), count, diag);
     }
 
     template <class Token = default_token>
@@ -433,8 +451,10 @@ private:
     }
 
     // An idle connection that still looks alive, a new one if the origin has room, or what
-    // the line hands over: a released connection, or room to open one.
-    static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh) {
+    // the line hands over: a released connection, or room to open one. When a new connection
+    // fails, what the stream says about it goes to `diag`, if any.
+    static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh,
+                                       diagnostics* diag) {
         if (st->closed)
             co_return acquired{boost::asio::error::operation_aborted, {}, false};
         if (!fresh) {
@@ -456,8 +476,14 @@ private:
         auto ec =
             co_await detail::with_deadline(connect_one(*st, *c, h.key), st->opts.connect_timeout,
                                            [&c] { traits::close(c->stream); });
-        if (ec)
+        if (ec) {
+            if (diag) {
+                auto why = joinme::detail::describe_connect_failure(c->stream, ec);
+                if (!why.empty())
+                    diag->client_message = std::move(why);
+            }
             co_return acquired{ec, {}, false}; // `c` is discarded
+        }
         ++st->stats.connections_opened;
         co_return acquired{{}, std::move(c), false};
     }
@@ -465,7 +491,7 @@ private:
     // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
     // The response is read into `res`.
     static awaitable<error_code> send_once(std::shared_ptr<state> st, host& h, const request& req,
-                                           unsigned attempt, response& res) {
+                                           unsigned attempt, response& res, diagnostics* diag) {
         for (bool fresh = false;; fresh = true) {
             auto start = steady::now();
             // The common case, a live idle connection, without a coroutine.
@@ -475,7 +501,7 @@ private:
             if (a.conn)
                 a.reused = true;
             else
-                a = co_await acquire(st, h, fresh);
+                a = co_await acquire(st, h, fresh, diag);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -545,12 +571,12 @@ private:
     // The whole request, retries included; the last response is read into `res`, which is
     // left empty on failure.
     static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
-                                             std::size_t count) {
+                                             std::size_t count, diagnostics* diag) {
         if (target.host.empty())
             co_return errc::invalid_url;
         host& h = st->host_for(target);
         while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
-            auto a = co_await acquire(st, h, true);
+            auto a = co_await acquire(st, h, true, diag);
             if (a.ec)
                 co_return a.ec;
             release(*st, h, a.conn.take());
@@ -559,7 +585,7 @@ private:
     }
 
     static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
-                                             response& res) {
+                                             response& res, diagnostics* diag) {
         if (target.host.empty())
             co_return errc::invalid_url;
         if (req.find(beast_http::field::host) == req.end())
@@ -571,7 +597,7 @@ private:
         host& h = st->host_for(target);
         std::chrono::milliseconds waited{0};
         for (unsigned attempt = 1;; ++attempt) {
-            auto ec = co_await send_once(st, h, req, attempt, res);
+            auto ec = co_await send_once(st, h, req, attempt, res, diag);
             if (ec) {
                 res = response{}; // not a retried attempt's answer
                 co_return ec;

@@ -73,10 +73,10 @@ namespace detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
-
 // What one request to an authorization-server endpoint brought back.
 struct endpoint_reply {
     error_code ec;         // the request failed without a response (connect, timeout, ...)
+    std::string failure;   // with `ec`: what the pool said about it (diagnostics::client_message)
     http::response res;    // the response, any status
     time_point received{}; // local time of arrival
     std::optional<std::chrono::sys_seconds> server_date; // the response's `Date`, if valid
@@ -104,8 +104,10 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
 inline token finish_token(const endpoint_reply& r, time_point stamp, const token* previous,
                           const scope_set& requested, error_code& ec, diagnostics& diag) {
     ec = r.ec;
-    if (ec)
+    if (ec) {
+        diag.client_message = r.failure;
         return {};
+    }
     http::fill_diagnostics(r.res, diag, r.received);
     if (previous)
         return parse_refresh_response(r.res.result_int(), r.res.body(), stamp, *previous, ec, diag);
@@ -162,9 +164,9 @@ auto expire_op(http::connection_pool& pool, diagnostics* diag, Token&& token, to
 /// OAuth error (an HTML 502 page: status and a truncated excerpt in `diag`),
 /// `errc::malformed_response`, `errc::missing_parameter`; `operation_aborted` on cancellation.
 template <joinme::detail::completion_token Token = default_token>
-auto async_exchange_code(http::connection_pool& pool, const config& cfg,
-                         const joinme::secret& code, const joinme::secret& code_verifier,
-                         const scope_set& requested, diagnostics& diag, Token&& token = {}) {
+auto async_exchange_code(http::connection_pool& pool, const config& cfg, const joinme::secret& code,
+                         const joinme::secret& code_verifier, const scope_set& requested,
+                         diagnostics& diag, Token&& token = {}) {
     error_code built;
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
     return detail::token_op(pool, &diag, std::forward<Token>(token), std::move(tr), built,
@@ -173,9 +175,9 @@ auto async_exchange_code(http::connection_pool& pool, const config& cfg,
 
 /// As above, with diagnostics of the operation's own.
 template <joinme::detail::completion_token Token = default_token>
-auto async_exchange_code(http::connection_pool& pool, const config& cfg,
-                         const joinme::secret& code, const joinme::secret& code_verifier,
-                         const scope_set& requested, Token&& token = {}) {
+auto async_exchange_code(http::connection_pool& pool, const config& cfg, const joinme::secret& code,
+                         const joinme::secret& code_verifier, const scope_set& requested,
+                         Token&& token = {}) {
     error_code built;
     auto tr = make_code_exchange_request(cfg, code, code_verifier, built);
     return detail::token_op(pool, nullptr, std::forward<Token>(token), std::move(tr), built,

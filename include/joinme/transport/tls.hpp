@@ -9,14 +9,17 @@
 #include <joinme/transport/tcp.hpp>
 
 #include <boost/asio/ssl/context.hpp>
-#include <boost/asio/ssl/host_name_verification.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
 
+#include <openssl/bio.h>
+#include <openssl/ssl.h>
 #include <openssl/x509.h>
+#include <openssl/x509_vfy.h>
 
 #include <cstdlib>
 #include <filesystem>
 #include <memory>
+#include <string>
 #include <system_error>
 
 namespace joinme {
@@ -97,38 +100,125 @@ namespace detail {
 
 using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
 
+// The errc for a failed verification (`X509_V_ERR_*`), so that a caller can tell an
+// untrusted issuer from a name mismatch or an expired certificate.
+inline errc verify_errc(long result) noexcept {
+    switch (result) {
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
+    case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
+    case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+    case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
+    case X509_V_ERR_CERT_UNTRUSTED:
+    case X509_V_ERR_CERT_REJECTED:
+    case X509_V_ERR_CERT_CHAIN_TOO_LONG:
+        return errc::certificate_untrusted;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+    case X509_V_ERR_IP_ADDRESS_MISMATCH:
+        return errc::certificate_name_mismatch;
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+        return errc::certificate_expired;
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+        return errc::certificate_not_yet_valid;
+    default:
+        return errc::certificate_invalid;
+    }
+}
+
+inline bool is_certificate_errc(const error_code& ec) noexcept {
+    return ec.category() == joinme_category() &&
+           ec.value() >= static_cast<int>(errc::certificate_untrusted) &&
+           ec.value() <= static_cast<int>(errc::certificate_invalid);
+}
+
+// `name` in RFC 2253 form ("CN=api.example,O=Example").
+inline std::string x509_name_text(const X509_NAME* name) {
+    std::string out;
+    std::unique_ptr<BIO, decltype(&BIO_free)> bio(BIO_new(BIO_s_mem()), BIO_free);
+    if (name && bio && X509_NAME_print_ex(bio.get(), name, 0, XN_FLAG_RFC2253) >= 0) {
+        char* data = nullptr;
+        long n = BIO_get_mem_data(bio.get(), &data);
+        if (n > 0)
+            out.assign(data, static_cast<std::size_t>(n));
+    }
+    return out;
+}
+
+// Why the handshake on `ssl` failed verification, for diagnostics: OpenSSL's reason and the
+// subject and issuer of the server's certificate (public data, no secret).
+inline std::string describe_verify_failure(SSL* ssl) {
+    long result = SSL_get_verify_result(ssl);
+    std::string out = "TLS certificate verification failed: ";
+    out += X509_verify_cert_error_string(result);
+    // A client does not keep the peer's certificate when verification fails, but keeps the
+    // chain the peer sent, the server's own certificate first.
+    X509* cert = nullptr;
+    if (STACK_OF(X509)* chain = SSL_get_peer_cert_chain(ssl); chain && sk_X509_num(chain) > 0)
+        cert = sk_X509_value(chain, 0);
+    if (cert) {
+        out += "; server certificate subject \"";
+        out += x509_name_text(X509_get_subject_name(cert));
+        out += "\", issuer \"";
+        out += x509_name_text(X509_get_issuer_name(cert));
+        out += '"';
+    }
+    return out;
+}
+
 struct tls_connect_op {
     tls_stream& stream;
     origin target;
     tls_context ctx;
-    bool connected = false;
+    enum { starting, connecting, handshaking } step = starting;
 
     template <class Self>
     void operator()(Self& self, error_code ec = {}) {
-        if (ec)
-            return self.complete(ec);
-        if (!connected) {
-            connected = true;
+        switch (step) {
+        case starting:
+            step = connecting;
             return stream_traits<boost::beast::tcp_stream>::async_connect(
                 boost::beast::get_lowest_layer(stream), target, ctx.tcp, std::move(self));
+        case connecting:
+            if (ec)
+                return self.complete(ec);
+            if (auto sec = prepare(stream.native_handle()))
+                return self.complete(sec);
+            step = handshaking;
+            return stream.async_handshake(boost::asio::ssl::stream_base::client, std::move(self));
+        case handshaking:
+            // OpenSSL records why verification failed; the handshake's own error only says
+            // that it did.
+            if (ec && !ctx.insecure_skip_verify) {
+                long result = SSL_get_verify_result(stream.native_handle());
+                if (result != X509_V_OK)
+                    ec = verify_errc(result);
+            }
+            return self.complete(ec);
         }
-        SSL* ssl = stream.native_handle();
-        // SNI: servers with several certificates pick the right one from it. IP literals are
-        // not valid SNI names (RFC 6066 §3).
+    }
+
+    // SNI, and what OpenSSL must check: the chain and, in it, the host name or address.
+    error_code prepare(SSL* ssl) const {
+        auto ssl_error = [] {
+            return error_code(static_cast<int>(::ERR_get_error()),
+                              boost::asio::error::get_ssl_category());
+        };
         error_code addr_ec;
         boost::asio::ip::make_address(target.host, addr_ec);
-        if (addr_ec && !SSL_set_tlsext_host_name(ssl, target.host.c_str()))
-            return self.complete(error_code(static_cast<int>(::ERR_get_error()),
-                                            boost::asio::error::get_ssl_category()));
+        bool ip = !addr_ec;
+        // SNI: servers with several certificates pick the right one from it. IP literals are
+        // not valid SNI names (RFC 6066 §3).
+        if (!ip && !SSL_set_tlsext_host_name(ssl, target.host.c_str()))
+            return ssl_error();
         if (ctx.insecure_skip_verify) {
-            stream.set_verify_mode(boost::asio::ssl::verify_none);
-        } else {
-            stream.set_verify_mode(boost::asio::ssl::verify_peer);
-            stream.set_verify_callback(boost::asio::ssl::host_name_verification(target.host));
+            SSL_set_verify(ssl, SSL_VERIFY_NONE, nullptr);
+            return {};
         }
-        stream.async_handshake(
-            boost::asio::ssl::stream_base::client,
-            [self = std::move(self)](error_code ec) mutable { self.complete(ec); });
+        SSL_set_verify(ssl, SSL_VERIFY_PEER, nullptr);
+        if (ip ? X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(ssl), target.host.c_str()) != 1
+               : SSL_set1_host(ssl, target.host.c_str()) != 1)
+            return ssl_error();
+        return {};
     }
 };
 
@@ -142,11 +232,24 @@ struct stream_traits<detail::tls_stream> {
         return detail::tls_stream(ex, ctx.ssl.get());
     }
 
+    /// Connects, then handshakes with SNI (for a host name) and, unless
+    /// `insecure_skip_verify`, OpenSSL's verification of the chain and of the host name or IP
+    /// address. A failed verification completes with `errc::certificate_untrusted`,
+    /// `certificate_name_mismatch`, `certificate_expired`, `certificate_not_yet_valid` or
+    /// `certificate_invalid`; other TLS failures with an error of Asio's ssl category.
     template <class Token>
     static auto async_connect(detail::tls_stream& s, const origin& o, tls_context& ctx,
                               Token&& token) {
         return boost::asio::async_compose<Token, void(error_code)>(
             detail::tls_connect_op{s, o, ctx}, token, s);
+    }
+
+    /// After `async_connect` failed with `ec`: for a certificate error, OpenSSL's reason and
+    /// the subject and issuer of the certificate the server sent; otherwise empty.
+    static std::string describe_connect_failure(detail::tls_stream& s, const error_code& ec) {
+        if (!detail::is_certificate_errc(ec))
+            return {};
+        return detail::describe_verify_failure(s.native_handle());
     }
 
     /// Sends close_notify. A peer that closes without answering it (`stream_truncated`) is

@@ -100,8 +100,8 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
 
     http::response res;
     for (bool replayed = false;; replayed = true) {
-        auto ec =
-            co_await pool_->co_request(api_origin_, make_request(call, base_path_, access), res);
+        auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
+                                             res, &diag);
         if (ec)
             co_return ec;
         ec = check_response(res, diag);
@@ -130,7 +130,7 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
 JOINME_DECL awaitable<error_code> client_impl::warm_up(std::size_t connections, diagnostics& diag) {
     if (auto ec = check_base(diag))
         co_return ec;
-    co_return co_await pool_->co_warm_up(api_origin_, connections);
+    co_return co_await pool_->co_warm_up(api_origin_, connections, &diag);
 }
 
 JOINME_DECL awaitable<error_code> client_impl::expire(bool locally, diagnostics& diag,

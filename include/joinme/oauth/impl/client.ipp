@@ -18,10 +18,13 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
         out.ec = errc::invalid_url;
         co_return out;
     }
-    out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res);
+    diagnostics d;
+    out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res, &d);
     out.received = joinme::detail::now(clock);
-    if (out.ec)
+    if (out.ec) {
+        out.failure = std::move(d.client_message);
         co_return out;
+    }
     if (auto d = out.res.find(http::beast_http::field::date); d != out.res.end())
         out.server_date = joinme::detail::parse_http_date(d->value());
     co_return out;
@@ -42,8 +45,8 @@ struct token_body {
         auto reply = co_await post(pool, tr, pool.options().clock);
         error_code ec;
         diagnostics d;
-        out = finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec,
-                           d);
+        out =
+            finish_token(reply, reply.received, previous ? &*previous : nullptr, requested, ec, d);
         if (ec)
             diag = std::move(d);
         co_return ec;
@@ -60,13 +63,15 @@ struct expire_body {
             co_return built;
         auto reply = co_await post(pool, tr, pool.options().clock);
         error_code ec = reply.ec;
-        if (!ec) {
-            diagnostics d;
-            http::fill_diagnostics(reply.res, d, reply.received);
-            message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
-            if (ec)
-                diag = std::move(d);
+        if (ec) {
+            diag.client_message = reply.failure;
+            co_return ec;
         }
+        diagnostics d;
+        http::fill_diagnostics(reply.res, d, reply.received);
+        message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+        if (ec)
+            diag = std::move(d);
         co_return ec;
     }
 };
