@@ -9,6 +9,7 @@
 #include <boost/system/error_code.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
@@ -268,6 +269,29 @@ struct diagnostics {
 
     /// Field-wise equality.
     friend bool operator==(const diagnostics&, const diagnostics&) = default;
+
+    /// Replaces every occurrence of `secret` in the text fields with `[redacted]`: a server may
+    /// quote the request it rejects, credentials included. Does nothing for an empty `secret`.
+    void redact(std::string_view secret) {
+        if (secret.empty())
+            return;
+        constexpr std::string_view mark = "[redacted]";
+        for (std::string* f : {&error, &error_description, &error_uri, &error_ticket_id, &message,
+                               &error_code, &error_detail_header, &mashery_error_code,
+                               &www_authenticate, &body_excerpt, &client_message})
+            for (auto at = f->find(secret); at != std::string::npos;
+                 at = f->find(secret, at + mark.size()))
+                f->replace(at, secret.size(), mark);
+        // The excerpt may end inside a secret: its start (4 bytes or more) goes too.
+        if (std::string_view text = body_excerpt; text.ends_with("...")) {
+            text.remove_suffix(3);
+            for (auto n = std::min(secret.size() - 1, text.size()); n >= 4; --n)
+                if (text.ends_with(secret.substr(0, n))) {
+                    body_excerpt.replace(text.size() - n, n, mark);
+                    break;
+                }
+        }
+    }
 
     /// Keeps the start of a body for the user to read, cut at `max_excerpt` bytes.
     void set_body_excerpt(std::string_view body) {

@@ -369,6 +369,16 @@ TEST_CASE("api client: a 2xx body that is not the model is malformed_response") 
     CHECK(r.value.start_with_personal_url);
     CHECK(r.value.meeting_end - r.value.meeting_start == 1h);
     CHECK(counters->requests == 3);
+
+    // An API that quotes the request it rejects: the access token stays out of diagnostics.
+    status = 400;
+    body =
+        R"({"Message": "no meeting for Bearer scripted-access", "ErrorCode": "scripted-access"})";
+    r = go();
+    CHECK(r.ec);
+    CHECK(r.diag.message == "no meeting for Bearer [redacted]");
+    CHECK(r.diag.error_code == "[redacted]");
+    CHECK(r.diag.to_string().find("scripted-access") == std::string::npos);
 }
 
 TEST_CASE("api client: invalid base URL") {

@@ -353,6 +353,52 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
     }
 }
 
+TEST_CASE("TCP: a POST on a connection the server closed is sent again only when the caller "
+          "allows it") {
+    // The server answers and closes without saying so; the next request goes out on the
+    // kept-alive connection (not checked: validate_after_idle is long) and gets no answer.
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    server.behaviour().close_after_response = true;
+    joinme::http::pool_options opts;
+    opts.validate_after_idle = 1000ms;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    bool allowed = false;
+    SUBCASE("a token request: replayed") {
+        allowed = true;
+    }
+    SUBCASE("an ordinary POST: not replayed") {
+        allowed = false;
+    }
+    std::vector<error_code> results;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        const joinme::http::request_options send{nullptr, allowed};
+        for (int i = 0; i < 3; ++i) {
+            if (i > 0) {
+                asio::steady_timer t(ioc, 20ms); // the server's FIN arrives meanwhile
+                co_await t.async_wait(asio::use_awaitable);
+            }
+            joinme::http::request req(bhttp::verb::post, "/token", 11);
+            req.body() = "grant_type=refresh_token&refresh_token=r";
+            response res;
+            results.push_back(co_await pool.co_request(target, std::move(req), res, send));
+        }
+    });
+    REQUIRE(results.size() == 3);
+    CHECK(!results[0]);
+    if (allowed) {
+        CHECK(!results[1]);
+        CHECK(pool.stats().replayed_on_fresh == 2);
+    } else {
+        CHECK(results[1]); // failed on the dead connection, as a non-idempotent request must
+        CHECK(pool.stats().replayed_on_fresh == 0);
+    }
+    CHECK(!results[2]); // not on the dead connection: after a replay, or on a fresh one
+    // The server never saw the requests written on its closed connections.
+    CHECK(server.counters().requests == (allowed ? 3u : 2u));
+}
+
 TEST_CASE("TCP and TLS: a server that accepts and never answers gives a timeout within the "
           "deadline") {
     for (bool tls : {false, true}) {

@@ -65,7 +65,8 @@ attempt request_to(const test_certificate& server_cert, const std::string& host,
         [&]() -> asio::awaitable<void> {
             joinme::http::request req(bhttp::verb::get, "/v1/user", 11);
             joinme::http::response res;
-            out.ec = co_await pool.co_request(target, std::move(req), res, &out.diag);
+            const joinme::http::request_options send{&out.diag};
+            out.ec = co_await pool.co_request(target, std::move(req), res, send);
             pool.close();
             server.stop();
         },

@@ -71,6 +71,24 @@ TEST_CASE("is_transient separates retryable failures") {
     CHECK_FALSE(joinme::is_transient(errc::certificate_untrusted));
 }
 
+TEST_CASE("diagnostics::redact removes a secret from every text, a cut-off start included") {
+    joinme::diagnostics d;
+    d.error_description = "bad secret xyzzy-42, really xyzzy-42";
+    d.www_authenticate = "Bearer error=\"invalid_token\", token=\"xyzzy-42\"";
+    d.client_message = "xyzzy-42";
+    d.set_body_excerpt(std::string(joinme::diagnostics::max_excerpt - 5, 'x') + " xyzzy-42 and more");
+    d.redact("xyzzy-42");
+    CHECK(d.error_description == "bad secret [redacted], really [redacted]");
+    CHECK(d.www_authenticate == "Bearer error=\"invalid_token\", token=\"[redacted]\"");
+    CHECK(d.client_message == "[redacted]");
+    // The excerpt ended four bytes into the secret.
+    CHECK(d.body_excerpt.ends_with(" [redacted]..."));
+    CHECK(d.to_string().find("xyzz") == std::string::npos);
+    auto before = d;
+    d.redact("");
+    CHECK(d == before);
+}
+
 TEST_CASE("diagnostics print what the server said and truncate bodies") {
     joinme::diagnostics d;
     CHECK(d.empty());

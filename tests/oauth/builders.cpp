@@ -10,6 +10,7 @@
 #include <boost/url.hpp>
 #include <doctest/doctest.h>
 
+#include <algorithm>
 #include <map>
 #include <set>
 #include <sstream>
@@ -77,6 +78,27 @@ TEST_CASE("secret prints redacted, compares, and reveals only on request") {
     CHECK_FALSE(joinme::detail::constant_time_equal("abc", "abd"));
     CHECK_FALSE(joinme::detail::constant_time_equal("abc", "abcd"));
     CHECK(joinme::detail::constant_time_equal("", ""));
+}
+
+TEST_CASE("sent_secrets: the credentials a token request carries, decoded and as sent") {
+    oauth::config cfg;
+    cfg.client_id = "id one";
+    cfg.client_secret = secret("s3cr t+x");
+    error_code ec;
+    auto tr = oauth::make_refresh_request(cfg, secret("refresh/1"), {}, ec);
+    REQUIRE(!ec);
+    auto s = oauth::detail::sent_secrets(tr);
+    for (const char* want : {"s3cr t+x", "s3cr+t%2Bx", "refresh/1", "refresh%2F1"})
+        CHECK(std::ranges::count(s, want) == 1);
+    CHECK(std::ranges::count(s, "id one") == 0);
+    CHECK(std::ranges::is_sorted(s, [](auto& a, auto& b) { return a.size() > b.size(); }));
+    cfg.auth_method = oauth::client_auth_method::client_secret_basic;
+    tr = oauth::make_refresh_request(cfg, secret("refresh/1"), {}, ec);
+    REQUIRE(!ec);
+    s = oauth::detail::sent_secrets(tr);
+    // The secret inside the Basic credentials, and the credentials themselves.
+    CHECK(std::ranges::count(s, "s3cr t+x") == 1);
+    CHECK(std::ranges::count(s, std::string(tr.authorization.reveal().substr(6))) == 1);
 }
 
 TEST_CASE("scopes: typed join.me scopes and any server's names") {

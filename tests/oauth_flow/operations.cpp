@@ -243,6 +243,71 @@ TEST_CASE("the token endpoint answering an HTML 502: status and excerpt, no JSON
     CHECK(env.counters->requests == 1);
 }
 
+TEST_CASE("a token endpoint that quotes the request: no credential in diagnostics or what()") {
+    // The server puts the whole request (body, Authorization) into error_description, a
+    // header and, as HTML, into the body excerpt.
+    scripted_env env;
+    bool html = false;
+    env.behaviour->handler = [&html](const test_support::request& req) {
+        std::string quoted =
+            "body " + req.body() + " auth " + std::string(req[bhttp::field::authorization]);
+        auto res =
+            html ? test_support::response{bhttp::status::bad_request, 11}
+                 : json_response(400,
+                                 boost::json::serialize(boost::json::object{
+                                     {"error", "invalid_request"}, {"error_description", quoted}}));
+        if (html) {
+            res.set(bhttp::field::content_type, "text/html");
+            res.body() = "<p>" + quoted + "</p>";
+        }
+        res.set("X-Error-Detail-Header", quoted);
+        return res;
+    };
+    const std::string client_secret = "s3cr+t value/42=", code = "c0de-4711-abc",
+                      verifier = "v3rifier-0123456789", refresh = "r3fresh-9876543210",
+                      access = "acc3ss-5555-zz";
+    env.cfg.client_secret = secret(client_secret);
+    auto check_clean = [&](const diagnostics& d, const std::string& what) {
+        std::ostringstream printed;
+        printed << d;
+        for (const auto& text : {printed.str(), what})
+            for (const auto& s : {client_secret, code, verifier, refresh, access,
+                                  oauth::detail::form_encode(client_secret)}) {
+                INFO(text);
+                CHECK(text.find(s) == std::string::npos);
+            }
+        CHECK(printed.str().find("[redacted]") != std::string::npos);
+    };
+    for (auto method : {oauth::client_auth_method::client_secret_post,
+                        oauth::client_auth_method::client_secret_basic})
+        for (bool as_html : {false, true}) {
+            CAPTURE(oauth::to_string(method));
+            CAPTURE(as_html);
+            html = as_html;
+            env.cfg.auth_method = method;
+            diagnostics d1;
+            auto [e1, t1] = env.run(oauth::async_exchange_code(
+                *env.pool, env.cfg, secret(code), secret(verifier), default_scopes, d1,
+                asio::as_tuple(asio::use_awaitable)));
+            CHECK(e1);
+            check_clean(d1, "");
+            oauth::token current;
+            current.access_token = secret(access);
+            current.refresh_token = secret(refresh);
+            try {
+                env.run(oauth::async_refresh(*env.pool, env.cfg, current));
+                FAIL("no exception");
+            } catch (const joinme::error_with_diagnostics& e) {
+                check_clean(e.get_diagnostics(), e.what());
+            }
+            diagnostics d3;
+            auto [e3, m3] = env.run(oauth::async_expire_access(
+                *env.pool, env.cfg, current.access_token, d3, asio::as_tuple(asio::use_awaitable)));
+            CHECK(e3);
+            check_clean(d3, "");
+        }
+}
+
 TEST_CASE("the sandbox's token endpoint behind a failing gateway (HTML 502) over TLS") {
     sandbox_env env;
     auto t = env.login();

@@ -32,6 +32,21 @@ inline origin address(request& req, beast_http::verb method, boost::urls::url_vi
     return o;
 }
 
+/// How the pool may treat one request (see `connection_pool::co_request`).
+struct request_options {
+    /// When not null and a new connection fails, receives in `client_message` what the stream
+    /// says about the failure (`stream_traits`' `describe_connect_failure`: for TLS, why the
+    /// certificate was rejected, and its subject). Nothing else is written to it.
+    diagnostics* diag = nullptr;
+
+    /// Send the request once more on a fresh connection when a reused one failed before any
+    /// byte of answer, even if it is not idempotent and was completely written (a connection
+    /// the server closed as the request went out). Ordinary requests are sent again only if
+    /// idempotent or not completely written. joinme's OAuth steps set it for their token
+    /// requests (see `oauth::detail::post` for why that is safe).
+    bool replay_unanswered = false;
+};
+
 /// Keep-alive HTTP/1.1 connections, whatever their stream type: the one boundary where the
 /// stream is erased. One virtual call per request, on a path that is a coroutine anyway.
 ///
@@ -61,14 +76,10 @@ public:
     /// For a coroutine running on the pool's executor. Errors: those of `async_exchange`,
     /// connect and TLS errors (`errc::certificate_*` when the server's certificate is
     /// rejected), `operation_aborted`. Cancellation: that of the awaiting coroutine
-    /// (terminal); the connection in use is closed.
-    ///
-    /// @param diag  when not null and a new connection fails, receives in `client_message`
-    ///              what the stream says about the failure (`stream_traits`'
-    ///              `describe_connect_failure`: for TLS, why the certificate was rejected and
-    ///              its subject). Nothing else is written to it.
+    /// (terminal); the connection in use is closed. `opts`: where a failed connect is
+    /// explained, and when the request may be sent again.
     virtual boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
-                                                          diagnostics* diag = nullptr) = 0;
+                                                          request_options opts = {}) = 0;
 
     /// Opens connections to `target`, one after another, until `count` of them (at most
     /// `pool_options::max_connections_per_origin`) are open, and keeps them idle: the connects
@@ -78,8 +89,8 @@ public:
     ///
     /// For a coroutine running on the pool's executor. Errors: connect and TLS errors,
     /// `errc::timeout` (`connect_timeout`), `errc::invalid_url`, `operation_aborted`;
-    /// `operation_not_supported` from a pool that does not override it. `diag` as for
-    /// `co_request`.
+    /// `operation_not_supported` from a pool that does not override it. `diag` as in
+    /// `request_options`.
     virtual boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count,
                                                           diagnostics* diag = nullptr) {
         (void)target;

@@ -95,7 +95,7 @@ public:
                     [st = std::move(st), target = std::move(target),
                      req = std::move(req)](diagnostics& d, response& res) mutable {
                         return run_request(std::move(st), std::move(target), std::move(req), res,
-                                           &d);
+                                           {&d});
                     },
                     std::move(ex), diag);
             });
@@ -104,8 +104,8 @@ public:
     /// `async_request` as an awaitable (see `connection_pool::co_request`): the same work,
     /// without a coroutine of its own per request.
     boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
-                                                  diagnostics* diag = nullptr) override {
-        return run_request(st_, std::move(target), std::move(req), res, diag);
+                                                  request_options opts = {}) override {
+        return run_request(st_, std::move(target), std::move(req), res, opts);
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body.
@@ -491,7 +491,7 @@ private:
     // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
     // The response is read into `res`.
     static awaitable<error_code> send_once(std::shared_ptr<state> st, host& h, const request& req,
-                                           unsigned attempt, response& res, diagnostics* diag) {
+                                           unsigned attempt, response& res, request_options opts) {
         for (bool fresh = false;; fresh = true) {
             auto start = steady::now();
             // The common case, a live idle connection, without a coroutine.
@@ -501,7 +501,7 @@ private:
             if (a.conn)
                 a.reused = true;
             else
-                a = co_await acquire(st, h, fresh, diag);
+                a = co_await acquire(st, h, fresh, opts.diag);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -546,10 +546,11 @@ private:
             a.conn.reset();
             // A kept-alive connection the server had already closed fails before any byte
             // of response; such a request was not processed if it was not completely
-            // written, and is harmless to repeat if idempotent.
+            // written, and is harmless to repeat if idempotent or if the caller says so.
             bool replay = a.reused && !fresh && !progress.response_started && ec != errc::timeout &&
                           ec != boost::asio::error::operation_aborted &&
-                          (is_idempotent(req.method()) || !progress.request_written);
+                          (is_idempotent(req.method()) || !progress.request_written ||
+                           opts.replay_unanswered);
             if (!replay)
                 co_return ec;
             ++st->stats.replayed_on_fresh;
@@ -585,7 +586,7 @@ private:
     }
 
     static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
-                                             response& res, diagnostics* diag) {
+                                             response& res, request_options opts) {
         if (target.host.empty())
             co_return errc::invalid_url;
         if (req.find(beast_http::field::host) == req.end())
@@ -597,7 +598,7 @@ private:
         host& h = st->host_for(target);
         std::chrono::milliseconds waited{0};
         for (unsigned attempt = 1;; ++attempt) {
-            auto ec = co_await send_once(st, h, req, attempt, res, diag);
+            auto ec = co_await send_once(st, h, req, attempt, res, opts);
             if (ec) {
                 res = response{}; // not a retried attempt's answer
                 co_return ec;

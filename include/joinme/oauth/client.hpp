@@ -63,6 +63,7 @@
 #include <optional>
 #include <string>
 #include <utility>
+#include <vector>
 
 namespace joinme::oauth {
 
@@ -80,6 +81,13 @@ struct endpoint_reply {
     http::response res;    // the response, any status
     time_point received{}; // local time of arrival
     std::optional<std::chrono::sys_seconds> server_date; // the response's `Date`, if valid
+    std::vector<std::string> secrets;                    // what the request carried (sent_secrets)
+
+    // Removes from `diag` whatever the server quoted of the request's credentials.
+    void redact(diagnostics& diag) const {
+        for (const auto& s : secrets)
+            diag.redact(s);
+    }
 };
 
 // The HTTP request for a built `token_request`. Headers only through Beast: nothing here is
@@ -109,9 +117,12 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
         return {};
     }
     http::fill_diagnostics(r.res, diag, r.received);
-    if (previous)
-        return parse_refresh_response(r.res.result_int(), r.res.body(), stamp, *previous, ec, diag);
-    return parse_token_response(r.res.result_int(), r.res.body(), stamp, requested, ec, diag);
+    auto out =
+        previous
+            ? parse_refresh_response(r.res.result_int(), r.res.body(), stamp, *previous, ec, diag)
+            : parse_token_response(r.res.result_int(), r.res.body(), stamp, requested, ec, diag);
+    r.redact(diag);
+    return out;
 }
 
 // The operations' coroutines: a code exchange, or with `previous` a refresh of that token;

@@ -15,11 +15,17 @@
 
 #include <boost/system/errc.hpp>
 
+#include <joinme/detail/form.hpp>
 #include <joinme/detail/random.hpp>
+
+#include <openssl/evp.h>
+
+#include <algorithm>
 
 #include <ostream>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace joinme::oauth {
 
@@ -95,6 +101,41 @@ inline void authenticate(const config& cfg, std::string& body, token_request& re
         append_form(body, "client_id", cfg.client_id);
         break;
     }
+}
+
+// What `tr` carries that diagnostics must never show, both decoded and as sent, longest first:
+// the credentials in its body, and the Basic credentials with the client secret inside them.
+inline std::vector<std::string> sent_secrets(const token_request& tr) {
+    std::vector<std::string> out;
+    auto add = [&out](std::string value) {
+        if (value.empty())
+            return;
+        if (auto sent = form_encode(value); sent != value)
+            out.push_back(std::move(sent));
+        out.push_back(std::move(value));
+    };
+    joinme::detail::for_each_form_param(tr.body.reveal(), [&](std::string key, std::string value) {
+        if (key == "client_secret" || key == "code" || key == "code_verifier" ||
+            key == "refresh_token" || key == "access_token")
+            add(std::move(value));
+    });
+    if (std::string_view basic = tr.authorization.reveal(); basic.starts_with("Basic ")) {
+        basic.remove_prefix(6);
+        // base64 of `form_encode(id):form_encode(secret)` (RFC 6749 §2.3.1).
+        std::string credentials(basic.size(), '\0');
+        int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(credentials.data()),
+                                reinterpret_cast<const unsigned char*>(basic.data()),
+                                static_cast<int>(basic.size()));
+        credentials.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
+        while (!credentials.empty() && credentials.back() == '\0') // the padding's bytes
+            credentials.pop_back();
+        add(std::string(basic));
+        if (auto colon = credentials.find(':'); colon != std::string::npos)
+            joinme::detail::for_each_form_param("s=" + credentials.substr(colon + 1),
+                                                [&](std::string, std::string v) { add(v); });
+    }
+    std::ranges::sort(out, [](const auto& a, const auto& b) { return a.size() > b.size(); });
+    return out;
 }
 
 } // namespace detail

@@ -99,15 +99,17 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
     }
 
     http::response res;
+    const http::request_options send{&diag};
     for (bool replayed = false;; replayed = true) {
         auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
-                                             res, &diag);
+                                             res, send);
         if (ec)
             co_return ec;
         ec = check_response(res, diag);
         if (!ec)
             co_return call.parse ? call.parse(res, out, diag) : ec;
         res = http::response{};
+        diag.redact(access.reveal()); // an API may quote the request it rejects
         if (ec == errc::invalid_token)
             ++stats.rejected_tokens;
         if (ec == errc::invalid_token && !replayed) {

@@ -18,8 +18,15 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
         out.ec = errc::invalid_url;
         co_return out;
     }
+    out.secrets = sent_secrets(tr);
     diagnostics d;
-    out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res, &d);
+    // A token request that got no byte of answer on a reused connection is sent once more on a
+    // fresh one, although a POST: most often the server closed the connection as the request
+    // went out and never saw it. If it did process it, a refresh token it carried is used up
+    // whether or not the request is repeated (and a code too), so repeating it never makes
+    // things worse; not repeating it would fail a refresh the server never saw.
+    const http::request_options send{&d, true};
+    out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res, send);
     out.received = joinme::detail::now(clock);
     if (out.ec) {
         out.failure = std::move(d.client_message);
@@ -70,6 +77,7 @@ struct expire_body {
         diagnostics d;
         http::fill_diagnostics(reply.res, d, reply.received);
         message = parse_expire_access_response(reply.res.result_int(), reply.res.body(), ec, d);
+        reply.redact(d);
         if (ec)
             diag = std::move(d);
         co_return ec;
