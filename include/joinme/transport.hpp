@@ -75,7 +75,11 @@ inline origin origin_of(boost::urls::url_view url, error_code& ec) {
 ///   `void(error_code)`: a graceful close (TLS close_notify); errors may be ignored.
 /// - `static void close(Stream&) noexcept;` an immediate close without I/O.
 /// - `static bool is_reusable(Stream&) noexcept;` false when an idle connection has been
-///   closed by the peer (or has unexpected data waiting); return true when unknown.
+///   closed by the peer (or has unexpected data waiting); return true when unknown. The pool
+///   asks it before reusing a connection that has no read pending: over a stream whose
+///   lowest layer is Beast's `basic_stream` (TCP, TLS, and streams layered on them), idle
+///   connections keep a read pending instead, so such a stream must allow a write while a
+///   read is pending, as Asio's sockets and SSL streams do.
 ///
 /// And, optionally:
 /// - `static std::string describe_connect_failure(Stream&, const error_code&);` called on a

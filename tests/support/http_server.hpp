@@ -34,6 +34,9 @@ struct server_behaviour {
     bool never_answer = false;
     // Never answer requests for this target (when not empty); answer the others.
     std::string never_answer_target;
+    // Close the connection instead of answering every second request (the 2nd, the 4th...),
+    // as a server whose keep-alive timer fires just as a request arrives.
+    bool drop_every_second = false;
     // Raw bytes sent before each answer (interim responses) and after it (unsolicited bytes).
     std::string prefix;
     std::string suffix;
@@ -55,6 +58,10 @@ inline auto scripted_handler(std::shared_ptr<server_behaviour> b,
                                              req.target() == b->never_answer_target);
         if (reply.withhold)
             return reply;
+        if (b->drop_every_second && counters->requests % 2 == 0) {
+            reply.cut_after = 0;
+            return reply;
+        }
         if (b->handler) {
             reply.res = b->handler(req);
         } else {

@@ -11,7 +11,9 @@
 #include <joinme/http/pool_options.hpp>
 #include <joinme/transport.hpp>
 
+#include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
@@ -28,6 +30,7 @@
 #include <boost/beast/http/write.hpp>
 
 #include <chrono>
+#include <optional>
 #include <string>
 #include <tuple>
 
@@ -96,11 +99,38 @@ concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
     boost::beast::get_lowest_layer(s).expires_never();
 };
 
-// The exchange proper, without a deadline. `scratch` holds the serialized request.
+// The first read of an answer, started on an idle connection before its request exists. The
+// pool keeps one pending on every idle connection over TCP and TLS (see
+// basic_connection_pool): bytes or an end of stream that arrive while nobody asked for them
+// close the connection at once, and otherwise the read simply becomes the first read of the
+// next answer, so that noticing them costs nothing per request. `exchange` waits for it after
+// writing instead of starting a read of its own.
+struct early_read {
+    bool pending = false;  // started, and not yet consumed by an exchange
+    bool done = false;     // completed with `ec`; the bytes read are in the connection's buffer
+    bool stopping = false; // cancelled by the pool, which parks idle connections when quiet
+    bool restart = false;  // a request took the connection while it was being stopped
+    error_code ec;
+    // Who waits for the completion. (Boost 1.81's any_completion_handler cannot be
+    // move-assigned: its move assignment copies the handler into a new wrapper of itself.)
+    std::optional<asio::any_completion_handler<void()>> waiter;
+
+    // Called on the pool's executor, which is the waiter's too (a pool is used from one).
+    void resume() {
+        auto w = std::move(*waiter);
+        waiter.reset();
+        asio::get_associated_cancellation_slot(w).clear();
+        std::move(w)();
+    }
+};
+
+// The exchange proper, without a deadline. `scratch` holds the serialized request; `early`, if
+// any, a read already pending on the stream.
 template <class Stream>
-asio::awaitable<error_code>
-exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
-         const exchange_limits& limits, exchange_progress& progress, std::string& scratch) {
+asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
+                                     const request& req, response& res,
+                                     const exchange_limits& limits, exchange_progress& progress,
+                                     std::string& scratch, early_read* early = nullptr) {
     error_code wec;
     if (req.chunked()) {
         std::tie(wec, std::ignore) = co_await boost::beast::http::async_write(
@@ -113,6 +143,25 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
     if (wec)
         co_return map_read_error(wec);
     progress.request_written = true;
+    if (early) {
+        if (!early->done) {
+            // Cancellation closes the stream, which ends the read.
+            auto wait = [&stream, early](auto handler) {
+                auto slot = asio::get_associated_cancellation_slot(handler);
+                if (slot.is_connected())
+                    slot.assign([&stream](asio::cancellation_type) {
+                        stream_traits<Stream>::close(stream);
+                    });
+                early->waiter.emplace(std::move(handler));
+            };
+            auto token = asio::use_awaitable;
+            co_await asio::async_initiate<decltype(token), void()>(wait, token);
+        }
+        early->pending = false;
+        progress.response_started = buffer.size() > 0;
+        if (early->ec)
+            co_return map_read_error(early->ec);
+    }
 
     // Interim (1xx) responses come before the answer and are skipped (RFC 9110 §15.2): a few,
     // within the header limit altogether. A 101 was not asked for: the connection would no

@@ -167,6 +167,20 @@ public:
                     auto idle = std::move(h->idle);
                     h->idle.clear();
                     for (auto& c : idle) {
+                        if constexpr (detail::has_native_deadline<Stream>) {
+                            // Its pending read must end before the TLS shutdown reads.
+                            auto& r = c->early;
+                            if (r.pending && !r.done) {
+                                if (!std::exchange(r.stopping, true))
+                                    boost::beast::get_lowest_layer(c->stream).cancel();
+                                auto wait = [&r](auto handler) {
+                                    r.waiter.emplace(std::move(handler));
+                                };
+                                auto token = boost::asio::use_awaitable;
+                                co_await boost::asio::async_initiate<decltype(token), void()>(
+                                    wait, token);
+                            }
+                        }
                         (void)co_await detail::with_deadline(shutdown_one(*c), timeout,
                                                              [&c] { traits::close(c->stream); });
                         traits::close(c->stream);
@@ -188,14 +202,15 @@ private:
         boost::beast::flat_buffer buffer;
         std::string scratch; // the serialized request, reused
         std::size_t requests = 0;
-        std::chrono::steady_clock::time_point idle_since{};
         // While an exchange runs under the watchdog: its deadline, its place in the pool's
         // `in_flight`, and whether the watchdog closed it.
         std::chrono::steady_clock::time_point deadline{};
         std::size_t in_flight_index = 0;
         bool expired = false;
+        detail::early_read early; // TCP, TLS: the next answer's read, pending while idle
     };
-    using connection_ptr = std::unique_ptr<connection>;
+    // Shared with the read pending on the connection, which must end before the stream goes.
+    using connection_ptr = std::shared_ptr<connection>;
 
     struct host;
 
@@ -324,14 +339,20 @@ private:
 
     // A connection goes to the request that has waited longest, never to one that comes
     // later: a caller that loops on requests cannot starve the others.
-    static void release(state& st, host& h, connection_ptr c) {
-        if (st.closed)
+    static void release(const std::shared_ptr<state>& st, host& h, connection_ptr c) {
+        if (st->closed)
             return discard(h, std::move(c));
+        if constexpr (detail::has_native_deadline<Stream>) {
+            read_early(st, h, c);
+            if (st->in_flight.empty() && !st->idle_check_posted) { // a warm-up
+                st->idle_check_posted = true;
+                post_idle_check(st, st->exchanges_started, 0);
+            }
+        }
         if (!h.waiters.empty()) {
             next_waiter(h).conn = lease(h, std::move(c));
             return;
         }
-        c->idle_since = steady::now();
         h.idle.push_back(std::move(c));
     }
 
@@ -398,6 +419,65 @@ private:
         tick_later(std::move(st));
     }
 
+    // Idle connections over TCP and TLS keep a read pending (see `early_read`), Go's `readLoop`
+    // in Asio's terms: a server that closes one, or sends bytes nobody asked for, has it closed
+    // and discarded at once, before any request can take it, and a request that takes it waits
+    // for that read's completion as its answer's first read, so noticing costs nothing per
+    // request. Bytes that arrive while a request is being written remain indistinguishable
+    // from an early answer. A pending read would keep `io_context::run()` from returning, so
+    // when the pool goes quiet (see `post_idle_check`) the reads are cancelled: a connection
+    // parked that way is checked with `is_reusable` (one system call) before its next use.
+    static void read_early(const std::shared_ptr<state>& st, host& h, const connection_ptr& c) {
+        auto& r = c->early;
+        r.pending = true;
+        r.done = false;
+        r.ec = {};
+        auto space = c->buffer.prepare(boost::beast::read_size(c->buffer, 65536));
+        c->stream.async_read_some(space, [st, hp = &h, c](error_code ec, std::size_t n) {
+            on_early_read(st, *hp, c, ec, n);
+        });
+    }
+
+    static void on_early_read(const std::shared_ptr<state>& st, host& h, const connection_ptr& c,
+                              error_code ec, std::size_t n) {
+        auto& r = c->early;
+        c->buffer.commit(n);
+        bool taken = std::exchange(r.restart, false);
+        if (std::exchange(r.stopping, false) && ec == boost::asio::error::operation_aborted) {
+            if (taken) // a request took it meanwhile: read its answer
+                return read_early(st, h, c);
+            r.pending = false; // parked
+            if (r.waiter)      // async_shutdown
+                r.resume();
+            return;
+        }
+        r.done = true;
+        r.ec = ec;
+        if (r.waiter)
+            return r.resume();
+        auto it = std::find(h.idle.begin(), h.idle.end(), c);
+        if (it == h.idle.end()) // in use (its exchange takes the result after writing), or gone
+            return;
+        h.idle.erase(it);
+        ++st->stats.stale_discarded;
+        discard(h, connection_ptr(c));
+    }
+
+    // Cancels the reads pending on idle connections, for `io_context::run()` to return.
+    static void park_idle_connections(state& st) {
+        if constexpr (detail::has_native_deadline<Stream>) {
+            for (auto& h : st.hosts) {
+                for (auto& c : h->idle) {
+                    auto& r = c->early;
+                    if (r.pending && !r.done && !r.stopping) {
+                        r.stopping = true;
+                        boost::beast::get_lowest_layer(c->stream).cancel();
+                    }
+                }
+            }
+        }
+    }
+
     static void stop_watchdog(state& st) {
         if (st.watchdog_running) {
             st.watchdog_running = false;
@@ -420,6 +500,7 @@ private:
             } else {
                 st->idle_check_posted = false;
                 stop_watchdog(*st);
+                park_idle_connections(*st);
             }
         });
     }
@@ -437,12 +518,17 @@ private:
     }
 
     // The most recently used idle connection that still looks alive, if any; the dead ones
-    // on the way are discarded. Only a connection idle since `validate_after_idle` is checked.
-    static lease take_idle(state& st, host& h, steady::time_point now) {
+    // on the way are discarded. One with a read pending is alive (the read would have noticed
+    // otherwise); any other one is checked.
+    static lease take_idle(state& st, host& h) {
         while (!h.idle.empty()) {
             connection_ptr c = std::move(h.idle.back());
             h.idle.pop_back();
-            if (now - c->idle_since < st.opts.validate_after_idle || traits::is_reusable(c->stream))
+            if (c->early.pending) {
+                c->early.restart = c->early.stopping;
+                return lease(h, std::move(c));
+            }
+            if (traits::is_reusable(c->stream))
                 return lease(h, std::move(c));
             ++st.stats.stale_discarded;
             discard(h, std::move(c));
@@ -458,7 +544,7 @@ private:
         if (st->closed)
             co_return acquired{boost::asio::error::operation_aborted, {}, false};
         if (!fresh) {
-            if (auto c = take_idle(*st, h, steady::now()))
+            if (auto c = take_idle(*st, h))
                 co_return acquired{{}, std::move(c), true};
         }
         if (h.open < st->opts.max_connections_per_origin) {
@@ -472,7 +558,7 @@ private:
                 co_return acquired{{}, std::move(w.conn), true};
             w.slot = false; // the slot is this request's now: the lease below gives it back
         }
-        lease c(h, std::make_unique<connection>(traits::create(st->ex, st->ctx)));
+        lease c(h, std::make_shared<connection>(traits::create(st->ex, st->ctx)));
         auto ec =
             co_await detail::with_deadline(connect_one(*st, *c, h.key), st->opts.connect_timeout,
                                            [&c] { traits::close(c->stream); });
@@ -497,7 +583,7 @@ private:
             // The common case, a live idle connection, without a coroutine.
             acquired a;
             if (!fresh && !st->closed)
-                a.conn = take_idle(*st, h, start);
+                a.conn = take_idle(*st, h);
             if (a.conn)
                 a.reused = true;
             else
@@ -511,8 +597,9 @@ private:
                 auto& c = *a.conn;
                 if constexpr (detail::has_native_deadline<Stream>) {
                     watched w(st, c, (a.reused ? start : steady::now()) + st->opts.limits.timeout);
+                    auto* early = c.early.pending ? &c.early : nullptr;
                     ec = co_await detail::exchange(c.stream, c.buffer, req, res, st->opts.limits,
-                                                   progress, c.scratch);
+                                                   progress, c.scratch, early);
                     if (ec && c.expired)
                         ec = errc::timeout;
                 } else {
@@ -538,7 +625,7 @@ private:
                 // them to the next call as its answer.
                 if (res.keep_alive() && !a.conn->expired && a.conn->buffer.size() == 0 &&
                     (limit == 0 || a.conn->requests < limit))
-                    release(*st, h, a.conn.take());
+                    release(st, h, a.conn.take());
                 else
                     a.conn.reset();
                 co_return ec;
@@ -580,7 +667,7 @@ private:
             auto a = co_await acquire(st, h, true, diag);
             if (a.ec)
                 co_return a.ec;
-            release(*st, h, a.conn.take());
+            release(st, h, a.conn.take());
         }
         co_return error_code{};
     }

@@ -76,11 +76,6 @@ struct pool_options {
     std::size_t max_connections_per_origin = 8;
     /// Requests sent on one connection before it is replaced; 0 for no limit.
     std::size_t max_requests_per_connection = 0;
-    /// An idle connection is checked for a close by the server (one system call) before it is
-    /// reused when it has been idle at least this long; 0 checks every time. A server seldom
-    /// closes a kept-alive connection within a second of its answer, and an idempotent
-    /// request that meets such a connection is sent again on a fresh one.
-    std::chrono::milliseconds validate_after_idle{1000};
     /// Deadline for resolve + connect + TLS handshake.
     std::chrono::milliseconds connect_timeout{10'000};
     /// Deadline and size limits of each request/response exchange.
@@ -108,7 +103,7 @@ struct pool_stats {
     std::size_t connections_opened = 0; ///< Successful connects.
     std::size_t requests_sent = 0;      ///< Exchanges attempted.
     std::size_t reused = 0;             ///< Exchanges on a kept-alive connection.
-    std::size_t stale_discarded = 0;    ///< Idle connections found closed by the server.
+    std::size_t stale_discarded = 0;    ///< Idle connections closed by the server, or sent bytes.
     std::size_t replayed_on_fresh = 0;  ///< Requests re-sent after a stale connection failed.
     std::size_t rate_limit_retries = 0; ///< Retries after 429 / 503 / over-QPS.
     /// Times the deadline watchdog started. It stops when nothing is left in flight, so this
