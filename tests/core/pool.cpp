@@ -485,6 +485,43 @@ TEST_CASE("TCP and TLS: a server that accepts and never answers gives a timeout 
 }
 
 // The watchdog closes the connection of the exchange past its deadline, and only that one.
+TEST_CASE("TLS: a request waiting in line for a connection fails at its deadline with "
+          "pool_exhausted") {
+    // The only connection allowed is stuck in its TLS handshake (the server accepts and says
+    // nothing) until the connect timeout; the request behind it gives up at its own deadline.
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor silent(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    std::optional<asio::ip::tcp::socket> accepted;
+    silent.async_accept(
+        [&](error_code, asio::ip::tcp::socket s) { accepted.emplace(std::move(s)); });
+    auto client_ctx = trusting_client_context();
+    joinme::http::pool_options opts;
+    opts.max_connections_per_origin = 1;
+    opts.limits.timeout = 200ms;
+    opts.connect_timeout = 1s;
+    tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx), opts);
+    const auto target = origin_of("https", silent.local_endpoint());
+    error_code first, queued;
+    std::chrono::steady_clock::duration queued_after{};
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            pool.async_request(target, get(), [&](error_code ec, response) { first = ec; });
+            auto start = std::chrono::steady_clock::now();
+            auto [ec, res] =
+                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            queued = ec;
+            queued_after = std::chrono::steady_clock::now() - start;
+            pool.close();
+        },
+        asio::detached);
+    ioc.run_for(5s);
+    CHECK(queued == errc::pool_exhausted);
+    CHECK(queued_after >= 200ms);
+    CHECK(queued_after < 800ms);
+    CHECK(first == errc::timeout); // the connect, at its own deadline
+}
+
 TEST_CASE("TCP and TLS: a stalled request times out while requests beside it succeed") {
     for (bool tls : {false, true}) {
         CAPTURE(tls);

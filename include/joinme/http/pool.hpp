@@ -33,9 +33,11 @@ namespace joinme::http {
 /// connection when it is idempotent or was never completely written.
 ///
 /// Deadlines: each exchange must end within `limits.timeout`, each connect within
-/// `connect_timeout`. Over TCP and TLS one timer per pool checks the exchanges in flight every
-/// `deadline_resolution` (a deadline fires up to that much late) and stops when none is left,
-/// so it does not keep `io_context::run()` from returning.
+/// `connect_timeout`. A request that waits in line for a connection does so within
+/// `limits.timeout` too, counted from the start of the attempt, and fails with
+/// `errc::pool_exhausted` when that runs out. Over TCP and TLS one timer per pool checks the
+/// exchanges in flight every `deadline_resolution` (a deadline fires up to that much late) and
+/// stops when none is left, so it does not keep `io_context::run()` from returning.
 ///
 /// Thread safety: one pool is not thread-safe. Use it from one thread, or give it a strand
 /// as its executor.
@@ -245,15 +247,18 @@ private:
         connection_ptr c_;
     };
 
-    // A request waiting in its host's line for a connection. Whoever wakes it cancels its
-    // timer and hands it a released connection (`conn`), the slot of a closed one (`slot`:
+    // A request waiting in its host's line for a connection, until `deadline` at the latest
+    // (its timer's expiry: only a request that has to wait arms one). Whoever wakes it cancels
+    // its timer and hands it a released connection (`conn`), the slot of a closed one (`slot`:
     // room to open a connection, already counted in `open`), or nothing when the pool closes.
     // The line is first come, first served: a slot handed over is reserved, so a request that
     // arrives before the woken one resumes cannot take it. Leaving the line, by any path (a
     // cancelled wait throws from its co_await), unregisters the waiter and gives back what it
     // was handed and did not use.
     struct waiter {
-        waiter(const executor_type& ex, host& h) : timer(ex, steady::time_point::max()), h(h) {
+        waiter(const executor_type& ex, host& h, steady::time_point deadline)
+            : timer(ex, deadline)
+            , h(h) {
             h.waiters.push_back(this);
         }
         waiter(const waiter&) = delete;
@@ -538,9 +543,10 @@ private:
 
     // An idle connection that still looks alive, a new one if the origin has room, or what
     // the line hands over: a released connection, or room to open one. When a new connection
-    // fails, what the stream says about it goes to `diag`, if any.
+    // fails, what the stream says about it goes to `diag`, if any. Waiting in line ends at
+    // `deadline` with errc::pool_exhausted.
     static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh,
-                                       diagnostics* diag) {
+                                       diagnostics* diag, steady::time_point deadline) {
         if (st->closed)
             co_return acquired{boost::asio::error::operation_aborted, {}, false};
         if (!fresh) {
@@ -550,8 +556,11 @@ private:
         if (h.open < st->opts.max_connections_per_origin) {
             ++h.open;
         } else {
-            waiter w(st->ex, h);
-            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            waiter w(st->ex, h, deadline);
+            auto [ec] =
+                co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            if (!w.woken && !ec) // nothing came in time
+                co_return acquired{errc::pool_exhausted, {}, false};
             if (!w.woken || st->closed) // cancelled, or the pool closed
                 co_return acquired{boost::asio::error::operation_aborted, {}, false};
             if (w.conn)
@@ -587,7 +596,7 @@ private:
             if (a.conn)
                 a.reused = true;
             else
-                a = co_await acquire(st, h, fresh, opts.diag);
+                a = co_await acquire(st, h, fresh, opts.diag, start + st->opts.limits.timeout);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -664,7 +673,7 @@ private:
             co_return errc::invalid_url;
         host& h = st->host_for(target);
         while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
-            auto a = co_await acquire(st, h, true, diag);
+            auto a = co_await acquire(st, h, true, diag, steady::time_point::max());
             if (a.ec)
                 co_return a.ec;
             release(st, h, a.conn.take());
