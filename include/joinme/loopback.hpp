@@ -87,9 +87,12 @@ struct listener_options {
     /// `errc::timeout`. A user who takes longer to sign in starts again.
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};
 
-    /// Deadline for reading one request from a connection, and again for writing the answer.
-    /// Browsers open connections speculatively and may leave them silent: such a connection
-    /// is closed when this expires, and never delays another one.
+    /// Deadline for reading one request from a connection, counted from the accept: the
+    /// whole request (headers and body) must arrive within it, however its bytes trickle in.
+    /// The same deadline applies again to writing the answer. A connection that misses it is
+    /// closed without an answer, and never delays another one. Browsers open connections
+    /// speculatively and may leave them silent for a few seconds before they send the
+    /// redirect on one; a browser's request on loopback arrives within milliseconds.
     std::chrono::milliseconds connection_timeout{std::chrono::seconds(10)};
 
     /// Largest accepted request header (request line and fields), in bytes; a longer one is
