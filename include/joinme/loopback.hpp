@@ -241,8 +241,9 @@ JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept;
 /// at once, and answers with static pages of its own: never the code, a token, or any text
 /// taken from the request. It only serves loopback peers (127.0.0.0/8, `::1`); a connection
 /// from another address is closed unanswered. Each connection must deliver its request within
-/// `listener_options::connection_timeout` and the size limits, so a client that stalls holds
-/// one connection slot for that long at most, and never delays the others.
+/// `listener_options::connection_timeout` and the size limits (then the answer's write has
+/// that deadline too), so a client that stalls holds a connection slot for a bounded time,
+/// and never delays the others.
 ///
 /// Thread safety: distinct objects may be used concurrently; one object may not. The wait's
 /// internal coroutines run on the listener's executor: when several threads run its
