@@ -30,6 +30,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/error.hpp>
 #include <boost/asio/execution_context.hpp>
+#include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -86,9 +87,12 @@ struct listener_options {
     /// `errc::timeout`. A user who takes longer to sign in starts again.
     std::chrono::milliseconds timeout{std::chrono::minutes(5)};
 
-    /// Deadline for reading one request from a connection, and again for writing the answer.
-    /// Browsers open connections speculatively and may leave them silent: such a connection
-    /// is closed when this expires, and never delays another one.
+    /// Deadline for reading one request from a connection, counted from the accept: the
+    /// whole request (headers and body) must arrive within it, however its bytes trickle in.
+    /// The same deadline applies again to writing the answer. A connection that misses it is
+    /// closed without an answer, and never delays another one. Browsers open connections
+    /// speculatively and may leave them silent for a few seconds before they send the
+    /// redirect on one; a browser's request on loopback arrives within milliseconds.
     std::chrono::milliseconds connection_timeout{std::chrono::seconds(10)};
 
     /// Largest accepted request header (request line and fields), in bytes; a longer one is
@@ -216,6 +220,11 @@ JOINME_DECL http_response handle_request(const listener_options& opts, decision&
 // The answer to a request that cannot be read.
 JOINME_DECL std::optional<http_response> refusal_page(bhttp::status status);
 
+// Is `peer` a loopback address: 127.0.0.0/8, ::1, or 127.0.0.0/8 mapped into IPv6
+// (::ffff:127.x.y.z)? The listener closes any other peer's connection unanswered: binding a
+// loopback address does not rule out traffic the system routes to it (a forwarded port, say).
+JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept;
+
 } // namespace detail
 
 /// A loopback HTTP listener that catches the one redirect answering an authorization request
@@ -230,7 +239,11 @@ JOINME_DECL std::optional<http_response> refusal_page(bhttp::status status);
 ///
 /// The listener answers every request with `Connection: close`, serves several connections
 /// at once, and answers with static pages of its own: never the code, a token, or any text
-/// taken from the request.
+/// taken from the request. It only serves loopback peers (127.0.0.0/8, `::1`); a connection
+/// from another address is closed unanswered. Each connection must deliver its request within
+/// `listener_options::connection_timeout` and the size limits (then the answer's write has
+/// that deadline too), so a client that stalls holds a connection slot for a bounded time,
+/// and never delays the others.
 ///
 /// Thread safety: distinct objects may be used concurrently; one object may not. The wait's
 /// internal coroutines run on the listener's executor: when several threads run its
@@ -333,7 +346,9 @@ public:
     /// other paths get 404 (a browser asks for `/favicon.ico`), other methods 405, requests
     /// over the size limits 413 or 431, and a redirect that does not carry the right `state`
     /// a failure page (see `listener_options::end_on_rejected_redirect` for what it does to
-    /// the wait). A connection silent for `connection_timeout` is closed.
+    /// the wait). A connection that has not delivered its request within `connection_timeout`
+    /// (silent, or sending too slowly) is closed, as is one from a peer that is not a loopback
+    /// address.
     ///
     /// Before it completes, the operation closes the listener (the port is free again) and
     /// every connection it opened.

@@ -1,5 +1,5 @@
 // The loopback listener's request handling as a plain function, without sockets: what each
-// request gets back, and what it decides about the wait.
+// request gets back, and what it decides about the wait; and which peers it serves.
 #include "pages.hpp"
 
 #include <joinme/loopback.hpp>
@@ -191,5 +191,23 @@ TEST_CASE("refusal_page: requests that cannot be read") {
         REQUIRE(res);
         CHECK(res->result() == status);
         check_common_headers(*res);
+    }
+}
+
+TEST_CASE("is_loopback_peer: 127.0.0.0/8, ::1 and ::ffff:127.x are served, nothing else") {
+    using joinme::loopback::detail::is_loopback_peer;
+    auto peer = [](const char* text) {
+        return is_loopback_peer(boost::asio::ip::make_address(text));
+    };
+    for (auto a : {"127.0.0.1", "127.0.0.2", "127.255.255.254", "::1", "::ffff:127.0.0.1",
+                   "::ffff:127.1.2.3"}) {
+        INFO(a);
+        CHECK(peer(a));
+    }
+    for (auto a : {"0.0.0.0", "10.0.0.1", "126.255.255.255", "128.0.0.1", "192.168.1.10",
+                   "169.254.0.1", "::", "::2", "fe80::1", "2001:db8::1", "::ffff:10.0.0.1",
+                   "::ffff:128.0.0.1", "::127.0.0.1", "64:ff9b::7f00:1"}) {
+        INFO(a);
+        CHECK_FALSE(peer(a));
     }
 }

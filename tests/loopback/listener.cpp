@@ -1,7 +1,9 @@
 // The loopback redirect listener over real sockets on 127.0.0.1, with plain Beast requests
 // standing in for the browser: both grants, the pages it answers, rejected and error
-// redirects, deadlines, cancellation, busy and released ports, silent and oversized requests.
+// redirects, deadlines, cancellation, busy and released ports, silent, slow and oversized
+// requests.
 #include "pages.hpp"
+#include "support/slow_client.hpp"
 
 #include <joinme/loopback.hpp>
 
@@ -634,6 +636,53 @@ TEST_CASE("an idle connection is dropped after connection_timeout while the wait
     });
     CHECK(idle_end == asio::error::eof);
     CHECK_FALSE(done_after_idle);
+    REQUIRE(w.done);
+    CHECK_FALSE(w.ec);
+}
+
+TEST_CASE("a slow-loris client is cut off at connection_timeout; others are served meanwhile") {
+    asio::io_context ioc;
+    auto opts = quick();
+    opts.connection_timeout = 200ms;
+    redirect_listener l(ioc, opts);
+    l.listen();
+    const auto port = l.port();
+    auto sent = make_sent(l);
+    waited w;
+    start(l, sent, w);
+    // One byte every 25 ms: each read gets a byte long before any per-read deadline, but the
+    // whole request would take over a second.
+    const std::string trickle = "GET /favicon.ico HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    test_support::slow_client_result slow, silent;
+    asio::co_spawn(ioc, test_support::slow_client(local(port), trickle, 25ms, 3s, slow),
+                   asio::detached);
+    asio::co_spawn(ioc, test_support::slow_client(local(port), "", 25ms, 3s, silent),
+                   asio::detached);
+    answer other;
+    bool stalled_meanwhile = false;
+    run(ioc, [&]() -> asio::awaitable<void> {
+        asio::steady_timer t(co_await asio::this_coro::executor, 50ms);
+        co_await t.async_wait(asio::use_awaitable);
+        other = co_await get(port, "/favicon.ico");
+        stalled_meanwhile = !slow.ended && !silent.ended;
+        for (int i = 0; i < 300 && !(slow.ended && silent.ended); ++i) {
+            t.expires_after(10ms);
+            co_await t.async_wait(asio::use_awaitable);
+        }
+        co_await get(port, "/callback?code=c&state=" + sent.state);
+    });
+    CHECK(other.result_int() == 404);
+    CHECK(stalled_meanwhile);
+    for (auto* r : {&slow, &silent}) {
+        const char* which = r == &slow ? "slow" : "silent";
+        INFO(which);
+        REQUIRE(r->ended);
+        CHECK((r->ec == asio::error::eof || r->ec == asio::error::connection_reset));
+        CHECK(r->lasted >= 150ms);
+        CHECK(r->lasted < 1s);
+    }
+    CHECK(slow.sent > 0);
+    CHECK(slow.sent < trickle.size());
     REQUIRE(w.done);
     CHECK_FALSE(w.ec);
 }

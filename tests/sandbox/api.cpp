@@ -1,6 +1,7 @@
-// The sandbox's REST API (/v1/...), its error shapes, fault injection, counters, webhooks and
-// stop(), checked with raw Beast requests.
+// The sandbox's REST API (/v1/...), its error shapes, fault injection, counters, webhooks,
+// connection deadlines and stop(), checked with raw Beast requests.
 #include "harness.hpp"
+#include "support/slow_client.hpp"
 
 using namespace sbt;
 
@@ -651,6 +652,52 @@ TEST_CASE("stop() closes listeners and connections so that run() returns") {
     h.ioc.run_for(5s);
     CHECK(std::chrono::steady_clock::now() - start < 4s);
     CHECK(a.send(make(verb::get, "/v1/user")).ec);
+}
+
+TEST_CASE("silent, slow and idle connections are closed at idle_timeout; others are served") {
+    sandbox::options o;
+    o.idle_timeout = 200ms;
+    harness h(o);
+    auto at = [](unsigned short port) {
+        return tcp::endpoint(asio::ip::address_v4::loopback(), port);
+    };
+    // One byte every 25 ms: each read gets a byte long before any per-read deadline, but the
+    // whole request would take over a second.
+    const std::string trickle = "GET /v1/user HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    test_support::slow_client_result silent, silent_tls, slow;
+    asio::co_spawn(h.ioc, test_support::slow_client(at(h.tcp_port), "", 25ms, 3s, silent),
+                   asio::detached);
+    asio::co_spawn(h.ioc, test_support::slow_client(at(h.tls_port), "", 25ms, 3s, silent_tls),
+                   asio::detached);
+    asio::co_spawn(h.ioc, test_support::slow_client(at(h.tcp_port), trickle, 25ms, 3s, slow),
+                   asio::detached);
+    h.run_until([] { return false; }, 50ms);
+
+    // Meanwhile a normal request is answered at once, and its connection then stays idle.
+    connection c(h, transport::tcp);
+    auto r = c.send(make(verb::get, "/v1/user"));
+    CHECK_FALSE(r.ec);
+    CHECK(r.res.result_int() == 401);
+    CHECK(r.res.keep_alive());
+    CHECK_FALSE(silent.ended);
+    CHECK_FALSE(silent_tls.ended);
+    CHECK_FALSE(slow.ended);
+    const auto idle_from = std::chrono::steady_clock::now();
+    CHECK(c.read_all().empty());
+    const auto idle_for = std::chrono::steady_clock::now() - idle_from;
+    CHECK(idle_for >= 100ms);
+    CHECK(idle_for < 1s);
+
+    REQUIRE(h.run_until([&] { return silent.ended && silent_tls.ended && slow.ended; }));
+    for (auto* x : {&silent, &silent_tls, &slow}) {
+        const char* which = x == &silent ? "silent" : x == &slow ? "slow" : "silent TLS";
+        INFO(which);
+        CHECK((x->ec == asio::error::eof || x->ec == asio::error::connection_reset));
+        CHECK(x->lasted >= 150ms);
+        CHECK(x->lasted < 1s);
+    }
+    CHECK(slow.sent > 0);
+    CHECK(slow.sent < trickle.size());
 }
 
 TEST_CASE("the request log carries no query string") {

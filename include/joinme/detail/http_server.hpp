@@ -69,7 +69,10 @@ struct server_reply {
 struct server_options {
     std::size_t header_limit = 8 * 1024;  ///< Beast's default for requests.
     std::size_t body_limit = 1024 * 1024; ///< Beast's default for requests.
-    /// Deadline of each read, and of each write, on a stream with `expires_after`; 0: none.
+    /// On a stream with `expires_after` (a `beast::tcp_stream`, or TLS over one): the deadline
+    /// of each request, set once when the loop starts waiting for it, so that it bounds the
+    /// idle wait and the whole request read together, not each byte; then again of each
+    /// answer's write. 0: none.
     std::chrono::milliseconds timeout{0};
     /// When the server closes a socket after an answer, it first reads and drops up to this
     /// many bytes (under the write's deadline): unread request bytes would make the system

@@ -167,6 +167,15 @@ JOINME_DECL std::optional<http_response> refusal_page(bhttp::status status) {
     return make_page(status, "Request too large", "The request is too large.", false);
 }
 
+JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept {
+    if (peer.is_v4())
+        return peer.to_v4().is_loopback(); // all of 127.0.0.0/8
+    const auto v6 = peer.to_v6();
+    if (v6.is_v4_mapped())
+        return asio::ip::make_address_v4(asio::ip::v4_mapped, v6).is_loopback();
+    return v6.is_loopback();
+}
+
 // Serves one connection (every answer closes it); the answer to the deciding redirect wakes
 // the wait.
 inline asio::awaitable<void> serve(std::shared_ptr<listener_impl> impl,
@@ -188,12 +197,14 @@ inline asio::awaitable<void> serve(std::shared_ptr<listener_impl> impl,
     co_await joinme::detail::serve_connection(stream, std::move(slot), so, handler);
 }
 
-// Takes one accepted connection, or closes it at once when max_connections are open.
+// Takes one accepted connection, or closes it at once when max_connections are open or the
+// peer is not on loopback.
 inline void accept_connection(const std::shared_ptr<listener_impl>& impl,
                               const std::shared_ptr<wait_state>& st, asio::ip::tcp::socket socket) {
-    if (st->conns.size() >= impl->opts.max_connections) {
-        error_code ignored;
-        socket.close(ignored);
+    error_code ec;
+    const auto peer = socket.remote_endpoint(ec);
+    if (ec || !is_loopback_peer(peer.address()) || st->conns.size() >= impl->opts.max_connections) {
+        socket.close(ec);
         return;
     }
     auto slot = joinme::detail::server_connections::add({st, &st->conns});

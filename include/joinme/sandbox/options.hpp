@@ -186,10 +186,16 @@ struct options {
 
     /// Base of `presenterLink`/`viewerLink`. Empty: the request's scheme and `Host`.
     std::string public_base_url{};
-    /// Limits of the request parser.
+    /// Largest request header (request line and fields), in bytes: a longer one is answered
+    /// 431 and the connection closed.
     std::size_t header_limit = 8 * 1024;
+    /// Largest request body, in bytes: a longer one is answered 413 and the connection closed.
     std::size_t body_limit = 64 * 1024;
-    /// A TCP/TLS connection idle this long is closed.
+    /// Deadline of each request on a TCP/TLS connection, counted from the accept or the end
+    /// of the previous answer: the whole request (headers and body) must have arrived by
+    /// then, however its bytes trickle in, or the connection is closed without an answer. So
+    /// it also ends an idle keep-alive connection, and one that stalls. It bounds the TLS
+    /// handshake and the writing of each answer as well. (In-memory connections have none.)
     std::chrono::milliseconds idle_timeout{30000};
     /// Close a keep-alive connection after this many responses (0 = never). Without
     /// `announce_close` the connection is closed silently after the last response, the way a
