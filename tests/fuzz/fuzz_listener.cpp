@@ -4,7 +4,7 @@
 // as a browser's connections do. It must never crash or throw; every answer carries the
 // listener's headers and closes the connection; once the wait is decided, its outcome never
 // changes; a decided success carries a code or a token; and no answer repeats the code or the
-// token it received.
+// token it received (checked where the secret cannot occur in the pages by chance).
 //
 // Input: one byte of settings (bit 0: implicit grant; bit 1: end_on_rejected_redirect), then
 // the requests. The pending request's `state` is `xyz`.

@@ -1,19 +1,21 @@
 // libFuzzer target: the sandbox's request handling, `service::handle`, on requests read from
-// arbitrary bytes the way its server loop reads them. One service lives across inputs (it is
-// made again every `inputs_per_service` inputs, so that its state stays small), with users
-// already signed in, so that the API endpoints are reached past the token check. Whatever
-// comes in, it must answer, never crash, throw or leak; every JSON answer must be JSON, and
-// every request must be counted once.
+// arbitrary bytes the way its server loop reads them (up to four pipelined requests). One
+// service lives across inputs, with users already signed in, so that the API endpoints are
+// reached past the token check. It is made again every `inputs_per_service` inputs, so that
+// its state stays small, and after an input that was given tokens or expired one, so that the
+// signed-in users' tokens keep working. Whatever comes in, it must answer, never crash, throw
+// or leak; every JSON answer must be JSON, and every request must be counted once.
 //
 // Input: three bytes of settings, then the requests.
-// - byte 0, bits 0-1: whose tokens `{access}` and `{refresh}` stand for in the requests
-//   (none; a Pro user with every scope but provisioning; the Master Account Holder, through
-//   the Business application, with every scope; the Free user with user_info only);
-//   bit 2: also send `Authorization: Bearer` with that access token; bit 3: auto consent;
-//   bit 4: a QPS limit of 1; bit 5: a `Retry-After` date instead of seconds for forced
-//   answers.
-// - byte 1: the alternatives of the contract's §9 the service produces, one bit each.
-// - byte 2: a forced answer for the first request (0: none; else a status from a list).
+// - byte 0, bits 0-1: whose tokens `{access}` and `{refresh}` stand for in the requests'
+//   targets, fields and bodies (none; a Pro user with every scope but provisioning; the
+//   Master Account Holder, through the Business application, with every scope; the Free user
+//   with user_info only); bit 2: also send `Authorization: Bearer` with that access token;
+//   bit 3: auto consent; bit 4: a QPS limit of 1; bit 5: a `Retry-After` date instead of
+//   seconds in forced answers.
+// - byte 1: the alternatives of the contract's §9 the service produces, one or two per bit.
+// - byte 2: a forced answer for the first request to each endpoint (0: none; else a status
+//   from a list).
 #include <joinme/sandbox/detail/service.hpp>
 #include <joinme/src.hpp>
 
