@@ -69,7 +69,9 @@ parse_retry_after(std::string_view value, std::chrono::system_clock::time_point 
         auto when = detail::parse_http_date(value);
         if (!when)
             return std::nullopt;
-        wait = std::chrono::ceil<std::chrono::seconds>(*when - now);
+        // In whole seconds: a date is whole seconds, so this is the difference rounded up,
+        // and it cannot overflow the way the clock's finer duration would for a far date.
+        wait = *when - std::chrono::floor<std::chrono::seconds>(now);
     }
     return std::clamp(wait, std::chrono::seconds{0}, max_retry_after);
 }

@@ -405,9 +405,13 @@ public:
         }
         base_ = opts_.public_base_url;
         if (base_.empty()) {
+            // Only a well-formed host[:port] goes into the links: any other Host (bytes that
+            // are not UTF-8 would make the JSON answer invalid) gets the fallback.
             auto host = req[http::field::host];
-            base_ = host.empty() ? std::string(ci.fallback_base)
-                                 : std::string(ci.scheme) + "://" + std::string(host);
+            auto authority = urls::parse_authority(host);
+            base_ = host.empty() || !authority || authority->has_userinfo()
+                        ? std::string(ci.fallback_base)
+                        : std::string(ci.scheme) + "://" + std::string(host);
         }
         try {
             if (!found)
