@@ -115,6 +115,20 @@ struct early_read {
     // move-assigned: its move assignment copies the handler into a new wrapper of itself.)
     std::optional<asio::any_completion_handler<void()>> waiter;
 
+    // Waits until the read completes. Cancellation closes `stream`, which ends the read.
+    template <class Stream>
+    asio::awaitable<void> async_wait(Stream& stream) {
+        auto wait = [this, &stream](auto handler) {
+            auto slot = asio::get_associated_cancellation_slot(handler);
+            if (slot.is_connected())
+                slot.assign(
+                    [&stream](asio::cancellation_type) { stream_traits<Stream>::close(stream); });
+            waiter.emplace(std::move(handler));
+        };
+        auto token = asio::use_awaitable;
+        return asio::async_initiate<decltype(token), void()>(wait, token);
+    }
+
     // Called on the pool's executor, which is the waiter's too (a pool is used from one).
     void resume() {
         auto w = std::move(*waiter);
@@ -144,19 +158,8 @@ asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& 
         co_return map_read_error(wec);
     progress.request_written = true;
     if (early) {
-        if (!early->done) {
-            // Cancellation closes the stream, which ends the read.
-            auto wait = [&stream, early](auto handler) {
-                auto slot = asio::get_associated_cancellation_slot(handler);
-                if (slot.is_connected())
-                    slot.assign([&stream](asio::cancellation_type) {
-                        stream_traits<Stream>::close(stream);
-                    });
-                early->waiter.emplace(std::move(handler));
-            };
-            auto token = asio::use_awaitable;
-            co_await asio::async_initiate<decltype(token), void()>(wait, token);
-        }
+        if (!early->done)
+            co_await early->async_wait(stream);
         early->pending = false;
         progress.response_started = buffer.size() > 0;
         if (early->ec)

@@ -175,12 +175,7 @@ public:
                             if (r.pending && !r.done) {
                                 if (!std::exchange(r.stopping, true))
                                     boost::beast::get_lowest_layer(c->stream).cancel();
-                                auto wait = [&r](auto handler) {
-                                    r.waiter.emplace(std::move(handler));
-                                };
-                                auto token = boost::asio::use_awaitable;
-                                co_await boost::asio::async_initiate<decltype(token), void()>(
-                                    wait, token);
+                                co_await r.async_wait(c->stream);
                             }
                         }
                         (void)co_await detail::with_deadline(shutdown_one(*c), timeout,
