@@ -10,6 +10,7 @@
 #include <joinme/error.hpp>
 #include <joinme/secret.hpp>
 #include <joinme/time.hpp>
+#include <joinme/timeout_after.hpp>
 
 #include <joinme/transport.hpp>
 #include <joinme/transport/tcp.hpp>

@@ -807,5 +807,67 @@ TEST_CASE("operations: one signature, any completion token") {
     }
 }
 
+TEST_CASE("api client: one deadline per call, over the refresh it waits for and its own "
+          "exchange; timeout_after sets it for one call") {
+    env<tcp_stream> e;
+    auto cfg = e.config();
+    cfg.call_timeout = 300ms;
+    cfg.pool.deadline_resolution = 20ms;
+    api::basic_client<tcp_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+    e.login(client);
+    using clock = std::chrono::steady_clock;
+
+    SUBCASE("a slow refresh: the call gives up at its deadline, the refresh goes on") {
+        sandbox::fault slow;
+        slow.latency = 1s;
+        slow.times = 1;
+        e.srv.set_fault(endpoint::token, slow);
+        e.advance(std::chrono::hours(2)); // the token has expired: the next call refreshes
+        auto start = clock::now();
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
+        auto took = clock::now() - start;
+        CHECK(r.ec == errc::timeout);
+        CHECK(r.diag.client_message.find("token refresh") != std::string::npos);
+        CHECK(took >= 300ms);
+        CHECK(took < 900ms); // not the refresh's latency
+        // A call with more time joins the same refresh and succeeds.
+        auto r2 = attempt<api::user>(e, [&](diagnostics& d, auto t) {
+            return client.async_get_user(d, joinme::timeout_after(5s, std::move(t)));
+        });
+        REQUIRE_MESSAGE(!r2.ec, r2.ec.message(), " ", r2.diag);
+        CHECK(e.refreshes() == 1);
+        CHECK(e.requests(endpoint::get_user) == 1);
+    }
+
+    SUBCASE("a slow answer: the client's deadline, or the call's own") {
+        sandbox::fault slow;
+        slow.latency = 600ms;
+        e.srv.set_fault(endpoint::get_user, slow);
+        auto start = clock::now();
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
+        auto took = clock::now() - start;
+        CHECK(r.ec == errc::timeout);
+        CHECK(took >= 300ms);
+        CHECK(took < 600ms);
+        auto r2 = attempt<api::user>(e, [&](diagnostics& d, auto t) {
+            return client.async_get_user(d, joinme::timeout_after(3s, std::move(t)));
+        });
+        REQUIRE_MESSAGE(!r2.ec, r2.ec.message(), " ", r2.diag);
+        CHECK(r2.value.email == "pro@example.com");
+        // With the default token: the exception carries errc::timeout.
+        auto thrown = e.run([&]() -> asio::awaitable<error_code> {
+            try {
+                co_await client.async_get_user(joinme::timeout_after(100ms));
+            } catch (const joinme::error_with_diagnostics& x) {
+                co_return x.code();
+            }
+            co_return error_code{};
+        }());
+        CHECK(thrown == errc::timeout);
+    }
+}
+
 } // namespace
 } // namespace apit

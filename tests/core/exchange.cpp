@@ -58,7 +58,7 @@ result run_exchange(asio::io_context& ioc, beast::test::stream& client,
         ioc,
         [&]() -> asio::awaitable<void> {
             r.ec = co_await joinme::http::detail::exchange_with_deadline(
-                client, buffer, req, r.res, limits, r.progress, scratch);
+                client, buffer, req, r.res, limits, r.progress, scratch, limits.timeout);
         },
         asio::detached);
     ioc.run();

@@ -1035,3 +1035,120 @@ TEST_CASE("TCP: a warm-up that cannot connect says why, and opens nothing") {
     CHECK(pool.stats().connections_opened == 0);
     CHECK(pool.idle_connections(target) == 0);
 }
+
+// ---------------------------------------------------------------------------------------
+// One deadline per call (`request_options::deadline`), kept by each step within its own limit.
+
+namespace {
+
+// `pool.co_request` with a deadline `budget` from now: its error and how long it took.
+struct timed_result {
+    error_code ec;
+    std::chrono::steady_clock::duration took{};
+    unsigned status = 0;
+};
+
+asio::awaitable<void> request_within(joinme::http::connection_pool& pool, joinme::origin target,
+                                     std::chrono::milliseconds budget, timed_result& out) {
+    auto start = std::chrono::steady_clock::now();
+    joinme::http::request_options o;
+    o.deadline = start + budget;
+    response res;
+    out.ec = co_await pool.co_request(std::move(target), get(), res, o);
+    out.took = std::chrono::steady_clock::now() - start;
+    out.status = res.result_int();
+}
+
+} // namespace
+
+TEST_CASE("TCP and TLS: a call's deadline ends the exchange and the wait in line before their "
+          "own limits") {
+    using namespace asio::experimental::awaitable_operators;
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        joinme::http::pool_options opts;
+        opts.limits.timeout = 10s; // far beyond the calls' deadlines
+        opts.deadline_resolution = 20ms;
+        opts.max_connections_per_origin = 1;
+        over_transport t(tls, opts);
+        t.server.behaviour().never_answer = true;
+        timed_result stalled, queued;
+        t.run([&]() -> asio::awaitable<void> {
+            co_await (request_within(t.pool(), t.target, 400ms, stalled) &&
+                      request_within(t.pool(), t.target, 200ms, queued));
+        });
+        CHECK(stalled.ec == errc::timeout);
+        CHECK(stalled.took >= 400ms);
+        CHECK(stalled.took < 2s);
+        CHECK(queued.ec == errc::pool_exhausted);
+        CHECK(queued.took >= 200ms);
+        CHECK(queued.took < 2s);
+    }
+}
+
+TEST_CASE("TCP and TLS: a call's deadline ends a connect before connect_timeout") {
+    for (bool tls : {false, true}) {
+        CAPTURE(tls);
+        asio::io_context ioc;
+        stuck_resolver dns;
+        joinme::http::pool_options opts;
+        opts.connect_timeout = 10s;
+        auto client_ctx = trusting_client_context();
+        joinme::tls_context tls_ctx(client_ctx);
+        tls_ctx.tcp = dns.context();
+        tcp_pool plain(ioc.get_executor(), dns.context(), opts);
+        tls_pool secure(ioc.get_executor(), tls_ctx, opts);
+        joinme::http::connection_pool& pool =
+            tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
+        const joinme::origin target{tls ? "https" : "http", "api.joinme.test", "443"};
+        timed_result r;
+        bool done = false;
+        asio::co_spawn(
+            ioc,
+            [&]() -> asio::awaitable<void> {
+                co_await request_within(pool, target, 200ms, r);
+                done = true;
+            },
+            asio::detached);
+        test_support::run_until(
+            ioc, [&] { return done; }, 5s);
+        REQUIRE(done);
+        CHECK(r.ec == errc::timeout);
+        CHECK(r.took >= 200ms);
+        CHECK(r.took < 2s);
+        dns.pending.clear();
+    }
+}
+
+TEST_CASE("TCP: a retry that would start after the call's deadline is not made; a call already "
+          "past it sends nothing") {
+    asio::io_context ioc;
+    test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    server.behaviour().handler = [](const request&) {
+        response res(bhttp::status::service_unavailable, 11);
+        res.set(bhttp::field::retry_after, "2");
+        return res;
+    };
+    std::vector<std::chrono::milliseconds> slept;
+    joinme::http::pool_options opts;
+    opts.retry.sleep = [&](std::chrono::milliseconds d,
+                           asio::any_completion_handler<void(error_code)> h) {
+        slept.push_back(d);
+        asio::post(ioc, [h = std::move(h)]() mutable { std::move(h)(error_code{}); });
+    };
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", server.endpoint());
+    timed_result short_call, long_call, late_call;
+    run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
+        co_await request_within(pool, target, 1s, short_call);  // 2 s would pass its deadline
+        co_await request_within(pool, target, 10s, long_call);  // retried, per the policy
+        co_await request_within(pool, target, -1ms, late_call); // nothing left
+    });
+    CHECK(!short_call.ec);
+    CHECK(short_call.status == 503); // the last answer, as when retries run out
+    CHECK(!long_call.ec);
+    CHECK(long_call.status == 503);
+    CHECK(slept == std::vector<std::chrono::milliseconds>{2s, 2s}); // long_call's two retries
+    CHECK(late_call.ec == errc::timeout);
+    CHECK(server.counters().requests == 4u); // 1 + 3, and none for late_call
+}

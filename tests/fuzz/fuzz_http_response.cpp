@@ -36,7 +36,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         ioc,
         [&]() -> asio::awaitable<void> {
             ec = co_await joinme::http::detail::exchange_with_deadline(
-                client, buffer, req, res, limits, progress, scratch);
+                client, buffer, req, res, limits, progress, scratch, limits.timeout);
             done = true;
         },
         asio::detached);

@@ -21,6 +21,8 @@
 ///
 /// The completion token defaults to `joinme::default_token`: `co_await client.async_x(...)`
 /// throws `error_with_diagnostics`, carrying the code and the diagnostics, on failure.
+/// `joinme::timeout_after(d, token)` gives one call a deadline other than the client's
+/// `client_config::call_timeout` (timeout_after.hpp).
 /// `with_diagnostics(token)` does the same for any token; `as_tuple(use_awaitable)` gives the
 /// error code and never throws (the fast path: from a coroutine on the client's executor the
 /// operation runs within the awaiting coroutine). Any completion token works (callbacks,
@@ -28,6 +30,8 @@
 /// executor, never complete inline, and complete the handler on its associated executor.
 ///
 /// Every call:
+/// - ends within its overall deadline (`client_config::call_timeout`, 60 s by default, or
+///   `timeout_after`), which covers every step below, with `errc::timeout`;
 /// - gets the access token from the token source (which refreshes it ahead of expiry, one
 ///   refresh at a time however many calls wait) and sends it as `Authorization: Bearer`;
 /// - when the API rejects the token (401, or 403 whose `WWW-Authenticate` says
@@ -74,12 +78,15 @@
 #include <joinme/error.hpp>
 #include <joinme/oauth/token.hpp>
 #include <joinme/secret.hpp>
+#include <joinme/timeout_after.hpp>
 #include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 
+#include <chrono>
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -111,7 +118,8 @@ struct endpoint_op<E> {
 // JOINME_SEPARATE_COMPILATION instantiated there for every endpoint.
 template <class E>
 typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
-                                                diagnostics* diag);
+                                                diagnostics* diag,
+                                                std::optional<std::chrono::milliseconds> timeout);
 
 // The expire-access-token operation's coroutine.
 JOINME_DECL joinme::detail::op_awaitable<std::string> run_expire(std::shared_ptr<client_impl> impl,
@@ -397,13 +405,23 @@ protected:
         : impl_(std::move(impl)) {}
 
 private:
-    // Endpoint `e` as an operation: the one place where a description becomes a call.
+    // Endpoint `e` as an operation: the one place where a description becomes a call. A
+    // `timeout_after` token gives the call its deadline.
     template <class E, class Token>
     auto run(E e, diagnostics* diag, Token&& token) {
-        return start_op(diag, std::forward<Token>(token),
-                        [impl = impl_, e = std::move(e)](diagnostics* d) mutable {
-                            return detail::run_endpoint(std::move(impl), std::move(e), d);
-                        });
+        if constexpr (joinme::detail::is_timeout_after<std::decay_t<Token>>) {
+            return start_op(
+                diag, std::move(token.token),
+                [impl = impl_, e = std::move(e), t = token.timeout](diagnostics* d) mutable {
+                    return detail::run_endpoint(std::move(impl), std::move(e), d, t);
+                });
+        } else {
+            return start_op(diag, std::forward<Token>(token),
+                            [impl = impl_, e = std::move(e)](diagnostics* d) mutable {
+                                return detail::run_endpoint(std::move(impl), std::move(e), d,
+                                                            std::nullopt);
+                            });
+        }
     }
 
     template <class Token>

@@ -39,6 +39,15 @@ struct client_config {
     /// and connection reuse; never a header or body, so never a token).
     http::pool_options pool{};
 
+    /// The overall deadline of every API call, from its start: waiting for a connection, the
+    /// connect, a token refresh it waits for, the exchange, the replay after a rejected token
+    /// and the retries of rate-limited answers, each within its own limit (`pool`) too. A call
+    /// that runs out of it fails with `errc::timeout` (`errc::pool_exhausted` while it waited
+    /// in line for a connection), and a retry that would start after it is not made: the last
+    /// answer is reported. Kept without a timer per call (see `http::request_options::
+    /// deadline`). `joinme::timeout_after(d, token)` sets it for one call. Zero: none.
+    std::chrono::milliseconds call_timeout{60'000};
+
     /// Refresh margin, clock, token store and user key of the token source.
     oauth::token_source_options token_source{};
 

@@ -16,6 +16,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/error.hpp>
 
+#include <chrono>
 #include <cstddef>
 
 namespace joinme::http {
@@ -45,6 +46,14 @@ struct request_options {
     /// idempotent or not completely written. joinme's OAuth steps set it for their token
     /// requests (see `oauth::detail::post` for why that is safe).
     bool replay_unanswered = false;
+
+    /// The deadline of the whole call this request belongs to (an API call's
+    /// `client_config::call_timeout`): waiting in line for a connection, the connect, the
+    /// exchange and the retries of rate-limited answers all end by it, each within its own
+    /// limit too. Past it, the request fails with `errc::timeout` (`errc::pool_exhausted`
+    /// while waiting in line), and a retry that would start after it is not made: the last
+    /// answer is returned. The default sets no deadline beyond the pool's own limits.
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 /// Keep-alive HTTP/1.1 connections, whatever their stream type: the one boundary where the

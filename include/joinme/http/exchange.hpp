@@ -225,22 +225,22 @@ asio::awaitable<error_code> with_deadline(asio::awaitable<error_code> op,
     co_return expired ? error_code(errc::timeout) : error_code(asio::error::operation_aborted);
 }
 
-// `exchange` within `limits.timeout`. After a failure the stream must be discarded.
+// `exchange` within `timeout`. After a failure the stream must be discarded.
 template <class Stream>
 asio::awaitable<error_code>
 exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const request& req,
                        response& res, const exchange_limits& limits, exchange_progress& progress,
-                       std::string& scratch) {
+                       std::string& scratch, std::chrono::milliseconds timeout) {
     if constexpr (has_native_deadline<Stream>) {
         auto& lowest = boost::beast::get_lowest_layer(stream);
-        lowest.expires_after(limits.timeout);
+        lowest.expires_after(timeout);
         auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch);
         if (!ec)
             lowest.expires_never(); // a connection kept for reuse must not time out while idle
         co_return ec;
     } else {
         co_return co_await with_deadline(
-            exchange(stream, buffer, req, res, limits, progress, scratch), limits.timeout,
+            exchange(stream, buffer, req, res, limits, progress, scratch), timeout,
             [&stream] { stream_traits<Stream>::close(stream); });
     }
 }
@@ -267,7 +267,7 @@ auto async_exchange(Stream& stream, boost::beast::flat_buffer& buffer, const req
             exchange_progress progress;
             std::string scratch;
             auto ec = co_await detail::exchange_with_deadline(stream, buffer, req, res, limits,
-                                                              progress, scratch);
+                                                              progress, scratch, limits.timeout);
             co_return ec;
         });
 }

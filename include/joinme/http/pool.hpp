@@ -35,9 +35,11 @@ namespace joinme::http {
 /// Deadlines: each exchange must end within `limits.timeout`, each connect within
 /// `connect_timeout`. A request that waits in line for a connection does so within
 /// `limits.timeout` too, counted from the start of the attempt, and fails with
-/// `errc::pool_exhausted` when that runs out. Over TCP and TLS one timer per pool checks the
-/// exchanges in flight every `deadline_resolution` (a deadline fires up to that much late) and
-/// stops when none is left, so it does not keep `io_context::run()` from returning.
+/// `errc::pool_exhausted` when that runs out. A request may also carry its call's overall
+/// deadline (`request_options::deadline`), which every step then keeps as well. Over TCP and
+/// TLS one timer per pool checks the exchanges in flight every `deadline_resolution` (a
+/// deadline fires up to that much late) and stops when none is left, so it does not keep
+/// `io_context::run()` from returning.
 ///
 /// Thread safety: one pool is not thread-safe. Use it from one thread, or give it a strand
 /// as its executor.
@@ -539,9 +541,11 @@ private:
     // An idle connection that still looks alive, a new one if the origin has room, or what
     // the line hands over: a released connection, or room to open one. When a new connection
     // fails, what the stream says about it goes to `diag`, if any. Waiting in line ends at
-    // `deadline` with errc::pool_exhausted.
+    // `deadline` with errc::pool_exhausted; a connect ends at `connect_timeout` or at the
+    // call's deadline, whichever comes first, with errc::timeout.
     static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh,
-                                       diagnostics* diag, steady::time_point deadline) {
+                                       diagnostics* diag, steady::time_point deadline,
+                                       steady::time_point call_deadline) {
         if (st->closed)
             co_return acquired{boost::asio::error::operation_aborted, {}, false};
         if (!fresh) {
@@ -563,9 +567,11 @@ private:
             w.slot = false; // the slot is this request's now: the lease below gives it back
         }
         lease c(h, std::make_shared<connection>(traits::create(st->ex, st->ctx)));
-        auto ec =
-            co_await detail::with_deadline(connect_one(*st, *c, h.key), st->opts.connect_timeout,
-                                           [&c] { traits::close(c->stream); });
+        auto timeout = within(st->opts.connect_timeout, call_deadline);
+        if (timeout.count() <= 0)
+            co_return acquired{errc::timeout, {}, false}; // `c` gives the slot back
+        auto ec = co_await detail::with_deadline(connect_one(*st, *c, h.key), timeout,
+                                                 [&c] { traits::close(c->stream); });
         if (ec) {
             if (diag) {
                 auto why = joinme::detail::describe_connect_failure(c->stream, ec);
@@ -578,12 +584,23 @@ private:
         co_return acquired{{}, std::move(c), false};
     }
 
+    // `timeout`, or less if `deadline` comes first (then possibly zero or negative).
+    static std::chrono::milliseconds within(std::chrono::milliseconds timeout,
+                                            steady::time_point deadline) {
+        if (deadline == steady::time_point::max())
+            return timeout;
+        return std::min(timeout,
+                        std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()));
+    }
+
     // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
-    // The response is read into `res`.
+    // The response is read into `res`. Every step ends by the call's deadline, `opts.deadline`.
     static awaitable<error_code> send_once(std::shared_ptr<state> st, host& h, const request& req,
                                            unsigned attempt, response& res, request_options opts) {
         for (bool fresh = false;; fresh = true) {
             auto start = steady::now();
+            if (start >= opts.deadline)
+                co_return errc::timeout;
             // The common case, a live idle connection, without a coroutine.
             acquired a;
             if (!fresh && !st->closed)
@@ -591,7 +608,9 @@ private:
             if (a.conn)
                 a.reused = true;
             else
-                a = co_await acquire(st, h, fresh, opts.diag, start + st->opts.limits.timeout);
+                a = co_await acquire(st, h, fresh, opts.diag,
+                                     std::min(start + st->opts.limits.timeout, opts.deadline),
+                                     opts.deadline);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -600,15 +619,21 @@ private:
                     ++st->stats.reused;
                 auto& c = *a.conn;
                 if constexpr (detail::has_native_deadline<Stream>) {
-                    watched w(st, c, (a.reused ? start : steady::now()) + st->opts.limits.timeout);
+                    auto begun = a.reused ? start : steady::now();
+                    watched w(st, c, std::min(begun + st->opts.limits.timeout, opts.deadline));
                     auto* early = c.early.pending ? &c.early : nullptr;
                     ec = co_await detail::exchange(c.stream, c.buffer, req, res, st->opts.limits,
                                                    progress, c.scratch, early);
                     if (ec && c.expired)
                         ec = errc::timeout;
                 } else {
-                    ec = co_await detail::exchange_with_deadline(
-                        c.stream, c.buffer, req, res, st->opts.limits, progress, c.scratch);
+                    auto timeout = within(st->opts.limits.timeout, opts.deadline);
+                    if (timeout.count() <= 0)
+                        ec = errc::timeout;
+                    else
+                        ec = co_await detail::exchange_with_deadline(c.stream, c.buffer, req, res,
+                                                                     st->opts.limits, progress,
+                                                                     c.scratch, timeout);
                 }
             }
             if (st->opts.on_request) {
@@ -668,7 +693,8 @@ private:
             co_return errc::invalid_url;
         host& h = st->host_for(target);
         while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
-            auto a = co_await acquire(st, h, true, diag, steady::time_point::max());
+            auto a = co_await acquire(st, h, true, diag, steady::time_point::max(),
+                                      steady::time_point::max());
             if (a.ec)
                 co_return a.ec;
             release(st, h, a.conn.take());
@@ -699,7 +725,7 @@ private:
             double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
             auto d = decide_retry(st->opts.retry, req, res, attempt, waited, r,
                                   joinme::detail::now(st->opts.clock));
-            if (!d.retry)
+            if (!d.retry || steady::now() + d.delay >= opts.deadline) // no time left for it
                 co_return ec;
             ++st->stats.rate_limit_retries;
             if (auto sec = co_await sleep(*st, d.delay)) {

@@ -343,10 +343,14 @@ public:
     /// What a client needs before a call, for a coroutine on the source's executor: the
     /// access token only (`async_get_token`, or `async_force_refresh` when `rejected` is not
     /// null), written to `access`. `diag` is cleared, and says why on failure. Callers waiting
-    /// for a refresh share its result instead of each holding a copy of the token.
-    boost::asio::awaitable<error_code> co_access_token(const joinme::secret* rejected,
-                                                       diagnostics& diag, joinme::secret& access) {
-        return run_access(st_, rejected, diag, access);
+    /// for a refresh share its result instead of each holding a copy of the token. A caller
+    /// still waiting for a refresh at `deadline` (its call's deadline) stops waiting with
+    /// `errc::timeout`; the refresh goes on for the others.
+    boost::asio::awaitable<error_code>
+    co_access_token(const joinme::secret* rejected, diagnostics& diag, joinme::secret& access,
+                    std::chrono::steady_clock::time_point deadline =
+                        std::chrono::steady_clock::time_point::max()) {
+        return run_access(st_, rejected, diag, access, deadline);
     }
 
 private:
@@ -422,7 +426,8 @@ private:
 
     static awaitable<error_code> run_access(std::shared_ptr<state> st,
                                             const joinme::secret* rejected, diagnostics& diag,
-                                            joinme::secret& access) {
+                                            joinme::secret& access,
+                                            std::chrono::steady_clock::time_point deadline) {
         using serve = detail::token_state::serve;
         diag.clear();
         auto how = st->tokens.ask(rejected ? std::optional(*rejected) : std::nullopt);
@@ -432,7 +437,7 @@ private:
             access = st->tokens.current->access_token;
             co_return error_code{};
         }
-        auto flight = co_await join(st);
+        auto flight = co_await join(st, deadline);
         if (flight->ec)
             diag = flight->diag;
         else
@@ -447,21 +452,30 @@ private:
                                                     std::move(ex), diag);
     }
 
-    // Waits for the flight (starting it if none), or for the caller's cancellation.
-    static awaitable<std::shared_ptr<const outcome>> join(std::shared_ptr<state> st) {
+    // Waits for the flight (starting it if none) until `deadline`, or the caller's cancellation.
+    static awaitable<std::shared_ptr<const outcome>>
+    join(std::shared_ptr<state> st, std::chrono::steady_clock::time_point deadline =
+                                        std::chrono::steady_clock::time_point::max()) {
         if (!st->pool) // started just before the source was destroyed
             co_return std::make_shared<const outcome>(outcome::aborted());
         waiter w(*st);
         take_off(st);
         // co_spawn may run the flight inline up to its first suspension; a flight that needs
         // no I/O has then already woken this waiter.
-        if (!w.woken)
-            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        error_code ec;
         if (!w.woken) {
-            // Cancelled by this caller: leave (`w` leaves the list); the flight goes on for the
-            // others.
-            co_return std::make_shared<const outcome>(
-                outcome::failure(boost::asio::error::operation_aborted, ""));
+            w.timer.expires_at(deadline);
+            std::tie(ec) =
+                co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+        if (!w.woken) {
+            // Out of time, or cancelled by this caller: leave (`w` leaves the list); the
+            // flight goes on for the others.
+            if (ec)
+                co_return std::make_shared<const outcome>(
+                    outcome::failure(boost::asio::error::operation_aborted, ""));
+            co_return std::make_shared<const outcome>(outcome::failure(
+                errc::timeout, "the call's deadline passed while it waited for a token refresh"));
         }
         co_return std::move(w.out);
     }

@@ -17,7 +17,9 @@
 #include <joinme/oauth/token_source.hpp>
 #include <joinme/secret.hpp>
 
+#include <chrono>
 #include <memory>
+#include <optional>
 #include <string>
 
 namespace joinme::api::detail {
@@ -42,9 +44,10 @@ public:
 
     // Sends `call` with the current token; on a rejected token, one forced refresh and one
     // replay. Reads a 2xx body with `call.parse` into `out`, or returns the error with `diag`
-    // filled.
-    JOINME_DECL boost::asio::awaitable<error_code> send(const api_call& call, diagnostics& diag,
-                                                        void* out);
+    // filled. The whole call ends within `timeout`, or `cfg.call_timeout` when it has none.
+    JOINME_DECL boost::asio::awaitable<error_code>
+    send(const api_call& call, diagnostics& diag, void* out,
+         std::optional<std::chrono::milliseconds> timeout);
 
     // Opens up to `connections` connections to the API's origin.
     JOINME_DECL boost::asio::awaitable<error_code> warm_up(std::size_t connections,

@@ -27,13 +27,19 @@ struct model_of {
     using type = typename E::result;
 };
 template <class E>
-requires requires { typename E::model; }
+requires requires {
+    typename E::model;
+}
 struct model_of<E> {
     using type = typename E::model;
 };
 
-inline std::vector<meeting> take(meeting_list&& m) { return std::move(m.meetings); }
-inline std::vector<presenter> take(presenter_list&& m) { return std::move(m.presenters); }
+inline std::vector<meeting> take(meeting_list&& m) {
+    return std::move(m.meetings);
+}
+inline std::vector<presenter> take(presenter_list&& m) {
+    return std::move(m.presenters);
+}
 
 // Reads a 2xx body as `Model` into `*out`, a `Result`.
 template <class Model, class Result>

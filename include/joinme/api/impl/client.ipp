@@ -86,20 +86,25 @@ inline http::request make_request(const api_call& call, std::string_view base_pa
 // The access token to send: the current one, or the result of a (shared) refresh. With
 // `rejected`, one other than that token. Kept out of `send` so that the frame of every call
 // does not carry what only a refresh needs.
-JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagnostics& diag,
-                                                    void* out) {
+JOINME_DECL awaitable<error_code>
+client_impl::send(const api_call& call, diagnostics& diag, void* out,
+                  std::optional<std::chrono::milliseconds> timeout) {
     if (auto ec = check_base(diag))
         co_return ec;
+    // One deadline for the whole call, kept by each step it waits for (the pool's watchdog,
+    // the token source's wait), so it costs no timer of its own.
+    http::request_options send{&diag};
+    if (auto t = timeout.value_or(cfg.call_timeout); t.count() > 0)
+        send.deadline = std::chrono::steady_clock::now() + t;
     // A token that needs no refresh is taken as is: no I/O, no coroutine.
     joinme::secret access;
     if (auto* current = source.usable_token()) {
         access = current->access_token;
-    } else if (auto ec = co_await source.co_access_token(nullptr, diag, access)) {
+    } else if (auto ec = co_await source.co_access_token(nullptr, diag, access, send.deadline)) {
         co_return ec;
     }
 
     http::response res;
-    const http::request_options send{&diag};
     for (bool replayed = false;; replayed = true) {
         auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
                                              res, send);
@@ -117,7 +122,7 @@ JOINME_DECL awaitable<error_code> client_impl::send(const api_call& call, diagno
             // one replay. A second rejection is reported as is.
             // (The refresh clears `diag` of the rejection as it starts.)
             auto rejected = std::move(access);
-            if (auto fec = co_await source.co_access_token(&rejected, diag, access))
+            if (auto fec = co_await source.co_access_token(&rejected, diag, access, send.deadline))
                 co_return fec;
             ++stats.replays;
             continue;
@@ -187,19 +192,20 @@ JOINME_DECL joinme::detail::op_awaitable<> run_warm_up(std::shared_ptr<client_im
 
 template <class E>
 typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
-                                                diagnostics* diag) {
+                                                diagnostics* diag,
+                                                std::optional<std::chrono::milliseconds> timeout) {
     auto ex = impl->get_executor();
     if constexpr (std::is_void_v<typename E::result>) {
         return joinme::detail::run_op<>(
-            [impl = std::move(impl), call = describe(e)](diagnostics& d) {
-                return impl->send(call, d, nullptr);
+            [impl = std::move(impl), call = describe(e), timeout](diagnostics& d) {
+                return impl->send(call, d, nullptr, timeout);
             },
             std::move(ex), diag);
     } else {
         using result = typename E::result;
         return joinme::detail::run_op<result>(
-            [impl = std::move(impl), call = describe(e)](diagnostics& d, result& out) {
-                return impl->send(call, d, &out);
+            [impl = std::move(impl), call = describe(e), timeout](diagnostics& d, result& out) {
+                return impl->send(call, d, &out, timeout);
             },
             std::move(ex), diag);
     }
@@ -295,7 +301,8 @@ JOINME_INSTANTIATE_SPAWN(std::string)
 namespace joinme::api::detail {
 #define JOINME_INSTANTIATE_ENDPOINT(E)                                                             \
     template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(             \
-        std::shared_ptr<client_impl>, endpoints::E, diagnostics*);
+        std::shared_ptr<client_impl>, endpoints::E, diagnostics*,                                  \
+        std::optional<std::chrono::milliseconds>);
 JOINME_INSTANTIATE_ENDPOINT(get_user)
 JOINME_INSTANTIATE_ENDPOINT(start_meeting)
 JOINME_INSTANTIATE_ENDPOINT(list_meetings)
