@@ -1152,3 +1152,130 @@ TEST_CASE("TCP: a retry that would start after the call's deadline is not made; 
     CHECK(late_call.ec == errc::timeout);
     CHECK(server.counters().requests == 4u); // 1 + 3, and none for late_call
 }
+
+// ---------------------------------------------------------------------------------------
+// The fault matrix's server-side faults over real TCP: a raw server that reads the request
+// and then plays a script of bytes, stalls, or resets.
+
+namespace {
+
+// Accepts one connection, reads up to the end of the request's header, then runs `script`.
+template <class Script>
+asio::awaitable<void> serve_script(asio::ip::tcp::acceptor& acceptor, Script script) {
+    auto socket = co_await acceptor.async_accept(asio::use_awaitable);
+    std::string in;
+    auto [ec, n] = co_await asio::async_read_until(socket, asio::dynamic_buffer(in), "\r\n\r\n",
+                                                   asio::as_tuple(asio::use_awaitable));
+    if (!ec)
+        co_await script(socket);
+}
+
+// `pool.co_request` against a server playing `script`; the request's error.
+template <class Script>
+error_code against_script(Script script, joinme::http::exchange_limits limits = {}) {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    joinme::http::pool_options opts;
+    opts.limits = limits;
+    opts.deadline_resolution = 20ms;
+    tcp_pool pool(ioc.get_executor(), joinme::tcp_context{}, opts);
+    const auto target = origin_of("http", acceptor.local_endpoint());
+    std::optional<error_code> result;
+    asio::co_spawn(ioc, serve_script(acceptor, std::move(script)), asio::detached);
+    pool.async_request(target, get(), [&](error_code ec, response) {
+        result = ec;
+        pool.close();
+        acceptor.close();
+    });
+    test_support::run_until(
+        ioc, [&] { return result.has_value(); }, 10s);
+    REQUIRE(result);
+    return *result;
+}
+
+// Writes `bytes`, then stays silent with the connection open for `hold`.
+auto write_then_stall(std::string bytes, std::chrono::milliseconds hold = 3s) {
+    return [bytes = std::move(bytes), hold](asio::ip::tcp::socket& s) -> asio::awaitable<void> {
+        co_await asio::async_write(s, asio::buffer(bytes), asio::as_tuple(asio::use_awaitable));
+        asio::steady_timer t(s.get_executor(), hold);
+        co_await t.async_wait(asio::as_tuple(asio::use_awaitable));
+    };
+}
+
+// Writes `head`, then `unit` over and over until the peer goes away.
+auto write_forever(std::string head, std::string unit) {
+    return [head = std::move(head),
+            unit = std::move(unit)](asio::ip::tcp::socket& s) -> asio::awaitable<void> {
+        auto [ec, n] =
+            co_await asio::async_write(s, asio::buffer(head), asio::as_tuple(asio::use_awaitable));
+        std::string block;
+        while (block.size() < 16 * 1024)
+            block += unit;
+        while (!ec)
+            std::tie(ec, n) = co_await asio::async_write(s, asio::buffer(block),
+                                                         asio::as_tuple(asio::use_awaitable));
+    };
+}
+
+} // namespace
+
+TEST_CASE("TCP fault matrix: stalls, endless answers and bad chunking end in clear errors") {
+    joinme::http::exchange_limits limits;
+    limits.timeout = 300ms;
+    limits.header_limit = 4 * 1024;
+    limits.body_limit = 64 * 1024;
+    const std::string head = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\n";
+    SUBCASE("stall after the header") {
+        CHECK(against_script(write_then_stall(head), limits) == errc::timeout);
+    }
+    SUBCASE("stall mid-body") {
+        CHECK(against_script(write_then_stall(head + "{\"emai"), limits) == errc::timeout);
+    }
+    SUBCASE("stall mid-header") {
+        CHECK(against_script(write_then_stall("HTTP/1.1 200 OK\r\nContent-"), limits) ==
+              errc::timeout);
+    }
+    SUBCASE("an endless chunked body stops at the body limit") {
+        CHECK(against_script(write_forever("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+                                           "10\r\n0123456789abcdef\r\n"),
+                             limits) == errc::body_too_large);
+    }
+    SUBCASE("an endless header stops at the header limit") {
+        CHECK(against_script(write_forever("HTTP/1.1 200 OK\r\n", "X-More: 0123456789\r\n"),
+                             limits) == errc::header_too_large);
+    }
+    SUBCASE("invalid chunk sizes") {
+        CHECK(against_script(
+                  write_then_stall("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+                  limits) == errc::malformed_response);
+    }
+}
+
+TEST_CASE("TLS fault matrix: a connection reset during the handshake is a clear error") {
+    asio::io_context ioc;
+    asio::ip::tcp::acceptor acceptor(ioc, {asio::ip::make_address("127.0.0.1"), 0});
+    asio::co_spawn(
+        ioc,
+        [&]() -> asio::awaitable<void> {
+            auto s = co_await acceptor.async_accept(asio::use_awaitable);
+            std::array<char, 64> hello{}; // a piece of the ClientHello, then a reset
+            (void)co_await s.async_read_some(asio::buffer(hello),
+                                             asio::as_tuple(asio::use_awaitable));
+            s.set_option(asio::socket_base::linger(true, 0));
+            s.close();
+        },
+        asio::detached);
+    auto client_ctx = trusting_client_context();
+    joinme::http::pool_options opts;
+    opts.connect_timeout = 2s;
+    tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx), opts);
+    std::optional<error_code> result;
+    pool.async_request(origin_of("https", acceptor.local_endpoint()), get(),
+                       [&](error_code ec, response) { result = ec; });
+    auto start = std::chrono::steady_clock::now();
+    test_support::run_until(
+        ioc, [&] { return result.has_value(); }, 5s);
+    REQUIRE(result);
+    CHECK(*result == asio::error::connection_reset);
+    CHECK(std::chrono::steady_clock::now() - start < 1s); // at once, not at the connect timeout
+}
