@@ -3,6 +3,8 @@
 #include "harness.hpp"
 #include "support/slow_client.hpp"
 
+#include "api_client/fixture.hpp"
+
 using namespace sbt;
 
 namespace {
@@ -465,6 +467,45 @@ TEST_CASE("fault injection") {
             CHECK(bytes.starts_with("HTTP/1.1 200 OK\r\n"));
         }
     }
+    SUBCASE("interim responses before the answer, an unsolicited one right after it") {
+        for (auto t : {transport::memory, transport::tcp, transport::tls}) {
+            INFO(name(t));
+            h.srv.set_fault(endpoint::get_user,
+                            {.times = 1, .interim = {100, 103}, .unsolicited = true});
+            connection c(h, t);
+            auto req = api(verb::get, "/v1/user", h.t.access);
+            req.keep_alive(false); // so that the server closes after its last byte
+            std::ostringstream os;
+            os << req;
+            CHECK(!c.write_raw(os.str()));
+            auto bytes = c.read_all();
+            CHECK(bytes.starts_with("HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\n"));
+            auto answer = bytes.find("HTTP/1.1 200 OK\r\n");
+            auto extra = bytes.rfind("HTTP/1.1 200 OK\r\n");
+            REQUIRE(answer != std::string::npos);
+            CHECK(answer < extra);
+            CHECK(bytes.find("pro@example.com", answer) < extra);
+            CHECK(bytes.find("unsolicited@sandbox.invalid", extra) != std::string::npos);
+        }
+    }
+    SUBCASE("an unsolicited response after a delay") {
+        h.srv.set_fault(endpoint::get_user,
+                        {.times = 1, .unsolicited = true, .unsolicited_delay = 300ms});
+        connection c(h, transport::tcp);
+        auto start = std::chrono::steady_clock::now();
+        auto first = c.send(api(verb::get, "/v1/user", h.t.access));
+        REQUIRE(!first.ec);
+        CHECK(first.res.body().find("pro@example.com") != std::string::npos);
+        CHECK(std::chrono::steady_clock::now() - start < 300ms); // the answer did not wait
+        auto extra = c.read();
+        REQUIRE(!extra.ec);
+        CHECK(std::chrono::steady_clock::now() - start >= 300ms);
+        CHECK(extra.res.body().find("unsolicited@sandbox.invalid") != std::string::npos);
+        // The connection serves the next request as usual.
+        auto next = c.send(api(verb::get, "/v1/user", h.t.access));
+        REQUIRE(!next.ec);
+        CHECK(next.res.body().find("pro@example.com") != std::string::npos);
+    }
     SUBCASE("never answer; stop() ends the connection") {
         h.srv.set_fault(endpoint::get_user, {.never_answer = true});
         connection c(h, transport::tcp);
@@ -744,3 +785,64 @@ TEST_CASE("many concurrent connections on every transport") {
             asio::co_spawn(h.ioc, one(h, tr, t.access, ok), asio::detached);
     CHECK(h.run_until([&] { return ok == 2 * n; }));
 }
+
+namespace apit {
+namespace {
+
+// The joinme client against the sandbox's interim and unsolicited responses over real sockets:
+// it skips the 1xx, and a connection on which an unsolicited response arrives is closed, so
+// that the next call gets its own answer.
+template <class Stream>
+void check_interim_and_unsolicited() {
+    env<Stream> e;
+    api::basic_client<Stream> client(e.ioc.get_executor(), e.ctx, e.config());
+    e.login(client);
+    auto get_user = [&] {
+        auto r = attempt<api::user>(
+            e, [&](diagnostics& d, auto t) { return client.async_get_user(d, std::move(t)); });
+        REQUIRE_MESSAGE(!r.ec, r.ec.message(), " ", r.diag);
+        return r.value.email;
+    };
+    CHECK(get_user() == "pro@example.com");
+    auto connections = [&] { return client.pool().stats().connections_opened; };
+    const auto opened = connections();
+
+    // Interim responses only: the connection stays in use.
+    e.srv.set_fault(sandbox::endpoint::get_user, {.times = 1, .interim = {100, 103}});
+    CHECK(get_user() == "pro@example.com");
+    CHECK(get_user() == "pro@example.com");
+    CHECK(connections() == opened);
+
+    // An unsolicited response right behind the answer: that connection is not used again.
+    e.srv.set_fault(sandbox::endpoint::get_user,
+                    {.times = 1, .interim = {103}, .unsolicited = true});
+    CHECK(get_user() == "pro@example.com");
+    CHECK(get_user() == "pro@example.com");
+    CHECK(connections() == opened + 1);
+
+    // One that arrives 50 ms later, while the connection is idle: the same.
+    e.srv.set_fault(sandbox::endpoint::get_user,
+                    {.times = 1, .unsolicited = true, .unsolicited_delay = 50ms});
+    CHECK(get_user() == "pro@example.com");
+    e.run([]() -> asio::awaitable<int> {
+        asio::steady_timer t(co_await asio::this_coro::executor, 250ms);
+        co_await t.async_wait(asio::use_awaitable);
+        co_return 0;
+    }());
+    CHECK(get_user() == "pro@example.com");
+    CHECK(connections() == opened + 2);
+    CHECK(e.requests(sandbox::endpoint::get_user) == 7);
+}
+
+TEST_CASE("api client over TCP and TLS: interim responses skipped, unsolicited ones never an "
+          "answer") {
+    SUBCASE("tcp") {
+        check_interim_and_unsolicited<tcp_stream>();
+    }
+    SUBCASE("tls") {
+        check_interim_and_unsolicited<tls_stream>();
+    }
+}
+
+} // namespace
+} // namespace apit

@@ -144,3 +144,143 @@ TEST_CASE("sandbox refusal: oversized requests get the JSON message, malformed o
     CHECK(refusal(http::status::request_header_fields_too_large)->result_int() == 431);
     CHECK_FALSE(refusal(http::status::bad_request));
 }
+
+TEST_CASE("sandbox connection handler: interim and unsolicited responses around the answer") {
+    asio::io_context ioc;
+    auto o = test_support::with_clock(test_support::auto_consent({}), start_clock());
+    auto st = std::make_shared<sandbox::detail::server_state>(ioc.get_executor(), std::move(o));
+    sandbox::detail::connection_handler handler{st, "http"};
+    st->svc.set_fault(endpoint::other, {.times = 1,
+                                        .interim = {100, 103, 200, 99},
+                                        .unsolicited = true,
+                                        .unsolicited_delay = std::chrono::milliseconds(20)});
+    auto reply = handler(make(verb::get, "/v2/nothing"));
+    CHECK(reply.res.result_int() == 404); // the answer itself is the endpoint's own
+    // 100 and 103 in order; 200 and 99 are not interim responses and are left out.
+    CHECK(reply.prefix == "HTTP/1.1 100 Continue\r\n\r\n"
+                          "HTTP/1.1 103 Early Hints\r\nLink: </static/sandbox.css>; "
+                          "rel=preload; as=style\r\n\r\n");
+    CHECK(reply.suffix_delay == std::chrono::milliseconds(20));
+    // The unsolicited response is one complete 200 whose body reads as a user.
+    http::response_parser<http::string_body> p;
+    p.eager(true);
+    boost::system::error_code ec;
+    auto used = p.put(asio::buffer(reply.suffix), ec);
+    REQUIRE_MESSAGE(!ec, ec.message());
+    CHECK(used == reply.suffix.size());
+    REQUIRE(p.is_done());
+    CHECK(p.get().result_int() == 200);
+    auto user = json::value_to<joinme::api::user>(json::parse(p.get().body()));
+    CHECK(user.email == "unsolicited@sandbox.invalid");
+
+    // Each interim response is a complete 1xx header on its own.
+    for (unsigned status : {100u, 103u, 102u}) {
+        CAPTURE(status);
+        auto bytes = sandbox::detail::interim_response(status);
+        http::response_parser<http::empty_body> interim;
+        interim.put(asio::buffer(bytes), ec);
+        REQUIRE_MESSAGE(!ec, ec.message());
+        CHECK(interim.is_header_done());
+        CHECK(interim.get().result_int() == status);
+    }
+    CHECK(sandbox::detail::interim_response(200).empty());
+
+    auto next = handler(make(verb::get, "/v2/nothing")); // the fault was for one request
+    CHECK(next.prefix.empty());
+    CHECK(next.suffix.empty());
+    CHECK(next.suffix_delay == std::chrono::milliseconds(0));
+}
+
+namespace {
+
+// The kinds of faults `n` requests to `target` got, in order: '.', 'd' (disconnect before the
+// answer), 'c' (cut in its header), 's' (status), 'i' (interim), 'u' (unsolicited).
+std::string draws(service_harness& s, const std::string& token, std::string_view target, int n) {
+    std::string out;
+    for (int i = 0; i < n; ++i) {
+        auto o = s.handle(api(verb::get, std::string(target), token));
+        if (!o.applied)
+            out += '.';
+        else if (o.applied->close_after_bytes)
+            out += *o.applied->close_after_bytes == 0 ? 'd' : 'c';
+        else if (o.applied->status)
+            out += 's';
+        else if (!o.applied->interim.empty())
+            out += 'i';
+        else if (o.applied->unsolicited)
+            out += 'u';
+        else
+            out += '?';
+    }
+    return out;
+}
+
+sandbox::options random_options(std::uint64_t seed) {
+    sandbox::options o;
+    o.random = {.seed = seed,
+                .endpoints = {endpoint::get_user},
+                .disconnect = 0.1,
+                .error_status = 0.1,
+                .status = 503,
+                .retry_after = "0",
+                .interim = 0.1,
+                .unsolicited = 0.1,
+                .unsolicited_delay = std::chrono::milliseconds(5)};
+    return o;
+}
+
+} // namespace
+
+TEST_CASE("service: random faults follow the seed, the rates and the chosen endpoints") {
+    service_harness a(random_options(7)), b(random_options(7)), c(random_options(8));
+    auto ta = a.login(), tb = b.login(), tc = c.login();
+    const int n = 4000;
+    auto da = draws(a, ta.access, "/v1/user", n);
+    CHECK(da == draws(b, tb.access, "/v1/user", n)); // same seed, same faults
+    CHECK(da != draws(c, tc.access, "/v1/user", n));
+
+    // Each kind near its rate of 10% (binomial, n = 4000: standard deviation 19).
+    auto count = [&](char k) { return std::count(da.begin(), da.end(), k); };
+    CHECK(count('d') + count('c') > 300);
+    CHECK(count('d') + count('c') < 500);
+    CHECK(count('d') > 100); // both kinds of disconnect
+    CHECK(count('c') > 100);
+    for (char k : {'s', 'i', 'u'}) {
+        CAPTURE(k);
+        CHECK(count(k) > 300);
+        CHECK(count(k) < 500);
+    }
+    CHECK(count('?') == 0);
+    const auto& st = a.svc.stats();
+    CHECK(st.random_disconnects == static_cast<std::size_t>(count('d') + count('c')));
+    CHECK(st.random_statuses == static_cast<std::size_t>(count('s')));
+    CHECK(st.random_interim == static_cast<std::size_t>(count('i')));
+    CHECK(st.random_unsolicited == static_cast<std::size_t>(count('u')));
+
+    // Only the chosen endpoints: another endpoint gets none, and draws nothing.
+    CHECK(draws(a, ta.access, "/v1/meetings", 500) == std::string(500, '.'));
+    CHECK(st.random_statuses == static_cast<std::size_t>(count('s')));
+
+    // A status fault answers that status instead of handling the request.
+    sandbox::options only503 = random_options(1);
+    only503.random.disconnect = only503.random.interim = only503.random.unsolicited = 0;
+    only503.random.error_status = 1;
+    service_harness d(only503);
+    auto td = d.login();
+    auto res = d.send(api(verb::get, "/v1/user", td.access));
+    CHECK(res.result_int() == 503);
+    CHECK(res[http::field::retry_after] == "0");
+
+    // A fault injected for the endpoint takes precedence, and consumes no draw.
+    d.svc.set_fault(endpoint::get_user, {.times = 1, .interim = {100}});
+    auto injected = d.handle(api(verb::get, "/v1/user", td.access));
+    CHECK(injected.res.result_int() == 200);
+    REQUIRE(injected.applied);
+    CHECK(injected.applied->interim == std::vector<unsigned>{100});
+    CHECK(d.svc.stats().random_statuses == 1);
+
+    // All rates 0 (the default): no fault.
+    service_harness none;
+    auto tn = none.login();
+    CHECK(draws(none, tn.access, "/v1/user", 200) == std::string(200, '.'));
+}

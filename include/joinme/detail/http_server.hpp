@@ -61,6 +61,9 @@ struct server_reply {
     /// (an unsolicited second response, say): faults for the client to survive.
     std::string prefix{};
     std::string suffix{};
+    /// Write `suffix` this long after the answer instead of with it (closing the connections
+    /// cuts the wait short); the next request is read after that.
+    std::chrono::milliseconds suffix_delay{0};
     /// Called once the answer was written (whatever the outcome) or withheld.
     std::function<void()> after{};
 };
@@ -251,8 +254,11 @@ boost::asio::awaitable<void> serve_connection(Stream& stream, server_connections
                 reply.after();
             continue;
         }
+        const bool later = reply.suffix_delay.count() > 0 && !reply.suffix.empty();
         std::ostringstream os;
-        os << reply.prefix << reply.res << reply.suffix;
+        os << reply.prefix << reply.res;
+        if (!later)
+            os << reply.suffix;
         std::string wire = std::move(os).str();
         const bool cut = reply.cut_after && *reply.cut_after < wire.size();
         if (cut)
@@ -262,6 +268,16 @@ boost::asio::awaitable<void> serve_connection(Stream& stream, server_connections
                                                     asio::as_tuple(asio::use_awaitable));
         if (reply.after)
             reply.after();
+        if (later && !wec && !cut) {
+            delay.expires_after(reply.suffix_delay);
+            co_await delay.async_wait(asio::as_tuple(asio::use_awaitable));
+            if (slot.closed())
+                break;
+            set_deadline(stream, opts.timeout);
+            auto [sec, sn] = co_await asio::async_write(stream, asio::buffer(reply.suffix),
+                                                        asio::as_tuple(asio::use_awaitable));
+            wec = sec;
+        }
         if (wec || cut || reply.close || !reply.res.keep_alive()) {
             if (!wec && !cut)
                 co_await linger(stream, slot, opts.linger);

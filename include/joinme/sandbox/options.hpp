@@ -112,6 +112,45 @@ struct fault {
     bool never_answer = false;
     /// How many requests the fault applies to; then it is removed.
     std::size_t times = std::numeric_limits<std::size_t>::max();
+    /// Interim (1xx) responses written before the answer, in this order: 100 is
+    /// `100 Continue`, 103 is `103 Early Hints` with a `Link` header, another 1xx a bare status
+    /// line; values outside 100-199 are ignored. A client must skip them (RFC 9110 §15.2).
+    std::vector<unsigned> interim{};
+    /// Write a second response nobody asked for on the same connection, after the answer: a
+    /// `200` whose body is a user of `GET /v1/user` who does not exist
+    /// (`unsolicited@sandbox.invalid`). A client must close a connection on which such bytes
+    /// arrive, and never take them as the answer to a later request.
+    bool unsolicited = false;
+    /// Write the unsolicited response this long after the answer instead of right behind it.
+    /// A client that sends its next request on the connection meanwhile cannot tell it from
+    /// the answer to that request (HTTP/1.1 has no way to), so tests of this form keep the
+    /// connection idle until it arrived.
+    std::chrono::milliseconds unsolicited_delay{0};
+};
+
+/// Faults drawn at random, request by request, for chosen endpoints, from a generator seeded
+/// with `seed` (`std::mt19937_64`): the same seed and the same order of requests give the same
+/// faults. One draw per request picks at most one of them; an injected `fault` of the endpoint
+/// (`server::set_fault`) takes precedence. All probabilities 0 (the default): none.
+struct random_faults {
+    std::uint64_t seed = 1;
+    /// The endpoints they apply to; empty: every endpoint.
+    std::vector<endpoint> endpoints{};
+    /// Probability of handling the request, then closing the connection instead of answering:
+    /// half of them before the first byte of the answer, half after a few bytes of its header.
+    double disconnect = 0;
+    /// Probability of answering `status` (with `retry_after`, as `fault::status`) instead of
+    /// handling the request.
+    double error_status = 0;
+    unsigned status = 503;
+    std::string retry_after = "0";
+    /// Probability of an interim response before the answer: `100 Continue` or
+    /// `103 Early Hints`, one or the other at random.
+    double interim = 0;
+    /// Probability of an unsolicited response after the answer (`fault::unsolicited`), written
+    /// `unsolicited_delay` after it.
+    double unsolicited = 0;
+    std::chrono::milliseconds unsolicited_delay{0};
 };
 
 /// What the sandbox counted since start (or since `server::reset_counters`).
@@ -124,6 +163,10 @@ struct counters {
     std::size_t refresh_requests = 0;   ///< Token requests with grant_type=refresh_token.
     std::size_t webhooks_delivered = 0; ///< Callbacks answered with a 2xx.
     std::size_t webhooks_failed = 0;    ///< Callbacks that failed or timed out.
+    std::size_t random_disconnects = 0; ///< Connections closed by `options::random`.
+    std::size_t random_statuses = 0;    ///< Error statuses answered by `options::random`.
+    std::size_t random_interim = 0;     ///< Answers with an interim response before them.
+    std::size_t random_unsolicited = 0; ///< Answers with an unsolicited response after them.
 
     /// Requests received by `e`.
     std::size_t operator[](endpoint e) const noexcept {
@@ -165,6 +208,8 @@ struct options {
     std::chrono::seconds expire_access_delay{0};
     /// A refresh returns a new refresh token and the old one stops working.
     bool rotate_refresh_tokens = true;
+    /// Faults drawn at random for chosen endpoints (none by default).
+    random_faults random{};
     /// API requests per second allowed per access token; 0 = unlimited. Excess requests get
     /// Mashery's over-QPS 403 with `Retry-After: 1`.
     std::size_t qps_limit = 0;

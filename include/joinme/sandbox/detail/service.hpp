@@ -31,6 +31,7 @@
 #include <exception>
 #include <map>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -59,7 +60,8 @@ struct webhook_call {
 struct outcome {
     response res;
     endpoint ep = endpoint::other;
-    std::optional<fault> applied; ///< Latency, close-after-bytes and never-answer to apply.
+    /// Latency, close-after-bytes, never-answer, interim and unsolicited responses to apply.
+    std::optional<fault> applied;
     std::vector<webhook_call> webhooks;
 };
 
@@ -264,6 +266,31 @@ inline response redirect(const urls::url& to) {
     return res;
 }
 
+/// The bytes of the interim response `status` (see `fault::interim`); empty for a status
+/// that is not 1xx.
+inline std::string interim_response(unsigned status) {
+    if (status < 100 || status > 199)
+        return {};
+    if (status == 100)
+        return "HTTP/1.1 100 Continue\r\n\r\n";
+    if (status == 103)
+        return "HTTP/1.1 103 Early Hints\r\nLink: </static/sandbox.css>; rel=preload; "
+               "as=style\r\n\r\n";
+    return "HTTP/1.1 " + std::to_string(status) + " \r\n\r\n";
+}
+
+/// The bytes of the unsolicited response (see `fault::unsolicited`): a complete `200` whose
+/// body a client of `GET /v1/user` would read without complaint, as a user who does not exist.
+inline std::string unsolicited_response() {
+    auto body = json::serialize(json::value_from(api::user{.email = "unsolicited@sandbox.invalid",
+                                                           .full_name = "Nobody Asked",
+                                                           .language = "en-US",
+                                                           .subscription_type = "Free"}));
+    return "HTTP/1.1 200 OK\r\nContent-Type: application/json; charset=utf-8\r\n"
+           "Content-Length: " +
+           std::to_string(body.size()) + "\r\n\r\n" + body;
+}
+
 // --- state ----------------------------------------------------------------------------------
 
 /// What a user granted to an application: carried by codes and tokens.
@@ -398,10 +425,12 @@ public:
             out.applied = *slot;
             if (--slot->times == 0)
                 slot.reset();
-            if (out.applied->status) {
-                out.res = forced(out.ep, *out.applied->status, out.applied->retry_after);
-                return out;
-            }
+        } else {
+            out.applied = random_fault(out.ep);
+        }
+        if (out.applied && out.applied->status) {
+            out.res = forced(out.ep, *out.applied->status, out.applied->retry_after);
+            return out;
         }
         base_ = opts_.public_base_url;
         if (base_.empty()) {
@@ -504,6 +533,43 @@ private:
             if (u.email == email)
                 return &u;
         return nullptr;
+    }
+
+    /// The fault `options::random` draws for a request to `e`, if any.
+    std::optional<fault> random_fault(endpoint e) {
+        const auto& r = opts_.random;
+        if (!(r.disconnect > 0 || r.error_status > 0 || r.interim > 0 || r.unsolicited > 0))
+            return std::nullopt;
+        if (!r.endpoints.empty() &&
+            std::find(r.endpoints.begin(), r.endpoints.end(), e) == r.endpoints.end())
+            return std::nullopt;
+        if (!rng_ || rng_seed_ != r.seed) {
+            rng_.emplace(r.seed);
+            rng_seed_ = r.seed;
+        }
+        auto& g = *rng_;
+        // 53 random bits in [0, 1): the same numbers with every standard library.
+        double u = static_cast<double>(g() >> 11) * 0x1.0p-53;
+        fault f;
+        if ((u -= r.disconnect) < 0) {
+            // Half of them within the status line and headers of the answer.
+            f.close_after_bytes = g() % 2 == 0 ? 0 : 1 + g() % 64;
+            ++counters_.random_disconnects;
+        } else if ((u -= r.error_status) < 0) {
+            f.status = r.status;
+            f.retry_after = r.retry_after;
+            ++counters_.random_statuses;
+        } else if ((u -= r.interim) < 0) {
+            f.interim = {g() % 2 == 0 ? 100u : 103u};
+            ++counters_.random_interim;
+        } else if ((u -= r.unsolicited) < 0) {
+            f.unsolicited = true;
+            f.unsolicited_delay = r.unsolicited_delay;
+            ++counters_.random_unsolicited;
+        } else {
+            return std::nullopt;
+        }
+        return f;
     }
 
     void purge() {
@@ -1117,7 +1183,9 @@ private:
     std::map<std::string, std::pair<std::chrono::sys_seconds, std::size_t>, std::less<>> qps_;
     std::int64_t next_meeting_id_ = 1001;
     std::int64_t next_presenter_id_ = 1;
-    std::string base_; // of the request being handled
+    std::string base_;                   // of the request being handled
+    std::optional<std::mt19937_64> rng_; // of options::random, seeded on first use
+    std::uint64_t rng_seed_ = 0;
 };
 
 } // namespace joinme::sandbox::detail

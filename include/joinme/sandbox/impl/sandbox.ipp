@@ -110,6 +110,12 @@ JOINME_DECL joinme::detail::server_reply connection_handler::operator()(const re
         reply.delay = out.applied->latency;
         reply.cut_after = out.applied->close_after_bytes;
         silent = reply.withhold = out.applied->never_answer;
+        for (unsigned status : out.applied->interim)
+            reply.prefix += interim_response(status);
+        if (out.applied->unsolicited) {
+            reply.suffix = unsolicited_response();
+            reply.suffix_delay = out.applied->unsolicited_delay;
+        }
     }
     const auto& o = st->opts();
     reply.close = o.keep_alive_max_requests && served >= o.keep_alive_max_requests;
