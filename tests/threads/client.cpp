@@ -1,7 +1,7 @@
 // Every test that runs an io_context on more than one thread, in one program: the program CI
 // builds and runs under ThreadSanitizer. The pool shared by many requests on a strand, and one
-// API client on a strand of a four-thread io_context making 1000 concurrent calls across
-// several token expiries against the sandbox over loopback TCP and TLS.
+// API client on a strand of a four-thread io_context making 1000 calls, 150 in flight at once,
+// across four token expiries against the sandbox over loopback TCP and TLS.
 #include <joinme/api/client.hpp>
 #include <joinme/http/pool.hpp>
 #include <joinme/oauth/authorization.hpp>
