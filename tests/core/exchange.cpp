@@ -14,7 +14,6 @@
 
 #include <optional>
 #include <sstream>
-#include <thread>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -318,7 +317,6 @@ namespace {
 
 struct memory_server {
     explicit memory_server(asio::io_context& ioc) : ioc(ioc), ex(ioc.get_executor()) {}
-    memory_server(asio::io_context& ioc, asio::any_io_executor ex) : ioc(ioc), ex(std::move(ex)) {}
 
     joinme::test_stream_connector connector() {
         return [this](const asio::any_io_executor& ex) {
@@ -434,34 +432,6 @@ TEST_CASE("pool: sets Host and User-Agent") {
     });
     CHECK(host == "api.join.me:8443");
     CHECK(agent.rfind("joinme/", 0) == 0);
-}
-
-TEST_CASE("pool: shared by many requests on a strand of a two-thread io_context") {
-    asio::io_context ioc(2);
-    auto strand = asio::make_strand(ioc);
-    memory_server srv(ioc, strand);
-    joinme::http::pool_options opts;
-    opts.max_connections_per_origin = 4;
-    memory_pool pool(strand, srv.connector(), opts);
-    int ok = 0, done = 0;
-    std::size_t peak = 0;
-    asio::post(strand, [&] {
-        for (int i = 0; i < 200; ++i)
-            pool.async_request(api, get(), [&](error_code ec, response res) {
-                // No associated executor: the handler runs on the pool's strand.
-                ok += !ec && res.result_int() == 200;
-                peak = std::max(peak, srv.counters->connections);
-                if (++done == 200) {
-                    pool.close();
-                    srv.stop();
-                }
-            });
-    });
-    std::thread other([&] { ioc.run(); });
-    ioc.run();
-    other.join();
-    CHECK(ok == 200);
-    CHECK(peak <= 4);
 }
 
 // Each call gets the answer to its own request, whatever else the server sends around it.
