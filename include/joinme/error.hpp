@@ -271,23 +271,28 @@ struct diagnostics {
     friend bool operator==(const diagnostics&, const diagnostics&) = default;
 
     /// Replaces every occurrence of `secret` in the text fields with `[redacted]`: a server may
-    /// quote the request it rejects, credentials included. Does nothing for an empty `secret`.
+    /// quote the request it rejects, credentials included. A field that ends with the start
+    /// of `secret` (cut short by the server, 8 bytes or more, or by `set_body_excerpt`, 4 bytes
+    /// or more before its "...") loses that start too. Does nothing for an empty `secret`.
     void redact(std::string_view secret) {
         if (secret.empty())
             return;
         constexpr std::string_view mark = "[redacted]";
         for (std::string* f : {&error, &error_description, &error_uri, &error_ticket_id, &message,
                                &error_code, &error_detail_header, &mashery_error_code,
-                               &www_authenticate, &body_excerpt, &client_message})
+                               &www_authenticate, &body_excerpt, &client_message}) {
             for (auto at = f->find(secret); at != std::string::npos;
                  at = f->find(secret, at + mark.size()))
                 f->replace(at, secret.size(), mark);
-        // The excerpt may end inside a secret: its start (4 bytes or more) goes too.
-        if (std::string_view text = body_excerpt; text.ends_with("...")) {
-            text.remove_suffix(3);
-            for (auto n = std::min(secret.size() - 1, text.size()); n >= 4; --n)
+            std::string_view text = *f;
+            std::size_t shortest = 8;
+            if (f == &body_excerpt && text.ends_with("...")) {
+                text.remove_suffix(3);
+                shortest = 4;
+            }
+            for (auto n = std::min(secret.size() - 1, text.size()); n >= shortest; --n)
                 if (text.ends_with(secret.substr(0, n))) {
-                    body_excerpt.replace(text.size() - n, n, mark);
+                    f->replace(text.size() - n, n, mark);
                     break;
                 }
         }

@@ -76,7 +76,8 @@ TEST_CASE("diagnostics::redact removes a secret from every text, a cut-off start
     d.error_description = "bad secret xyzzy-42, really xyzzy-42";
     d.www_authenticate = "Bearer error=\"invalid_token\", token=\"xyzzy-42\"";
     d.client_message = "xyzzy-42";
-    d.set_body_excerpt(std::string(joinme::diagnostics::max_excerpt - 5, 'x') + " xyzzy-42 and more");
+    d.set_body_excerpt(std::string(joinme::diagnostics::max_excerpt - 5, 'x') +
+                       " xyzzy-42 and more");
     d.redact("xyzzy-42");
     CHECK(d.error_description == "bad secret [redacted], really [redacted]");
     CHECK(d.www_authenticate == "Bearer error=\"invalid_token\", token=\"[redacted]\"");
@@ -84,6 +85,13 @@ TEST_CASE("diagnostics::redact removes a secret from every text, a cut-off start
     // The excerpt ended four bytes into the secret.
     CHECK(d.body_excerpt.ends_with(" [redacted]..."));
     CHECK(d.to_string().find("xyzz") == std::string::npos);
+    // A quote the server cut short, 8 bytes or more into the secret; fewer are kept.
+    const std::string rt = "SECRETrefreshXYZ12345";
+    d.error_description = ("grant_type=refresh_token&refresh_token=" + rt).substr(0, 55);
+    d.message = "ends with SECRETr";
+    d.redact(rt);
+    CHECK(d.error_description == "grant_type=refresh_token&refresh_token=[redacted]");
+    CHECK(d.message == "ends with SECRETr");
     auto before = d;
     d.redact("");
     CHECK(d == before);
