@@ -106,6 +106,39 @@ TEST_CASE("api client: a rejected token is refreshed once and the call replayed"
         CHECK(client.stats().replays == 1);
     }
 
+    SUBCASE("a replacement made by another refresh and rejected too: refreshed for the call") {
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        sandbox::fault slow; // the rejection comes back after the refresh below
+        slow.latency = 100ms;
+        slow.times = 1;
+        e.srv.set_fault(endpoint::get_user, slow);
+        std::optional<outcome<api::user>> r;
+        asio::co_spawn(
+            e.ioc,
+            [&]() -> asio::awaitable<void> {
+                outcome<api::user> out;
+                auto [ec, u] =
+                    co_await client.async_get_user(out.diag, asio::as_tuple(asio::use_awaitable));
+                out.ec = ec;
+                out.value = std::move(u);
+                r = std::move(out);
+            },
+            asio::detached);
+        // Meanwhile another refresh makes a new current token, which the server expires too.
+        auto other = e.run(oauth::async_refresh(client.pool(), client.config().oauth, token));
+        REQUIRE(e.srv.expire_access_token(other.access_token.reveal()));
+        client.set_token(other);
+        REQUIRE(!r);
+        REQUIRE(run_until(
+            e.ioc, [&] { return r.has_value(); }, 10s));
+        REQUIRE_MESSAGE(!r->ec, r->ec.message(), " ", r->diag);
+        CHECK(r->value.email == "pro@example.com");
+        CHECK(client.stats().rejected_tokens == 2);
+        CHECK(client.stats().replays == 2);
+        CHECK(e.refreshes() == 2); // the other one, then the call's own
+        CHECK(e.requests(endpoint::get_user) == 3);
+    }
+
     SUBCASE("the throwing form throws the refresh's error") {
         REQUIRE(e.srv.revoke_refresh_token(token.refresh_token.reveal()));
         REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));

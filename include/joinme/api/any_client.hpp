@@ -37,9 +37,12 @@
 /// - when the API rejects the token (401, or 403 whose `WWW-Authenticate` says
 ///   `invalid_token`), asks the token source once for a token other than the rejected one
 ///   (a refresh shared with every other call that saw the same rejection) and sends the call
-///   once more; a second rejection is reported as `errc::invalid_token`. If the refresh
-///   fails, the call fails with the refresh's error and diagnostics (`oauth_errc::invalid_grant`
-///   for a revoked refresh token, `errc::reauthorization_required` for a token without one);
+///   once more; the rejection of a token refreshed for the call is reported as
+///   `errc::invalid_token` (a replacement that another call's refresh had made before is
+///   not one: if it is rejected too, the call asks for a refresh and sends once more). If the
+///   refresh fails, the call fails with the refresh's error and diagnostics
+///   (`oauth_errc::invalid_grant` for a revoked refresh token, `errc::reauthorization_required` for
+///   a token without one);
 /// - lets the pool retry 429 / 503 / over-QPS answers per the pool's retry policy (only
 ///   idempotent calls unless `retry_non_idempotent`), then reports the last answer;
 /// - maps a non-2xx answer with `check_response` (`errc::stale_token`,

@@ -83,9 +83,6 @@ inline http::request make_request(const api_call& call, std::string_view base_pa
     return req;
 }
 
-// The access token to send: the current one, or the result of a (shared) refresh. With
-// `rejected`, one other than that token. Kept out of `send` so that the frame of every call
-// does not carry what only a refresh needs.
 JOINME_DECL awaitable<error_code>
 client_impl::send(const api_call& call, diagnostics& diag, void* out,
                   std::optional<std::chrono::milliseconds> timeout) {
@@ -105,7 +102,14 @@ client_impl::send(const api_call& call, diagnostics& diag, void* out,
     }
 
     http::response res;
-    for (bool replayed = false;; replayed = true) {
+    // A rejected token is replaced, by a refresh shared with every call that saw it rejected,
+    // and the call sent once more; the rejection of a token refreshed for it is final. A
+    // replacement that was current already (another call's refresh made it) was not refreshed
+    // for this call: if the API rejects it too (expired meanwhile), the call asks again, now
+    // for a refresh. Two replays at most.
+    int replays = 0;
+    bool refreshed = false;
+    for (;;) {
         auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
                                              res, send);
         if (ec)
@@ -117,14 +121,15 @@ client_impl::send(const api_call& call, diagnostics& diag, void* out,
         diag.redact(access.reveal()); // an API may quote the request it rejects
         if (ec == errc::invalid_token)
             ++stats.rejected_tokens;
-        if (ec == errc::invalid_token && !replayed) {
-            // One refresh (shared with every call that saw the same token rejected), then
-            // one replay. A second rejection is reported as is.
-            // (The refresh clears `diag` of the rejection as it starts.)
+        if (ec == errc::invalid_token && !refreshed && replays < 2) {
+            // (The token source clears `diag` of the rejection as it starts.)
             auto rejected = std::move(access);
+            auto* current = source.usable_token();
+            refreshed = !current || current->access_token == rejected;
             if (auto fec = co_await source.co_access_token(&rejected, diag, access, send.deadline))
                 co_return fec;
             ++stats.replays;
+            ++replays;
             continue;
         }
         if (ec == errc::stale_token)
