@@ -1,7 +1,8 @@
 // basic_client against any_client per call (they run the same code: the stream is erased at
 // the pool, so the ratio should be 1): the same GET /v1/user, N times in sequence on one
-// kept-alive in-memory connection to the sandbox, alternating rounds in one process. Reports CPU time per call of each
-// and the ratio (median of the rounds). The sandbox's own work is part of both figures.
+// kept-alive in-memory connection to the sandbox, alternating rounds in one process. Reports CPU
+// time per call of each and the ratio (median of the rounds). The sandbox's own work is part of
+// both figures.
 #include <joinme/api/client.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/redirect.hpp>
@@ -78,9 +79,8 @@ int main(int argc, char** argv) {
     run(ioc, [&]() -> asio::awaitable<void> {
         joinme::http::request req;
         req.version(11);
-        auto res = co_await typed.pool().async_request(boost::beast::http::verb::get,
-                                                       boost::urls::url_view(sent.url),
-                                                       std::move(req));
+        auto res = co_await typed.pool().async_request(
+            boost::beast::http::verb::get, boost::urls::url_view(sent.url), std::move(req));
         auto redirect = joinme::oauth::parse_redirect(res[boost::beast::http::field::location],
                                                       sent, std::chrono::system_clock::now());
         token = co_await joinme::oauth::async_exchange_code(typed.pool(), cfg.oauth, redirect.code,

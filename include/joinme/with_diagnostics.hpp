@@ -77,9 +77,10 @@ struct with_diagnostics_init {
             owned = std::make_unique<diagnostics>();
             diag = owned.get();
         }
-        std::move(init)(with_diagnostics_handler<std::decay_t<Handler>>{
-                            std::forward<Handler>(handler), diag, std::move(owned)},
-                        diag, std::forward<Args>(args)...);
+        std::move(init)(
+            with_diagnostics_handler<std::decay_t<Handler>>{std::forward<Handler>(handler), diag,
+                                                            std::move(owned)},
+            diag, std::forward<Args>(args)...);
     }
 };
 

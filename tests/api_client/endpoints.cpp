@@ -38,7 +38,8 @@ TEST_CASE("endpoint descriptions: method, path with the id, query, JSON body, sc
 
     api::meeting_list_filter until;
     until.end_date = sys_days{std::chrono::year{2030} / 1 / 2} + std::chrono::hours(9);
-    CHECK(describe(eps::list_meetings{until}).target == "/v1/meetings?endDate=2030-01-02T09:00:00Z");
+    CHECK(describe(eps::list_meetings{until}).target ==
+          "/v1/meetings?endDate=2030-01-02T09:00:00Z");
     CHECK(describe(eps::list_meetings{}).target == "/v1/meetings");
 
     api::meeting_patch patch;
@@ -202,8 +203,7 @@ TEST_CASE_TEMPLATE("api client: scheduled meetings", Stream, APIT_STREAMS) {
         later.meeting_end = start + 49h;
         (void)e.run(client.async_schedule_meeting(later));
 
-        auto all =
-            e.run(client.async_list_meetings(api::meeting_list_filter{}));
+        auto all = e.run(client.async_list_meetings(api::meeting_list_filter{}));
         REQUIRE(all.size() == 2);
         CHECK(all[0].meeting_id == id);
         CHECK(all[1].meeting_name == "Follow up");

@@ -174,8 +174,7 @@ struct env {
             REQUIRE(res.result_int() == 302);
             auto r = oauth::parse_redirect(res[beast::http::field::location], sent, at);
             auto none_verifier = secret();
-            co_return co_await oauth::async_exchange_code(pool, cfg, r.code, none_verifier,
-                                                          scopes);
+            co_return co_await oauth::async_exchange_code(pool, cfg, r.code, none_verifier, scopes);
         }(client.pool(), sent, cfg, opts.scopes, *now));
         client.set_token(t);
         return t;

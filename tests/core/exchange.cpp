@@ -5,6 +5,7 @@
 #include <joinme/transport/test_stream.hpp>
 
 #include "support/http_server.hpp"
+#include "support/memory_server.hpp"
 
 #include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -315,42 +316,7 @@ TEST_CASE("async_exchange: completion tokens and cancellation") {
 
 namespace {
 
-struct memory_server {
-    explicit memory_server(asio::io_context& ioc) : ioc(ioc), ex(ioc.get_executor()) {}
-
-    joinme::test_stream_connector connector() {
-        return [this](const asio::any_io_executor& ex) {
-            beast::test::stream client(ex);
-            auto server = std::make_shared<beast::test::stream>(ioc);
-            client.connect(*server);
-            ++counters->connections;
-            servers.push_back(server);
-            asio::co_spawn(
-                this->ex,
-                [server, b = behaviour, c = counters]() -> asio::awaitable<void> {
-                    co_await test_support::serve_http(*server, b, c);
-                    server->close();
-                },
-                asio::detached);
-            return client;
-        };
-    }
-
-    // Ends every server session, so that io_context::run() can return.
-    void stop() {
-        for (auto& s : servers)
-            s->close();
-    }
-
-    asio::io_context& ioc;
-    asio::any_io_executor ex; // where server sessions run
-    std::shared_ptr<test_support::server_behaviour> behaviour =
-        std::make_shared<test_support::server_behaviour>();
-    std::shared_ptr<test_support::server_counters> counters =
-        std::make_shared<test_support::server_counters>();
-    std::vector<std::shared_ptr<beast::test::stream>> servers;
-};
-
+using test_support::memory_server;
 using memory_pool = joinme::http::basic_connection_pool<beast::test::stream>;
 const joinme::origin api{"https", "api.join.me", "443"};
 

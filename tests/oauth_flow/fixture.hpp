@@ -4,8 +4,8 @@
 #ifndef JOINME_TESTS_OAUTH_FLOW_FIXTURE_HPP
 #define JOINME_TESTS_OAUTH_FLOW_FIXTURE_HPP
 
-#include <joinme/oauth/authorization.hpp>
 #include <joinme/http/pool.hpp>
+#include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/client.hpp>
 #include <joinme/oauth/redirect.hpp>
 #include <joinme/oauth/token_source.hpp>
@@ -112,8 +112,7 @@ struct sandbox_env {
     // A fresh code-flow token, dated with the manual clock (the pool's).
     oauth::token login(const oauth::scope_set& scopes = default_scopes) {
         auto c = code(scopes);
-        return run(
-            oauth::async_exchange_code(*pool, cfg, c, secret(), scopes));
+        return run(oauth::async_exchange_code(*pool, cfg, c, secret(), scopes));
     }
 
     // Whether the API accepts `access` (GET /v1/user answers 200).

@@ -13,6 +13,7 @@
 #include <joinme/transport/tls.hpp>
 
 #include "support/http_server.hpp"
+#include "support/memory_server.hpp"
 #include "support/run.hpp"
 
 #include <boost/asio.hpp>
@@ -60,43 +61,7 @@ request get(std::string target = "/v1/user") {
     return req;
 }
 
-// A connector that hands each new connection to a test server session on `ex`.
-struct memory_server {
-    memory_server(asio::io_context& ioc, asio::any_io_executor ex) : ioc(ioc), ex(std::move(ex)) {}
-
-    joinme::test_stream_connector connector() {
-        return [this](const asio::any_io_executor& ex) {
-            beast::test::stream client(ex);
-            auto server = std::make_shared<beast::test::stream>(ioc);
-            client.connect(*server);
-            ++counters->connections;
-            servers.push_back(server);
-            asio::co_spawn(
-                this->ex,
-                [server, b = behaviour, c = counters]() -> asio::awaitable<void> {
-                    co_await test_support::serve_http(*server, b, c);
-                    server->close();
-                },
-                asio::detached);
-            return client;
-        };
-    }
-
-    // Ends every server session, so that io_context::run() can return.
-    void stop() {
-        for (auto& s : servers)
-            s->close();
-    }
-
-    asio::io_context& ioc;
-    asio::any_io_executor ex; // where server sessions run
-    std::shared_ptr<test_support::server_behaviour> behaviour =
-        std::make_shared<test_support::server_behaviour>();
-    std::shared_ptr<test_support::server_counters> counters =
-        std::make_shared<test_support::server_counters>();
-    std::vector<std::shared_ptr<beast::test::stream>> servers;
-};
-
+using test_support::memory_server;
 using memory_pool = joinme::http::basic_connection_pool<beast::test::stream>;
 const joinme::origin api_origin{"https", "api.join.me", "443"};
 

@@ -55,8 +55,7 @@ struct op_initiation {
 // `void(error_code, Ts...)`. `diag` may be null: the operation then keeps diagnostics of its
 // own, and a `with_diagnostics` token supplies them.
 template <class... Ts, class Token, class Make>
-auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&& token,
-              Make make) {
+auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&& token, Make make) {
     if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>)
         return make(diag);
     else

@@ -94,14 +94,12 @@ op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagno
 // `void(error_code, Ts...)`: `async_op` for a body that needs no diagnostics.
 template <class... Ts, class Token, class Function>
 auto async_run(const boost::asio::any_io_executor& ex, Token&& token, Function f) {
-    return async_op<Ts...>(ex, nullptr, std::forward<Token>(token),
-                           [f = std::move(f), ex](diagnostics* diag) mutable {
-                               return run_op<Ts...>(
-                                   [f = std::move(f)](diagnostics&, Ts&... out) mutable {
-                                       return f(out...);
-                                   },
-                                   ex, diag);
-                           });
+    return async_op<Ts...>(
+        ex, nullptr, std::forward<Token>(token), [f = std::move(f), ex](diagnostics* diag) mutable {
+            return run_op<Ts...>(
+                [f = std::move(f)](diagnostics&, Ts&... out) mutable { return f(out...); }, ex,
+                diag);
+        });
 }
 
 } // namespace joinme::detail
