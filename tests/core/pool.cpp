@@ -790,25 +790,46 @@ struct stuck_resolver {
     }
 };
 
+// A TCP pool and a TLS pool whose host name lookups never answer.
+struct behind_stuck_dns {
+    behind_stuck_dns(bool tls, joinme::http::pool_options opts)
+        : tls(tls)
+        , plain(ioc.get_executor(), dns.context(), opts)
+        , secure(ioc.get_executor(), tls_context(), opts)
+        , target{tls ? "https" : "http", "api.joinme.test", "443"} {}
+
+    joinme::tls_context tls_context() {
+        joinme::tls_context c(client_ctx);
+        c.tcp = dns.context();
+        return c;
+    }
+    joinme::http::connection_pool& pool() {
+        return tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
+    }
+
+    bool tls;
+    asio::io_context ioc;
+    stuck_resolver dns;
+    ssl::context client_ctx = trusting_client_context();
+    tcp_pool plain;
+    tls_pool secure;
+    joinme::origin target;
+};
+
 TEST_CASE("TCP and TLS: a host name lookup that never answers is bounded by the connect timeout") {
     for (bool tls : {false, true}) {
         CAPTURE(tls);
-        asio::io_context ioc;
-        stuck_resolver dns;
         joinme::http::pool_options opts;
         opts.connect_timeout = 200ms;
-        auto client_ctx = trusting_client_context();
-        joinme::tls_context tls_ctx(client_ctx);
-        tls_ctx.tcp = dns.context();
-        tcp_pool plain(ioc.get_executor(), dns.context(), opts);
-        tls_pool secure(ioc.get_executor(), tls_ctx, opts);
-        const joinme::origin target{tls ? "https" : "http", "api.joinme.test", "443"};
+        behind_stuck_dns s(tls, opts);
+        auto& ioc = s.ioc;
+        auto& dns = s.dns;
         std::optional<error_code> ec;
         auto done = [&](error_code e, response) { ec = e; };
         if (tls)
-            secure.async_request(target, get(), done);
+            s.secure.async_request(s.target, get(), done);
         else
-            plain.async_request(target, get(), done);
+            s.plain.async_request(s.target, get(), done);
         auto start = std::chrono::steady_clock::now();
         test_support::run_until(
             ioc, [&] { return ec.has_value(); }, 5s);
@@ -1089,34 +1110,25 @@ TEST_CASE("TCP and TLS: a call's deadline ends the exchange and the wait in line
 TEST_CASE("TCP and TLS: a call's deadline ends a connect before connect_timeout") {
     for (bool tls : {false, true}) {
         CAPTURE(tls);
-        asio::io_context ioc;
-        stuck_resolver dns;
         joinme::http::pool_options opts;
         opts.connect_timeout = 10s;
-        auto client_ctx = trusting_client_context();
-        joinme::tls_context tls_ctx(client_ctx);
-        tls_ctx.tcp = dns.context();
-        tcp_pool plain(ioc.get_executor(), dns.context(), opts);
-        tls_pool secure(ioc.get_executor(), tls_ctx, opts);
-        joinme::http::connection_pool& pool =
-            tls ? static_cast<joinme::http::connection_pool&>(secure) : plain;
-        const joinme::origin target{tls ? "https" : "http", "api.joinme.test", "443"};
+        behind_stuck_dns s(tls, opts);
         timed_result r;
         bool done = false;
         asio::co_spawn(
-            ioc,
+            s.ioc,
             [&]() -> asio::awaitable<void> {
-                co_await request_within(pool, target, 200ms, r);
+                co_await request_within(s.pool(), s.target, 200ms, r);
                 done = true;
             },
             asio::detached);
         test_support::run_until(
-            ioc, [&] { return done; }, 5s);
+            s.ioc, [&] { return done; }, 5s);
         REQUIRE(done);
         CHECK(r.ec == errc::timeout);
         CHECK(r.took >= 200ms);
         CHECK(r.took < 2s);
-        dns.pending.clear();
+        s.dns.pending.clear();
     }
 }
 

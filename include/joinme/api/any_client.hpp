@@ -412,19 +412,18 @@ private:
     // `timeout_after` token gives the call its deadline.
     template <class E, class Token>
     auto run(E e, diagnostics* diag, Token&& token) {
-        if constexpr (joinme::detail::is_timeout_after<std::decay_t<Token>>) {
-            return start_op(
-                diag, std::move(token.token),
-                [impl = impl_, e = std::move(e), t = token.timeout](diagnostics* d) mutable {
-                    return detail::run_endpoint(std::move(impl), std::move(e), d, t);
-                });
-        } else {
-            return start_op(diag, std::forward<Token>(token),
-                            [impl = impl_, e = std::move(e)](diagnostics* d) mutable {
-                                return detail::run_endpoint(std::move(impl), std::move(e), d,
-                                                            std::nullopt);
-                            });
-        }
+        if constexpr (joinme::detail::is_timeout_after<std::decay_t<Token>>)
+            return run(std::move(e), diag, std::move(token.token), token.timeout);
+        else
+            return run(std::move(e), diag, std::forward<Token>(token), std::nullopt);
+    }
+    template <class E, class Token>
+    auto run(E e, diagnostics* diag, Token&& token,
+             std::optional<std::chrono::milliseconds> timeout) {
+        return start_op(diag, std::forward<Token>(token),
+                        [impl = impl_, e = std::move(e), timeout](diagnostics* d) mutable {
+                            return detail::run_endpoint(std::move(impl), std::move(e), d, timeout);
+                        });
     }
 
     template <class Token>
