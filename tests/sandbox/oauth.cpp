@@ -175,6 +175,31 @@ TEST_CASE("consent page: a real form; accept redirects with a code, decline with
         auto o = body_object(get_user(h, t.access));
         CHECK(o.at("email").as_string() == "free@example.com");
     }
+    SUBCASE("the person signing in picks one of the users in the form") {
+        CHECK(html.find("<option value=\"pro@example.com\" selected>") != std::string::npos);
+        CHECK(html.find("<option value=\"admin@example.com\">") != std::string::npos);
+        auto at = html.find("name=\"pending\" value=\"") + 22;
+        auto pending = html.substr(at, html.find('"', at) - at);
+        auto res = h.send(post_form(
+            "/api/public/v1/auth/oauth2",
+            form({{"pending", pending}, {"user", "admin@example.com"}, {"decision", "accept"}})));
+        REQUIRE(res.result_int() == 302);
+        auto token = h.exchange(location_params(res)["code"]);
+        REQUIRE(token.result_int() == 200);
+        auto access = body_object(token).at("access_token").as_string();
+        auto o = body_object(get_user(h, std::string(access)));
+        CHECK(o.at("email").as_string() == "admin@example.com");
+    }
+    SUBCASE("a user the sandbox does not have is refused, and nothing is issued") {
+        auto at = html.find("name=\"pending\" value=\"") + 22;
+        auto pending = html.substr(at, html.find('"', at) - at);
+        auto res = h.send(post_form(
+            "/api/public/v1/auth/oauth2",
+            form({{"pending", pending}, {"user", "nobody@example.com"}, {"decision", "accept"}})));
+        CHECK(res.result_int() == 400);
+        CHECK(res[http::field::location].empty());
+        CHECK(res.body().find("not a user of the sandbox") != std::string::npos);
+    }
 }
 
 TEST_CASE("implicit grant: token in the fragment, not refreshable") {

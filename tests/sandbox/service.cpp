@@ -51,6 +51,25 @@ TEST_CASE("service: unknown paths are 404, known paths with another method 405")
     CHECK(s.svc.stats()[endpoint::other] == 2);
 }
 
+TEST_CASE("service: GET /sandbox/counters reports the counters as JSON") {
+    service_harness s;
+    auto t = s.login();
+    CHECK(s.send(make(verb::get, "/v2/nothing")).result_int() == 404);
+    auto res = s.send(make(verb::get, "/sandbox/counters"));
+    REQUIRE(res.result_int() == 200);
+    auto o = body_object(res);
+    auto& requests = o.at("requests").as_object();
+    CHECK(requests.size() == sandbox::endpoint_count);
+    CHECK(requests.at("authorize").to_number<std::size_t>() == s.svc.stats()[endpoint::authorize]);
+    CHECK(requests.at("token").to_number<std::size_t>() == 1);
+    CHECK(requests.at("other").to_number<std::size_t>() == 1);
+    CHECK(requests.at("counters").to_number<std::size_t>() == 1); // this request
+    CHECK(o.at("tokens_issued_authorization_code").to_number<std::size_t>() == 1);
+    CHECK(o.at("refresh_requests").to_number<std::size_t>() == 0);
+    CHECK(sandbox::to_string(endpoint::get_user) == "get_user");
+    CHECK(sandbox::to_string(endpoint::other) == "other");
+}
+
 TEST_CASE("service: a meeting scheduled, then listed") {
     service_harness s; // the clock reads 2030-01-01T09:00:00Z
     auto t = s.login();

@@ -16,6 +16,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <iterator>
 #include <limits>
 #include <optional>
 #include <string>
@@ -88,11 +89,24 @@ enum class endpoint : std::size_t {
     get_presenter,       ///< GET  /v1/presenters/{id}
     add_presenter,       ///< POST /v1/presenters
     presenter_link,      ///< GET  /API/Public/StartMeeting.aspx (opening a presenter link)
+    counters,            ///< GET  /sandbox/counters (the sandbox's own; not join.me's)
     other,               ///< Anything else (404/405).
 };
 
 /// Number of values of `endpoint`.
 inline constexpr std::size_t endpoint_count = static_cast<std::size_t>(endpoint::other) + 1;
+
+/// The name of `e`: its enumerator's name (`"get_user"`), as `GET /sandbox/counters` spells it.
+constexpr std::string_view to_string(endpoint e) noexcept {
+    constexpr std::string_view names[] = {
+        "authorize",           "consent",         "token",          "expire_access",
+        "renew_authorization", "get_user",        "start_meeting",  "list_meetings",
+        "schedule_meeting",    "get_meeting",     "update_meeting", "delete_meeting",
+        "start_scheduled",     "list_presenters", "get_presenter",  "add_presenter",
+        "presenter_link",      "counters",        "other"};
+    static_assert(std::size(names) == endpoint_count);
+    return names[static_cast<std::size_t>(e)];
+}
 
 /// A fault injected into the responses of one endpoint.
 struct fault {
@@ -153,7 +167,9 @@ struct random_faults {
     std::chrono::milliseconds unsolicited_delay{0};
 };
 
-/// What the sandbox counted since start (or since `server::reset_counters`).
+/// What the sandbox counted since start (or since `server::reset_counters`). A client in another
+/// process reads them with `GET /sandbox/counters`: a JSON object with one member per field
+/// below, and `requests` an object keyed by `to_string(endpoint)`.
 struct counters {
     std::array<std::size_t, endpoint_count> requests{}; ///< Requests received, per endpoint.
     std::size_t connections_accepted = 0;               ///< TCP, TLS and in-memory connections.
@@ -193,7 +209,8 @@ struct options {
     /// Users. Default: a Pro user `pro@example.com` (personal URL, conference settings), a
     /// Free user `free@example.com` and a Master Account Holder `admin@example.com`.
     std::vector<user> users = default_users();
-    /// The user who is logged in at the authorize page and consents.
+    /// The user who is logged in at the authorize page and consents. The consent page lets the
+    /// person signing in pick another of `users` (its form's `user` field).
     std::string current_user = "pro@example.com";
     /// Skip the consent page: authorize redirects at once as if the user accepted.
     bool auto_consent = false;

@@ -508,6 +508,7 @@ private:
             {v::get, "/v1/presenters", e::list_presenters, "provisioning", &s::list_presenters},
             {v::post, "/v1/presenters", e::add_presenter, "provisioning", &s::add_presenter},
             {v::get, "/v1/presenters/*", e::get_presenter, "provisioning", &s::get_presenter},
+            {v::get, "/sandbox/counters", e::counters, {}, &s::counters_json},
         };
         return table;
     }
@@ -648,16 +649,20 @@ private:
         if (opts_.auto_consent)
             return finish(std::move(a), true);
         auto pid = joinme::detail::random_token(16);
-        std::string inner =
-            "<p>Signed in as <strong>" + joinme::detail::html_escape(u->full_name) + " (" +
-            joinme::detail::html_escape(u->email) + ")</strong>.</p>\n<p><strong>" +
-            joinme::detail::html_escape(app->name) + "</strong> asks for:</p>\n<ul>\n";
+        std::string inner = "<p><strong>" + joinme::detail::html_escape(app->name) +
+                            "</strong> asks for:</p>\n<ul>\n";
         for (auto& s : scopes)
             inner += "<li>" + joinme::detail::html_escape(s) + "</li>\n";
         inner += "</ul>\n<form method=\"post\" action=\"/api/public/v1/auth/oauth2\">\n"
                  "<input type=\"hidden\" name=\"pending\" value=\"" +
-                 pid +
-                 "\">\n<button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button>\n"
+                 pid + "\">\n<p><label>Signed in as <select name=\"user\">\n";
+        for (auto& other : opts_.users)
+            inner += "<option value=\"" + joinme::detail::html_escape(other.email) + "\"" +
+                     (&other == u ? " selected" : "") + ">" +
+                     joinme::detail::html_escape(other.full_name) + " (" +
+                     joinme::detail::html_escape(other.email) + ")</option>\n";
+        inner += "</select></label></p>\n"
+                 "<button type=\"submit\" name=\"decision\" value=\"accept\">Accept</button>\n"
                  "<button type=\"submit\" name=\"decision\" value=\"decline\">Decline</button>\n"
                  "</form>";
         pending_.emplace(pid, std::move(a));
@@ -671,7 +676,34 @@ private:
             return error_page("This authorization request is unknown, used or expired.");
         auto taken = std::move(*a);
         pending_.erase(p.get("pending")); // single use
+        if (p.find("user")) { // the person chose who they are; the default is current_user
+            auto chosen = find_user(p.get("user"));
+            if (!chosen)
+                return error_page("The chosen user is not a user of the sandbox.");
+            taken.g.user = chosen->email;
+        }
         return finish(std::move(taken), p.get("decision") == "accept");
+    }
+
+    response counters_json(call&) {
+        json::object requests;
+        for (std::size_t e = 0; e < endpoint_count; ++e)
+            requests[to_string(static_cast<endpoint>(e))] = counters_.requests[e];
+        const auto& c = counters_;
+        return json_response(
+            200,
+            json::object{{"requests", std::move(requests)},
+                         {"connections_accepted", c.connections_accepted},
+                         {"tokens_issued_authorization_code", c.tokens_issued_authorization_code},
+                         {"tokens_issued_refresh_token", c.tokens_issued_refresh_token},
+                         {"tokens_issued_implicit", c.tokens_issued_implicit},
+                         {"refresh_requests", c.refresh_requests},
+                         {"webhooks_delivered", c.webhooks_delivered},
+                         {"webhooks_failed", c.webhooks_failed},
+                         {"random_disconnects", c.random_disconnects},
+                         {"random_statuses", c.random_statuses},
+                         {"random_interim", c.random_interim},
+                         {"random_unsolicited", c.random_unsolicited}});
     }
 
     response finish(authorization a, bool accepted) {
