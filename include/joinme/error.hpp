@@ -198,10 +198,13 @@ inline const boost::system::error_category& oauth_category() noexcept {
     return c;
 }
 
+/// Makes an `error_code` of `joinme_category()` from `e` (found by argument-dependent
+/// lookup: `error_code ec = errc::timeout;`).
 inline error_code make_error_code(errc e) noexcept {
     return {static_cast<int>(e), joinme_category()};
 }
 
+/// Makes an `error_code` of `oauth_category()` from `e`.
 inline error_code make_error_code(oauth_errc e) noexcept {
     return {static_cast<int>(e), oauth_category()};
 }
@@ -245,6 +248,7 @@ inline bool is_transient(const error_code& ec) noexcept {
 /// access or refresh token, code, PKCE verifier). `body_excerpt` keeps at most
 /// `max_excerpt` bytes of a body that was not the expected JSON (an HTML error page, say).
 struct diagnostics {
+    /// Most bytes of a body kept in `body_excerpt` (then `...` is appended).
     static constexpr std::size_t max_excerpt = 256;
 
     unsigned status = 0;             ///< HTTP status, 0 when no response arrived.
@@ -336,6 +340,7 @@ struct diagnostics {
         return out;
     }
 
+    /// Writes `to_string()`.
     friend std::ostream& operator<<(std::ostream& os, const diagnostics& d) {
         return os << d.to_string();
     }
@@ -345,6 +350,7 @@ struct diagnostics {
 /// server said. `what()` includes both.
 class error_with_diagnostics : public boost::system::system_error {
 public:
+    /// `ec` with `diag`; `what()` holds the code's message and `diag.to_string()`.
     error_with_diagnostics(const error_code& ec, diagnostics diag)
         : system_error(ec, diag.to_string())
         , diag_(std::move(diag)) {}

@@ -35,8 +35,8 @@ namespace joinme {
 /// The completion token `timeout_after` returns.
 template <class CompletionToken>
 struct timeout_after_t {
-    std::chrono::milliseconds timeout;
-    CompletionToken token;
+    std::chrono::milliseconds timeout; ///< The call's overall deadline; zero or less: none.
+    CompletionToken token;             ///< The adapted completion token.
 };
 
 /// `token` (by default `default_token`), with an overall deadline `timeout` from the start of

@@ -30,6 +30,7 @@ struct origin {
     std::string host;   ///< Host name or IP literal, without brackets.
     std::string port;   ///< Port number as text, never empty.
 
+    /// Member-wise equality: the same scheme, host and port.
     bool operator==(const origin&) const = default;
 
     /// The `Host` header value: the port is left out when it is the scheme's default.

@@ -34,7 +34,7 @@ namespace joinme {
 /// The completion token `with_diagnostics` returns.
 template <class CompletionToken>
 struct with_diagnostics_t {
-    CompletionToken token;
+    CompletionToken token; ///< The adapted completion token.
 };
 
 /// Adapts `token` (see the file comment).

@@ -147,6 +147,7 @@ enum class expire_mode {
 /// comment).
 class any_client {
 public:
+    /// The executor type of every operation.
     using executor_type = boost::asio::any_io_executor;
 
     /// A client over `pool`, shared with whoever else holds it (other users' clients). The
@@ -213,10 +214,14 @@ public:
     /// `errc::reauthorization_required` when no token is held; those of
     /// `oauth::async_expire_access`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_expire_access_token(expire_mode mode, diagnostics& diag, Token&& token = {}) {
         return expire(mode, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_expire_access_token(expire_mode mode, Token&& token = {}) {
         return expire(mode, nullptr, std::forward<Token>(token));
@@ -229,10 +234,14 @@ public:
     /// Completion: `void(error_code)`. Errors: those of `co_warm_up`; `errc::invalid_url` for
     /// a bad `api_base_url`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_warm_up(std::size_t connections, diagnostics& diag, Token&& token = {}) {
         return warm_up(connections, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_warm_up(std::size_t connections, Token&& token = {}) {
         return warm_up(connections, nullptr, std::forward<Token>(token));
@@ -242,10 +251,14 @@ public:
     /// @name GET /v1/user (scope `user_info`)
     /// The user the token belongs to. Completion: `void(error_code, api::user)`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_user(diagnostics& diag, Token&& token = {}) {
         return run(endpoints::get_user{}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_user(Token&& token = {}) {
         return run(endpoints::get_user{}, nullptr, std::forward<Token>(token));
@@ -258,10 +271,14 @@ public:
     /// do not log it. Errors: `errc::bad_request` (e.g. `start_with_personal_url` for a user
     /// without a personal URL).
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_start_meeting(const start_request& req, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::start_meeting{req}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_start_meeting(const start_request& req, Token&& token = {}) {
         return run(endpoints::start_meeting{req}, nullptr, std::forward<Token>(token));
@@ -272,11 +289,15 @@ public:
     /// The upcoming scheduled meetings, up to `filter.end_date` when set (sent as the
     /// `endDate` query parameter). Completion: `void(error_code, std::vector<api::meeting>)`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_list_meetings(const meeting_list_filter& filter, diagnostics& diag,
                              Token&& token = {}) {
         return run(endpoints::list_meetings{filter}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_list_meetings(const meeting_list_filter& filter, Token&& token = {}) {
         return run(endpoints::list_meetings{filter}, nullptr, std::forward<Token>(token));
@@ -287,10 +308,14 @@ public:
     /// One scheduled meeting. Completion: `void(error_code, api::meeting)`. Errors:
     /// `errc::not_found` for an unknown id (or another user's meeting).
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::get_meeting{meeting_id}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_meeting(std::int64_t meeting_id, Token&& token = {}) {
         return run(endpoints::get_meeting{meeting_id}, nullptr, std::forward<Token>(token));
@@ -302,10 +327,14 @@ public:
     /// `void(error_code, api::meeting)`, the meeting as created (with its `meeting_id`).
     /// Errors: `errc::bad_request` (end not after start, a missing name, ...).
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_schedule_meeting(const meeting_draft& draft, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::schedule_meeting{draft}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_schedule_meeting(const meeting_draft& draft, Token&& token = {}) {
         return run(endpoints::schedule_meeting{draft}, nullptr, std::forward<Token>(token));
@@ -317,11 +346,15 @@ public:
     /// `void(error_code, api::meeting)`, the meeting as updated. Errors: `errc::not_found`,
     /// `errc::bad_request`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
                               diagnostics& diag, Token&& token = {}) {
         return run(endpoints::update_meeting{meeting_id, patch}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_update_meeting(std::int64_t meeting_id, const meeting_patch& patch,
                               Token&& token = {}) {
@@ -333,10 +366,14 @@ public:
     /// @name DELETE /v1/meetings/{meetingId} (scope `scheduler`)
     /// Deletes a scheduled meeting. Completion: `void(error_code)`. Errors: `errc::not_found`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_delete_meeting(std::int64_t meeting_id, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::delete_meeting{meeting_id}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_delete_meeting(std::int64_t meeting_id, Token&& token = {}) {
         return run(endpoints::delete_meeting{meeting_id}, nullptr, std::forward<Token>(token));
@@ -347,12 +384,16 @@ public:
     /// Starts a scheduled meeting, with optional webhooks. Completion:
     /// `void(error_code, api::start_result)`. Errors: `errc::not_found`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_start_scheduled_meeting(std::int64_t meeting_id, const scheduled_start_request& req,
                                        diagnostics& diag, Token&& token = {}) {
         return run(endpoints::start_scheduled_meeting{meeting_id, req}, &diag,
                    std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_start_scheduled_meeting(std::int64_t meeting_id, const scheduled_start_request& req,
                                        Token&& token = {}) {
@@ -364,10 +405,14 @@ public:
     /// @name GET /v1/presenters/{id} (scope `provisioning`, Business accounts)
     /// One presenter. Completion: `void(error_code, api::presenter)`. Errors: `errc::not_found`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_presenter(std::int64_t presenter_id, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::get_presenter{presenter_id}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_get_presenter(std::int64_t presenter_id, Token&& token = {}) {
         return run(endpoints::get_presenter{presenter_id}, nullptr, std::forward<Token>(token));
@@ -378,10 +423,14 @@ public:
     /// Every presenter; a bare array and `{"presenters": [...]}` are both read. Completion:
     /// `void(error_code, std::vector<api::presenter>)`.
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_list_presenters(diagnostics& diag, Token&& token = {}) {
         return run(endpoints::list_presenters{}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_list_presenters(Token&& token = {}) {
         return run(endpoints::list_presenters{}, nullptr, std::forward<Token>(token));
@@ -393,10 +442,14 @@ public:
     /// api::presenter)`, the new presenter. Errors: `errc::bad_request` (not an e-mail
     /// address, or already a presenter).
     /// @{
+
+    /// With a `diagnostics&` that receives what the server said on failure; keep it
+    /// alive until completion.
     template <joinme::detail::completion_token Token = default_token>
     auto async_add_presenter(const new_presenter& who, diagnostics& diag, Token&& token = {}) {
         return run(endpoints::add_presenter{who}, &diag, std::forward<Token>(token));
     }
+    /// With diagnostics of the operation's own.
     template <joinme::detail::completion_token Token = default_token>
     auto async_add_presenter(const new_presenter& who, Token&& token = {}) {
         return run(endpoints::add_presenter{who}, nullptr, std::forward<Token>(token));
@@ -404,6 +457,7 @@ public:
     /// @}
 
 protected:
+    /// For `basic_client`: a client over the implementation `impl`.
     explicit any_client(std::shared_ptr<detail::client_impl> impl) noexcept
         : impl_(std::move(impl)) {}
 
@@ -456,6 +510,7 @@ private:
     }
 
 protected:
+    /// The implementation, shared with the operations in flight.
     std::shared_ptr<detail::client_impl> impl_;
 };
 

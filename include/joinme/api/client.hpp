@@ -31,8 +31,11 @@ namespace joinme::api {
 template <transport Stream>
 class basic_client : public any_client {
 public:
+    /// The type of every connection.
     using stream_type = Stream;
+    /// What new connections need (`stream_traits<Stream>::context_type`).
     using context_type = typename stream_traits<Stream>::context_type;
+    /// The client's own connection pool.
     using pool_type = http::basic_connection_pool<Stream>;
 
     /// @param ex   executor of every operation and connection.
@@ -43,7 +46,9 @@ public:
         : any_client(std::make_shared<detail::client_impl>(
               std::make_shared<pool_type>(std::move(ex), std::move(ctx), cfg.pool), cfg, true)) {}
 
+    /// Takes over `other`'s state, as `any_client`'s move constructor.
     basic_client(basic_client&&) noexcept = default;
+    /// Closes this client and takes over `other`'s state, as `any_client`'s move assignment.
     basic_client& operator=(basic_client&&) noexcept = default;
 
     /// The connection pool, with its stream type.

@@ -63,6 +63,7 @@ struct request_options {
 /// io_context).
 class connection_pool {
 public:
+    /// The executor type of every pool.
     using executor_type = boost::asio::any_io_executor;
 
     virtual ~connection_pool() = default;
@@ -113,8 +114,11 @@ public:
     virtual void close() = 0;
 
 protected:
+    /// For implementations.
     connection_pool() = default;
+    /// For implementations.
     connection_pool(const connection_pool&) = default;
+    /// For implementations.
     connection_pool& operator=(const connection_pool&) = default;
 };
 

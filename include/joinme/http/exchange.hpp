@@ -253,6 +253,8 @@ exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const 
 /// @param buffer  read buffer, kept between exchanges on one connection (it may hold bytes
 ///                of a pipelined response).
 /// @param req     the request; must stay valid until completion.
+/// @param limits  deadline (`timeout`, kept with the stream's own expiry where it has one)
+///                and header and body size limits.
 /// @param token   completion token with signature `void(error_code, response)`.
 ///
 /// Errors: `errc::timeout`, `errc::body_too_large`, `errc::header_too_large`,

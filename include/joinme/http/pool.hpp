@@ -50,11 +50,14 @@ namespace joinme::http {
 template <transport Stream>
 class basic_connection_pool final : public connection_pool {
 public:
+    /// What every new connection needs (`stream_traits<Stream>::context_type`).
     using context_type = typename stream_traits<Stream>::context_type;
+    /// How connections of `Stream` are made, opened and closed.
     using traits = stream_traits<Stream>;
 
-    /// @param ex   executor of every connection and operation.
-    /// @param ctx  what new connections need (see `stream_traits`).
+    /// @param ex       executor of every connection and operation.
+    /// @param ctx      what new connections need (see `stream_traits`).
+    /// @param options  connection limits, deadlines, retries, hooks; fixed for the pool's life.
     basic_connection_pool(executor_type ex, context_type ctx, pool_options options = {})
         : st_(std::make_shared<state>(std::move(ex), std::move(ctx), std::move(options))) {}
 
@@ -112,7 +115,6 @@ public:
         return run_request(st_, std::move(target), std::move(req), res, opts);
     }
 
-    /// Sends a request to an absolute URL: `method url` with an optional body.
     /// `co_warm_up` (connection_pool.hpp) as an asynchronous operation. Completion:
     /// `void(error_code)`.
     template <class Token = default_token>
@@ -135,6 +137,9 @@ public:
         return run_warm_up(st_, std::move(target), count, diag);
     }
 
+    /// Sends a request to an absolute URL: `method url` with an optional body in `req`, as
+    /// `async_request(origin, ...)` does. A URL that is not `http` or `https` fails with
+    /// `errc::invalid_url`.
     template <class Token = default_token>
     auto async_request(beast_http::verb method, boost::urls::url_view url, request req,
                        Token&& token = {}) {

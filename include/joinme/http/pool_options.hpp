@@ -61,13 +61,13 @@ struct retry_policy {
 /// What happened to one attempt of a request; given to `pool_options::on_request`. It holds
 /// no header and no body, so no token or secret can leak through it.
 struct request_event {
-    beast_http::verb method{};
-    std::string path;    ///< Request target without its query.
-    unsigned status = 0; ///< 0 when no response arrived.
-    error_code ec;       ///< The attempt's failure, if any.
-    std::chrono::steady_clock::duration duration{};
-    unsigned attempt = 1; ///< 1 for the first attempt of a call, 2 for its first retry...
-    bool reused_connection = false;
+    beast_http::verb method{};                      ///< The request's method.
+    std::string path;                               ///< Request target without its query.
+    unsigned status = 0;                            ///< 0 when no response arrived.
+    error_code ec;                                  ///< The attempt's failure, if any.
+    std::chrono::steady_clock::duration duration{}; ///< From the start of the attempt to its end.
+    unsigned attempt = 1;           ///< 1 for the first attempt of a call, 2 for its first retry...
+    bool reused_connection = false; ///< Sent on a kept-alive connection.
 };
 
 /// Configuration of a `basic_connection_pool`.

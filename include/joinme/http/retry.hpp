@@ -18,12 +18,17 @@ namespace joinme::http {
 
 /// What to do after an answer.
 struct retry_decision {
-    bool retry = false;
-    std::chrono::milliseconds delay{0};
+    bool retry = false;                 ///< Send the request again.
+    std::chrono::milliseconds delay{0}; ///< After waiting this long.
 };
 
 /// Decides whether to send `req` again after `res`.
 ///
+/// @param policy        the retry policy (attempts, backoff, total wait).
+/// @param req           the request sent: only idempotent methods are retried unless
+///                      `policy.retry_non_idempotent`.
+/// @param res           its answer: only 429, 503 and the gateway's over-QPS /
+///                      over-rate 403 are retried.
 /// @param attempts_made attempts so far, the one that produced `res` included.
 /// @param waited        time already spent waiting for this call.
 /// @param random01      a number in [0, 1) for the jitter.

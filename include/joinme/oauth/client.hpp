@@ -247,6 +247,8 @@ auto async_exchange_code(http::connection_pool& pool, const config& cfg,
 /// scopes when the server lists none. With a server that rotates refresh tokens, `current`'s
 /// refresh token stops working: store the result before using it.
 ///
+/// @param pool     connections to the token endpoint; must outlive the operation.
+/// @param cfg      client registration and `token_url`.
 /// @param current  the token to refresh; copied when the operation starts.
 /// @param diag     cleared at start; what the server said, on failure (optional).
 /// @param token    completion token, signature `void(error_code, oauth::token)`.
@@ -277,6 +279,9 @@ auto async_refresh(http::connection_pool& pool, const config& cfg, const oauth::
 /// `cfg.expire_access_url`, so that the expiry path of a program can be tested. The API may
 /// keep accepting the token for a while (join.me: up to 10 minutes).
 ///
+/// @param pool          connections to the expire-access endpoint; must outlive the operation.
+/// @param cfg           client registration and `expire_access_url`.
+/// @param access_token  the access token to expire; copied when the operation starts.
 /// @param diag   cleared at start; what the server said, on failure (optional).
 /// @param token  completion token, signature `void(error_code, std::string message)`; the
 ///               message is the server's, e.g. "Access Token Expired".

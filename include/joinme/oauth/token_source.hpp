@@ -230,6 +230,7 @@ private:
 /// rotated refresh token is not lost). The pool may then be destroyed.
 class token_source {
 public:
+    /// The pool type refreshes are sent through.
     using pool_type = http::connection_pool;
 
     /// @param pool  connections to the token endpoint.

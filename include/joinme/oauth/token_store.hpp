@@ -95,6 +95,7 @@ inline const boost::system::error_category& store_category() noexcept {
     return c;
 }
 
+/// Makes an `error_code` of `store_category()` from `e`.
 inline error_code make_error_code(store_errc e) noexcept {
     return {static_cast<int>(e), store_category()};
 }
@@ -361,6 +362,7 @@ class file_token_store : public token_store {
 public:
     /// @param ex    executor its handlers default to and its timers run on.
     /// @param path  the token file; its directory must exist.
+    /// @param opts  how long and how often `async_lock` waits for a lease.
     file_token_store(boost::asio::any_io_executor ex, std::filesystem::path path,
                      file_store_options opts = {})
         : ex_(std::move(ex))

@@ -50,16 +50,16 @@ using presenter = api::presenter;
 
 /// A join.me user, with the fields of `GET /v1/user`.
 struct user {
-    std::string email; ///< The identity (join.me has no numeric user id).
-    std::string full_name{};
-    std::string language = "en-US";
-    std::int64_t number_of_meetings_hosted = 0;
-    std::optional<std::string> personal_url{};             ///< Absent for free users.
+    std::string email;                          ///< The identity (join.me has no numeric user id).
+    std::string full_name{};                    ///< `fullName`.
+    std::string language = "en-US";             ///< `language`.
+    std::int64_t number_of_meetings_hosted = 0; ///< `numberOfMeetingsHosted`.
+    std::optional<std::string> personal_url{};  ///< Absent for free users.
     std::string registration_date = "2014-03-22T20:45:00"; ///< Served verbatim.
-    std::string subscription_type = "Pro";
-    std::optional<conference_settings> conference{}; ///< Absent for free users.
-    bool master_account_holder = false;              ///< May use `/v1/presenters`.
-    std::vector<presenter> presenters{};             ///< Only for a Master Account Holder.
+    std::string subscription_type = "Pro";                 ///< `subscriptionType`.
+    std::optional<conference_settings> conference{};       ///< Absent for free users.
+    bool master_account_holder = false;                    ///< May use `/v1/presenters`.
+    std::vector<presenter> presenters{};                   ///< Only for a Master Account Holder.
 };
 
 /// The seeded application's client id (24 lowercase alphanumerics, like join.me's API keys).
@@ -147,7 +147,7 @@ struct fault {
 /// faults. One draw per request picks at most one of them; an injected `fault` of the endpoint
 /// (`server::set_fault`) takes precedence. All probabilities 0 (the default): none.
 struct random_faults {
-    std::uint64_t seed = 1;
+    std::uint64_t seed = 1; ///< Seed of the generator.
     /// The endpoints they apply to; empty: every endpoint.
     std::vector<endpoint> endpoints{};
     /// Probability of handling the request, then closing the connection instead of answering:
@@ -156,15 +156,15 @@ struct random_faults {
     /// Probability of answering `status` (with `retry_after`, as `fault::status`) instead of
     /// handling the request.
     double error_status = 0;
-    unsigned status = 503;
-    std::string retry_after = "0";
+    unsigned status = 503;         ///< The status of `error_status`.
+    std::string retry_after = "0"; ///< Its `Retry-After` value.
     /// Probability of an interim response before the answer: `100 Continue` or
     /// `103 Early Hints`, one or the other at random.
     double interim = 0;
     /// Probability of an unsolicited response after the answer (`fault::unsolicited`), written
     /// `unsolicited_delay` after it.
     double unsolicited = 0;
-    std::chrono::milliseconds unsolicited_delay{0};
+    std::chrono::milliseconds unsolicited_delay{0}; ///< Delay of the unsolicited response.
 };
 
 /// What the sandbox counted since start (or since `server::reset_counters`). A client in another
@@ -193,10 +193,10 @@ struct counters {
 /// One line of the request log. Holds the path without its query string, so that it never
 /// carries a token, code or secret.
 struct request_log_entry {
-    std::string method{};
-    std::string path{};
-    unsigned status = 0; ///< 0 when no response was sent (never_answer).
-    std::chrono::microseconds duration{0};
+    std::string method{};                  ///< The request's method.
+    std::string path{};                    ///< The request's path, without the query.
+    unsigned status = 0;                   ///< 0 when no response was sent (never_answer).
+    std::chrono::microseconds duration{0}; ///< From the request's arrival to its answer.
 };
 
 /// How the sandbox behaves. Every member has a working default.

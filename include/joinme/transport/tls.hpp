@@ -35,7 +35,9 @@ namespace joinme {
 /// it exists only for tests against a server whose certificate cannot be trusted, and must
 /// never be set in production.
 struct tls_context {
+    /// The OpenSSL context of every connection: trust store, client certificate, options.
     std::reference_wrapper<boost::asio::ssl::context> ssl;
+    /// Turns off peer and host-name verification: for tests only (see above).
     bool insecure_skip_verify = false;
     /// The TCP connection under TLS (how host names are resolved).
     tcp_context tcp;
