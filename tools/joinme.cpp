@@ -270,11 +270,10 @@ public:
             sandbox_ = std::make_unique<joinme::sandbox::server>(executor(), so);
             sandbox_->listen_tls();
             ssl->add_certificate_authority(asio::buffer(sandbox_->certificate_pem()));
+            // Only the sandbox's own applications are registered there.
             auth_base = api_base = sandbox_->base_url();
-            if (oauth_.client_id.empty())
-                oauth_.client_id = joinme::sandbox::default_business_client_id;
-            if (oauth_.client_secret.empty())
-                oauth_.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
+            oauth_.client_id = joinme::sandbox::default_business_client_id;
+            oauth_.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
         } else if (!s_.ca_file.empty()) {
             boost::system::error_code ec;
             ssl->load_verify_file(s_.ca_file, ec);
@@ -380,8 +379,6 @@ asio::awaitable<void> spinner(std::shared_ptr<bool> done, std::chrono::steady_cl
         auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
         (void)ec;
     }
-    std::fputs("\r\033[K", stderr);
-    std::fflush(stderr);
 }
 
 // Waits for the browser's redirect on a loopback listener.
@@ -397,13 +394,22 @@ asio::awaitable<oauth::redirect_response> wait_for_browser(session& s,
     } else {
         std::cerr << "Open this URL in a browser: " << sent.url << "\n";
     }
+    // The spinner stops when the wait ends, whichever way.
     auto done = std::make_shared<bool>(false);
-    if (::isatty(STDERR_FILENO))
+    struct stop_spinner {
+        std::shared_ptr<bool> done;
+        bool tty = ::isatty(STDERR_FILENO) != 0;
+        ~stop_spinner() {
+            *done = true;
+            if (tty)
+                std::fputs("\r\033[K", stderr); // erase its line
+        }
+    } stop{done};
+    if (stop.tty)
         asio::co_spawn(s.executor(), spinner(done, std::chrono::steady_clock::now() + timeout),
                        asio::detached);
     joinme::diagnostics diag;
     auto [ec, got] = co_await l.async_wait_redirect(sent, diag, asio::as_tuple(asio::use_awaitable));
-    *done = true;
     if (ec == joinme::errc::timeout)
         throw cli_error(exit_login, "login: no answer from the browser within " +
                                         std::to_string(timeout.count()) + " s");
@@ -419,6 +425,9 @@ asio::awaitable<oauth::redirect_response> follow_sandbox(session& s,
     boost::urls::url_view url(sent.url);
     auto res = co_await s.client().pool().async_request(boost::beast::http::verb::get, url,
                                                         std::move(req));
+    if (res.result() != boost::beast::http::status::found)
+        throw cli_error(exit_api, "the sandbox refused the authorization request: status " +
+                                      std::to_string(res.result_int()));
     std::string location(res[boost::beast::http::field::location]);
     co_return oauth::parse_redirect(location, sent, std::chrono::system_clock::now());
 }
@@ -478,7 +487,8 @@ struct meeting_args {
     std::string start;
     std::string end;
     std::vector<std::string> participants;
-    std::optional<bool> personal_url;
+    bool personal_url = false;
+    bool no_personal_url = false;
     std::string end_date;
 };
 
@@ -681,14 +691,14 @@ int main(int argc, char** argv) {
         ->required();
     msch->add_option("--end", ma.end, "End time, ISO 8601 (default: one hour after the start)");
     msch->add_option("--participant", ma.participants, "Participant e-mail (repeatable)");
-    msch->add_flag("--personal-url{true}", ma.personal_url, "Start it with your personal URL");
+    msch->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
     on(msch, [&ma](session& ss) -> asio::awaitable<void> {
         api::meeting_draft d;
         d.meeting_name = ma.name;
         d.meeting_start = parse_time(ma.start, "--start");
         d.meeting_end = ma.end.empty() ? d.meeting_start + 1h : parse_time(ma.end, "--end");
         d.participants = ma.participants;
-        d.start_with_personal_url = ma.personal_url.value_or(false);
+        d.start_with_personal_url = ma.personal_url;
         auto m = co_await ss.client().async_schedule_meeting(d);
         if (ss.opts().json)
             co_return print_json(json::value_from(m));
@@ -702,8 +712,9 @@ int main(int argc, char** argv) {
     mu->add_option("--end", ma.end, "New end time, ISO 8601");
     mu->add_option("--participant", ma.participants,
                    "Participant e-mail (repeatable; replaces the list)");
-    mu->add_flag("--personal-url{true},--no-personal-url{false}", ma.personal_url,
-                 "Start it with (or without) your personal URL");
+    auto* with_url = mu->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
+    mu->add_flag("--no-personal-url", ma.no_personal_url, "Start it without your personal URL")
+        ->excludes(with_url);
     on(mu, [&ma](session& ss) -> asio::awaitable<void> {
         api::meeting_patch p;
         if (!ma.name.empty())
@@ -714,7 +725,8 @@ int main(int argc, char** argv) {
             p.meeting_end = parse_time(ma.end, "--end");
         if (!ma.participants.empty())
             p.participants = ma.participants;
-        p.start_with_personal_url = ma.personal_url;
+        if (ma.personal_url || ma.no_personal_url)
+            p.start_with_personal_url = ma.personal_url;
         if (p.empty())
             throw cli_error(exit_usage, "meetings update: nothing to change (see --help)");
         auto m = co_await ss.client().async_update_meeting(ma.id, p);
@@ -823,8 +835,9 @@ int main(int argc, char** argv) {
     on(lg, [&expire](session& ss) -> asio::awaitable<void> {
         bool had = true;
         if (expire) {
-            co_await ss.cached_token(); // exit 3 when there is none
-            co_await ss.client().async_expire_access_token(api::expire_mode::locally);
+            auto t = co_await ss.cached_token(); // exit 3 when there is none
+            auto& pool = ss.client().pool();
+            co_await oauth::async_expire_access(pool, ss.oauth_config(), t.access_token);
         } else {
             auto stored = co_await ss.store().async_load(ss.store_key(), asio::use_awaitable);
             had = stored.has_value();
