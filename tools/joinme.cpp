@@ -473,6 +473,14 @@ asio::awaitable<oauth::token> login(session& s, const login_options& lo) {
 
 using action = std::function<asio::awaitable<void>(session&)>;
 
+// Checks an ISO 8601 time while the command line is parsed.
+const CLI::Validator iso_time(
+    [](const std::string& text) {
+        return joinme::parse_iso8601(text) ? std::string()
+                                           : "not an ISO 8601 time, e.g. 2026-12-24T09:00:00Z";
+    },
+    "TIME");
+
 std::chrono::sys_seconds parse_time(const std::string& text, const char* what) {
     auto t = joinme::parse_iso8601(text);
     if (!t)
@@ -661,7 +669,8 @@ int main(int argc, char** argv) {
     auto* meetings = app.add_subcommand("meetings", "Scheduled meetings");
     meetings->require_subcommand(1);
     auto* ml = meetings->add_subcommand("list", "List the upcoming scheduled meetings");
-    ml->add_option("--end-date", ma.end_date, "Only meetings starting before this time (ISO 8601)");
+    ml->add_option("--end-date", ma.end_date, "Only meetings starting before this time (ISO 8601)")
+        ->check(iso_time);
     on(ml, [&ma](session& ss) -> asio::awaitable<void> {
         api::meeting_list_filter f;
         if (!ma.end_date.empty())
@@ -688,8 +697,10 @@ int main(int argc, char** argv) {
     auto* msch = meetings->add_subcommand("schedule", "Schedule a meeting");
     msch->add_option("--name", ma.name, "Meeting name")->required();
     msch->add_option("--start", ma.start, "Start time, ISO 8601 (e.g. 2026-12-24T09:00:00Z)")
-        ->required();
-    msch->add_option("--end", ma.end, "End time, ISO 8601 (default: one hour after the start)");
+        ->required()
+        ->check(iso_time);
+    msch->add_option("--end", ma.end, "End time, ISO 8601 (default: one hour after the start)")
+        ->check(iso_time);
     msch->add_option("--participant", ma.participants, "Participant e-mail (repeatable)");
     msch->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
     on(msch, [&ma](session& ss) -> asio::awaitable<void> {
@@ -708,8 +719,8 @@ int main(int argc, char** argv) {
     auto* mu = meetings->add_subcommand("update", "Change a scheduled meeting (only what is given)");
     mu->add_option("id", ma.id, "Meeting id")->required();
     mu->add_option("--name", ma.name, "New name");
-    mu->add_option("--start", ma.start, "New start time, ISO 8601");
-    mu->add_option("--end", ma.end, "New end time, ISO 8601");
+    mu->add_option("--start", ma.start, "New start time, ISO 8601")->check(iso_time);
+    mu->add_option("--end", ma.end, "New end time, ISO 8601")->check(iso_time);
     mu->add_option("--participant", ma.participants,
                    "Participant e-mail (repeatable; replaces the list)");
     auto* with_url = mu->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
@@ -864,16 +875,21 @@ int main(int argc, char** argv) {
         session ss(ioc, s);
         ss.open();
         bool is_login = login_cmd->parsed();
+        // The API commands say "not logged in" plainly rather than through the token source.
+        bool api_command = !is_login && !lg->parsed() && !app.got_subcommand("token");
         asio::co_spawn(
             ioc,
             [&]() -> asio::awaitable<void> {
-                if (s.sandbox && !is_login) {
+                if (s.sandbox && is_login) {
+                    if (lo.scopes == default_scopes)
+                        lo.scopes = std::string(sandbox_scopes);
+                } else if (s.sandbox) {
                     login_options auto_login;
                     auto_login.scopes = sandbox_scopes;
                     co_await login(ss, auto_login);
+                } else if (api_command) {
+                    co_await ss.cached_token(); // exit 3 when there is none
                 }
-                if (s.sandbox && is_login && lo.scopes == default_scopes)
-                    lo.scopes = std::string(sandbox_scopes);
                 co_await act(ss);
             },
             [&](std::exception_ptr e) {

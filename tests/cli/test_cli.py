@@ -201,8 +201,10 @@ class Test:
         assert "refresh token valid" in self.run("logout", "--help").stdout
 
         # Not logged in yet.
-        self.run("whoami", expect=EXIT_NOT_LOGGED_IN)
+        err = self.run("whoami", expect=EXIT_NOT_LOGGED_IN).stderr
+        assert "not logged in" in err and "joinme login" in err, err
         self.run("token", expect=EXIT_NOT_LOGGED_IN)
+        assert self.run_json("logout") == {"logged_out": False, "expired": False}
 
         # Decline: access_denied, exit 5, no token cached.
         err = self.login(decision="decline", expect=EXIT_LOGIN)
