@@ -106,15 +106,15 @@ fs::path config_dir() {
 
 // The token file, its directory created (0700) when missing.
 fs::path token_path(const settings& s) {
-    fs::path p = !s.token_file.empty() ? fs::path(s.token_file)
-                                       : config_dir() / (s.sandbox ? "sandbox-token.json"
-                                                                   : "token.json");
+    fs::path p = !s.token_file.empty()
+                     ? fs::path(s.token_file)
+                     : config_dir() / (s.sandbox ? "sandbox-token.json" : "token.json");
     if (p.has_parent_path() && !fs::exists(p.parent_path())) {
         std::error_code ec;
         fs::create_directories(p.parent_path(), ec);
         if (ec)
-            throw cli_error(exit_local, "cannot create " + p.parent_path().string() + ": " +
-                                            ec.message());
+            throw cli_error(exit_local,
+                            "cannot create " + p.parent_path().string() + ": " + ec.message());
         fs::permissions(p.parent_path(), fs::perms::owner_all, ec);
     }
     return p;
@@ -127,8 +127,8 @@ joinme::secret client_secret(const settings& s) {
         std::ifstream in(s.client_secret_file);
         std::string line;
         if (!in || !std::getline(in, line))
-            throw cli_error(exit_local, "cannot read the client secret from " +
-                                            s.client_secret_file);
+            throw cli_error(exit_local,
+                            "cannot read the client secret from " + s.client_secret_file);
         while (!line.empty() && (line.back() == '\r' || line.back() == ' '))
             line.pop_back();
         return joinme::secret(std::move(line));
@@ -139,9 +139,13 @@ joinme::secret client_secret(const settings& s) {
 // ---------------------------------------------------------------------------------------------
 // Output: one JSON document on stdout with --json, text otherwise.
 
-std::string iso(std::chrono::sys_seconds t) { return joinme::format_iso8601(t); }
+std::string iso(std::chrono::sys_seconds t) {
+    return joinme::format_iso8601(t);
+}
 
-void print_json(const json::value& v) { std::cout << json::serialize(v) << "\n"; }
+void print_json(const json::value& v) {
+    std::cout << json::serialize(v) << "\n";
+}
 
 void print_meeting(const api::meeting& m) {
     std::cout << m.meeting_id << "  " << m.meeting_name << "\n"
@@ -179,8 +183,8 @@ json::value token_json(const oauth::token& t, oauth::time_point now) {
     o["obtained_at"] = iso(t.obtained_at);
     if (t.expires_at) {
         o["expires_at"] = iso(*t.expires_at);
-        o["expires_in"] = std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - now)
-                              .count();
+        o["expires_in"] =
+            std::chrono::duration_cast<std::chrono::seconds>(*t.expires_at - now).count();
         o["expired"] = t.expired(now);
     } else {
         o["expires_at"] = nullptr;
@@ -278,8 +282,8 @@ public:
             boost::system::error_code ec;
             ssl->load_verify_file(s_.ca_file, ec);
             if (ec)
-                throw cli_error(exit_local, "cannot load the CA file " + s_.ca_file + ": " +
-                                                ec.message());
+                throw cli_error(exit_local,
+                                "cannot load the CA file " + s_.ca_file + ": " + ec.message());
         }
         if (oauth_.client_id.empty())
             throw cli_error(exit_usage, "no client id: give --client-id or set JOINME_CLIENT_ID");
@@ -290,7 +294,7 @@ public:
             api_base = auth_base;
         if (!auth_base.empty())
             oauth_.set_auth_base_url(auth_base);
-        auth_base_ = auth_base.empty() ? std::string(oauth::default_authorize_url) : auth_base;
+        auth_base_ = auth_base.empty() ? std::string("https://secure.join.me") : auth_base;
 
         path_ = token_path(s_);
         store_ = std::make_shared<oauth::file_token_store>(executor(), path_);
@@ -303,11 +307,14 @@ public:
         client_.emplace(executor(), joinme::tls_context(ssl), cfg);
     }
 
+    // With --sandbox, also forgets the token: it dies with the sandbox.
     void close() {
         if (client_)
             client_->close();
-        if (sandbox_)
+        if (sandbox_) {
             sandbox_->stop();
+            forget_token(path_, store_key());
+        }
     }
 
     client_type& client() { return *client_; }
@@ -363,7 +370,8 @@ bool open_browser(const std::string& url) {
 }
 
 // Shows a spinner and the time left on a terminal until `done` is set.
-asio::awaitable<void> spinner(std::shared_ptr<bool> done, std::chrono::steady_clock::time_point end) {
+asio::awaitable<void> spinner(std::shared_ptr<bool> done,
+                              std::chrono::steady_clock::time_point end) {
     constexpr std::string_view frames = "|/-\\";
     asio::steady_timer timer(co_await asio::this_coro::executor);
     for (std::size_t i = 0; !*done; ++i) {
@@ -371,7 +379,8 @@ asio::awaitable<void> spinner(std::shared_ptr<bool> done, std::chrono::steady_cl
             end - std::chrono::steady_clock::now());
         if (left < 0s)
             left = 0s;
-        std::fprintf(stderr, "\r%c Waiting for the authorization in the browser (%lld:%02lld left) ",
+        std::fprintf(stderr,
+                     "\r%c Waiting for the authorization in the browser (%lld:%02lld left) ",
                      frames[i % frames.size()], static_cast<long long>(left.count() / 60),
                      static_cast<long long>(left.count() % 60));
         std::fflush(stderr);
@@ -383,9 +392,9 @@ asio::awaitable<void> spinner(std::shared_ptr<bool> done, std::chrono::steady_cl
 
 // Waits for the browser's redirect on a loopback listener.
 asio::awaitable<oauth::redirect_response> wait_for_browser(session& s,
-                                                          joinme::loopback::redirect_listener& l,
-                                                          const oauth::authorization_request& sent,
-                                                          std::chrono::seconds timeout) {
+                                                           joinme::loopback::redirect_listener& l,
+                                                           const oauth::authorization_request& sent,
+                                                           std::chrono::seconds timeout) {
     if (!env("DISPLAY").empty() || !env("WAYLAND_DISPLAY").empty()) {
         if (open_browser(sent.url))
             std::cerr << "Opening the browser. If it does not open, visit: " << sent.url << "\n";
@@ -409,7 +418,8 @@ asio::awaitable<oauth::redirect_response> wait_for_browser(session& s,
         asio::co_spawn(s.executor(), spinner(done, std::chrono::steady_clock::now() + timeout),
                        asio::detached);
     joinme::diagnostics diag;
-    auto [ec, got] = co_await l.async_wait_redirect(sent, diag, asio::as_tuple(asio::use_awaitable));
+    auto [ec, got] =
+        co_await l.async_wait_redirect(sent, diag, asio::as_tuple(asio::use_awaitable));
     if (ec == joinme::errc::timeout)
         throw cli_error(exit_login, "login: no answer from the browser within " +
                                         std::to_string(timeout.count()) + " s");
@@ -419,7 +429,7 @@ asio::awaitable<oauth::redirect_response> wait_for_browser(session& s,
 
 // With --sandbox: the in-process sandbox consents by itself; follow its redirect here.
 asio::awaitable<oauth::redirect_response> follow_sandbox(session& s,
-                                                        const oauth::authorization_request& sent) {
+                                                         const oauth::authorization_request& sent) {
     joinme::http::request req;
     req.version(11);
     boost::urls::url_view url(sent.url);
@@ -559,7 +569,8 @@ int report(const std::exception_ptr& e) {
         auto detail = x.get_diagnostics().to_string();
         std::string line = "joinme: " + ec.message();
         if (ec.category() == joinme::joinme_category())
-            line += " (" + std::string(joinme::to_string(static_cast<joinme::errc>(ec.value()))) + ")";
+            line +=
+                " (" + std::string(joinme::to_string(static_cast<joinme::errc>(ec.value()))) + ")";
         else if (ec.category() == joinme::oauth_category())
             line += " (" +
                     std::string(joinme::to_string(static_cast<joinme::oauth_errc>(ec.value()))) +
@@ -620,13 +631,15 @@ int main(int argc, char** argv) {
 
     // login
     login_options lo;
-    auto* login_cmd = app.add_subcommand("login", "Authorize joinme in the browser and cache the token");
+    auto* login_cmd =
+        app.add_subcommand("login", "Authorize joinme in the browser and cache the token");
     login_cmd->add_flag("--implicit", lo.implicit,
                         "Use the implicit grant (a 24-hour token that cannot be refreshed)");
     login_cmd->add_option("--scopes", lo.scopes, "Space-separated scopes to request")
         ->capture_default_str();
-    login_cmd->add_option("--port", lo.port,
-                          "Port of the loopback redirect listener (default: any free port)")
+    login_cmd
+        ->add_option("--port", lo.port,
+                     "Port of the loopback redirect listener (default: any free port)")
         ->check(CLI::Range(0, 65535));
     login_cmd->add_option("--timeout", lo.timeout, "Seconds to wait for the browser")
         ->capture_default_str()
@@ -656,8 +669,8 @@ int main(int argc, char** argv) {
            if (ss.opts().json)
                co_return print_json(json::value_from(u));
            std::cout << u.full_name << " <" << u.email << ">\n"
-                     << "  plan: " << u.subscription_type << ", language " << u.language
-                     << ", " << u.number_of_meetings_hosted << " meetings hosted\n";
+                     << "  plan: " << u.subscription_type << ", language " << u.language << ", "
+                     << u.number_of_meetings_hosted << " meetings hosted\n";
            if (u.personal_url)
                std::cout << "  personal URL: " << *u.personal_url << "\n";
            if (u.conference_settings)
@@ -716,14 +729,16 @@ int main(int argc, char** argv) {
         std::cout << "Scheduled:\n";
         print_meeting(m);
     });
-    auto* mu = meetings->add_subcommand("update", "Change a scheduled meeting (only what is given)");
+    auto* mu =
+        meetings->add_subcommand("update", "Change a scheduled meeting (only what is given)");
     mu->add_option("id", ma.id, "Meeting id")->required();
     mu->add_option("--name", ma.name, "New name");
     mu->add_option("--start", ma.start, "New start time, ISO 8601")->check(iso_time);
     mu->add_option("--end", ma.end, "New end time, ISO 8601")->check(iso_time);
     mu->add_option("--participant", ma.participants,
                    "Participant e-mail (repeatable; replaces the list)");
-    auto* with_url = mu->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
+    auto* with_url =
+        mu->add_flag("--personal-url", ma.personal_url, "Start it with your personal URL");
     mu->add_flag("--no-personal-url", ma.no_personal_url, "Start it without your personal URL")
         ->excludes(with_url);
     on(mu, [&ma](session& ss) -> asio::awaitable<void> {
@@ -784,20 +799,22 @@ int main(int argc, char** argv) {
     std::int64_t presenter_id = 0;
     std::string presenter_email;
     auto* pres = app.add_subcommand(
-        "presenters", "Presenters of a Business account (Master Account Holder, provisioning scope)");
+        "presenters",
+        "Presenters of a Business account (Master Account Holder, provisioning scope)");
     pres->require_subcommand(1);
-    on(pres->add_subcommand("list", "List the presenters"), [](session& ss) -> asio::awaitable<void> {
-        auto list = co_await ss.client().async_list_presenters();
-        if (ss.opts().json) {
-            json::object o;
-            o["presenters"] = json::value_from(list);
-            co_return print_json(o);
-        }
-        if (list.empty())
-            std::cout << "No presenters.\n";
-        for (auto& p : list)
-            print_presenter(p);
-    });
+    on(pres->add_subcommand("list", "List the presenters"),
+       [](session& ss) -> asio::awaitable<void> {
+           auto list = co_await ss.client().async_list_presenters();
+           if (ss.opts().json) {
+               json::object o;
+               o["presenters"] = json::value_from(list);
+               co_return print_json(o);
+           }
+           if (list.empty())
+               std::cout << "No presenters.\n";
+           for (auto& p : list)
+               print_presenter(p);
+       });
     auto* ps = pres->add_subcommand("show", "Show one presenter");
     ps->add_option("id", presenter_id, "Presenter id")->required();
     on(ps, [&presenter_id](session& ss) -> asio::awaitable<void> {
