@@ -35,11 +35,12 @@ int main(int argc, char** argv) {
     bool no_rotate = false;
     auto& faults = opts.random;
 
-    CLI::App cli{"Serves the join.me OAuth endpoints and REST API on 127.0.0.1 until interrupted.\n"
-                 "The first line on standard output is \"joinme-sandbox listening on <base URL>\";\n"
-                 "then one line per request. The default applications and users stay registered\n"
-                 "(see joinme/sandbox/options.hpp).",
-                 "joinme-sandbox"};
+    CLI::App cli{
+        "Serves the join.me OAuth endpoints and REST API on 127.0.0.1 until interrupted.\n"
+        "The first line on standard output is \"joinme-sandbox listening on <base URL>\";\n"
+        "then one line per request. The default applications and users stay registered\n"
+        "(see joinme/sandbox/options.hpp).",
+        "joinme-sandbox"};
     cli.add_option("--port", port, "Port to listen on (0: an ephemeral port)")
         ->capture_default_str()
         ->check(CLI::Range(0, 65535));
