@@ -312,6 +312,8 @@ class Test:
         assert p.returncode == 0, p.stderr
         assert json.loads(p.stdout)["email"] == "pro@example.com", p.stdout
         assert not os.path.exists(self.token_file)
+        # Its token died with its sandbox: forgotten at exit.
+        assert not os.path.exists(os.path.join(os.path.dirname(self.token_file), "sandbox-token.json"))
 
         # No credential in anything joinme printed (nor their first 12 characters).
         everything = "\n".join(self.printed)
