@@ -11,88 +11,109 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <CLI/CLI.hpp>
+
 #include <cstdio>
-#include <cstdlib>
 #include <exception>
 #include <fstream>
 #include <iostream>
 #include <string>
-#include <string_view>
-
-namespace {
-
-constexpr const char* usage =
-    "usage: joinme-sandbox [--port N] [--plain] [--ca-out FILE] [--auto-consent] [--quiet]\n"
-    "                      [--client-id ID --client-secret SECRET --redirect-uri URI ...]\n"
-    "\n"
-    "Serves the join.me OAuth endpoints and REST API on 127.0.0.1 until interrupted.\n"
-    "  --port N            port to listen on (default 0: an ephemeral port)\n"
-    "  --plain             plain HTTP instead of HTTPS\n"
-    "  --ca-out FILE       write the generated certificate (PEM) a client must trust\n"
-    "  --auto-consent      skip the consent page: authorize redirects at once\n"
-    "  --quiet             print no line per request\n"
-    "  --client-id ID      register an application with this client id ...\n"
-    "  --client-secret S   ... this secret ...\n"
-    "  --redirect-uri URI  ... and this callback URL (repeatable)\n"
-    "The default applications stay registered (see joinme/sandbox/options.hpp).\n";
-
-[[noreturn]] void fail(std::string_view message) {
-    std::cerr << "joinme-sandbox: " << message << "\n" << usage;
-    std::exit(2);
-}
-
-} // namespace
+#include <vector>
 
 int main(int argc, char** argv) {
-    unsigned long port = 0;
+    unsigned port = 0;
     bool plain = false;
     bool quiet = false;
     std::string ca_out;
     joinme::sandbox::options opts;
     joinme::sandbox::application app;
     app.name = "joinme-sandbox application";
+    long long access_lifetime = opts.access_token_lifetime.count();
+    long long implicit_lifetime = opts.implicit_token_lifetime.count();
+    long long code_lifetime = opts.code_lifetime.count();
+    long long expire_delay = opts.expire_access_delay.count();
+    bool no_rotate = false;
+    auto& faults = opts.random;
 
-    for (int i = 1; i < argc; ++i) {
-        std::string_view arg = argv[i];
-        auto value = [&]() -> std::string {
-            if (i + 1 >= argc)
-                fail(std::string(arg) + " needs a value");
-            return argv[++i];
-        };
-        if (arg == "--help" || arg == "-h") {
-            std::cout << usage;
-            return 0;
-        } else if (arg == "--port") {
-            auto v = value();
-            char* end = nullptr;
-            port = std::strtoul(v.c_str(), &end, 10);
-            if (v.empty() || *end != '\0' || port > 65535)
-                fail("--port needs a number from 0 to 65535");
-        } else if (arg == "--plain") {
-            plain = true;
-        } else if (arg == "--ca-out") {
-            ca_out = value();
-        } else if (arg == "--quiet") {
-            quiet = true;
-        } else if (arg == "--auto-consent") {
-            opts.auto_consent = true;
-        } else if (arg == "--client-id") {
-            app.client_id = value();
-        } else if (arg == "--client-secret") {
-            app.client_secret = value();
-        } else if (arg == "--redirect-uri") {
-            app.redirect_uris.push_back(value());
-        } else {
-            fail("unknown option " + std::string(arg));
-        }
+    CLI::App cli{
+        "Serves the join.me OAuth endpoints and REST API on 127.0.0.1 until interrupted.\n"
+        "The first line on standard output is \"joinme-sandbox listening on <base URL>\";\n"
+        "then one line per request. The default applications and users stay registered\n"
+        "(see joinme/sandbox/options.hpp).",
+        "joinme-sandbox"};
+    cli.add_option("--port", port, "Port to listen on (0: an ephemeral port)")
+        ->capture_default_str()
+        ->check(CLI::Range(0, 65535));
+    cli.add_flag("--plain", plain, "Plain HTTP instead of HTTPS");
+    cli.add_option("--ca-out", ca_out, "Write the generated certificate (PEM) a client must trust");
+    cli.add_flag("--auto-consent", opts.auto_consent,
+                 "Skip the consent page: authorize redirects at once");
+    cli.add_flag("--quiet", quiet, "Print no line per request");
+    auto* id = cli.add_option("--client-id", app.client_id,
+                              "Register an application with this client id ...");
+    auto* secret = cli.add_option("--client-secret", app.client_secret, "... this secret ...");
+    auto* uri = cli.add_option("--redirect-uri", app.redirect_uris,
+                               "... and this callback URL (repeatable)");
+    id->needs(secret, uri);
+    secret->needs(id, uri);
+    uri->needs(id, secret);
+    cli.add_option("--current-user", opts.current_user,
+                   "The user signed in at the authorize page (pro@example.com, free@example.com, "
+                   "admin@example.com)")
+        ->capture_default_str();
+    cli.add_option("--access-token-lifetime", access_lifetime,
+                   "Seconds an authorization-code access token lives")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--implicit-token-lifetime", implicit_lifetime,
+                   "Seconds an implicit-grant access token lives")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--code-lifetime", code_lifetime, "Seconds an authorization code lives")
+        ->capture_default_str()
+        ->check(CLI::PositiveNumber);
+    cli.add_option("--expire-access-delay", expire_delay,
+                   "Seconds an Expire Access call takes to reach the API")
+        ->capture_default_str()
+        ->check(CLI::NonNegativeNumber);
+    cli.add_flag("--no-rotate-refresh-tokens", no_rotate,
+                 "A refresh keeps the refresh token valid instead of issuing a new one");
+    cli.add_option("--qps-limit", opts.qps_limit,
+                   "API requests per second per access token (0: unlimited)")
+        ->capture_default_str();
+    cli.add_option("--fault-seed", faults.seed, "Seed of the random faults")->capture_default_str();
+    auto probability = CLI::Range(0.0, 1.0);
+    cli.add_option("--fault-disconnect", faults.disconnect,
+                   "Probability of closing the connection instead of answering")
+        ->check(probability);
+    cli.add_option("--fault-503", faults.error_status,
+                   "Probability of answering 503 with Retry-After: 0")
+        ->check(probability);
+    cli.add_option("--fault-interim", faults.interim,
+                   "Probability of an interim 1xx answer before the answer")
+        ->check(probability);
+    cli.add_option("--fault-unsolicited", faults.unsolicited,
+                   "Probability of an unsolicited response after the answer")
+        ->check(probability);
+    try {
+        cli.parse(argc, argv);
+    } catch (const CLI::ParseError& e) {
+        if (e.get_exit_code() == 0)
+            return cli.exit(e);
+        std::cerr << "joinme-sandbox: " << e.what() << " (see joinme-sandbox --help)\n";
+        return 2;
     }
-    if (!app.client_id.empty() || !app.client_secret.empty() || !app.redirect_uris.empty()) {
-        if (app.client_id.empty() || app.client_secret.empty() || app.redirect_uris.empty())
-            fail("--client-id, --client-secret and --redirect-uri go together");
+    if (plain && !ca_out.empty()) {
+        std::cerr << "joinme-sandbox: --ca-out needs TLS; drop --plain\n";
+        return 2;
+    }
+    if (!app.client_id.empty())
         opts.applications.insert(opts.applications.begin(), app);
-    }
-    if (plain && !ca_out.empty())
-        fail("--ca-out needs TLS; drop --plain");
+    opts.access_token_lifetime = std::chrono::seconds(access_lifetime);
+    opts.implicit_token_lifetime = std::chrono::seconds(implicit_lifetime);
+    opts.code_lifetime = std::chrono::seconds(code_lifetime);
+    opts.expire_access_delay = std::chrono::seconds(expire_delay);
+    opts.rotate_refresh_tokens = !no_rotate;
 
     if (!quiet) {
         opts.on_request = [](const joinme::sandbox::request_log_entry& e) {
@@ -114,8 +135,10 @@ int main(int argc, char** argv) {
             if (!ca_out.empty()) {
                 std::ofstream out(ca_out, std::ios::binary | std::ios::trunc);
                 out << srv.certificate_pem();
-                if (!out.flush())
-                    fail("cannot write " + ca_out);
+                if (!out.flush()) {
+                    std::cerr << "joinme-sandbox: cannot write " << ca_out << "\n";
+                    return 1;
+                }
             }
         }
         boost::asio::signal_set signals(ioc, SIGINT, SIGTERM);
