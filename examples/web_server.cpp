@@ -47,6 +47,7 @@
 #include <memory>
 #include <optional>
 #include <set>
+#include <sstream>
 #include <stdexcept>
 #include <string>
 #include <string_view>
@@ -195,7 +196,7 @@ std::string csrf_field(std::string_view csrf) {
 }
 
 std::string button_form(std::string_view action, std::string_view csrf, std::string_view label) {
-    return "<form method=\"post\" action=\"" + escape(action) + "\" style=\"display:inline\">" +
+    return "<form method=\"post\" action=\"" + escape(action) + "\">" +
            csrf_field(csrf) + "<button type=\"submit\">" + escape(label) + "</button></form>";
 }
 
@@ -216,6 +217,7 @@ struct session {
     std::optional<oauth::authorization_request> signing_in;
     std::string user;                 // the signed-in user's e-mail, empty before
     std::vector<std::string> notices; // HTML shown once on the next page
+    std::chrono::steady_clock::time_point last_seen = std::chrono::steady_clock::now();
 };
 
 // One signed-in user, shared by all their browsers.
@@ -310,7 +312,17 @@ private:
     std::shared_ptr<session> find_session(const request& req) {
         auto id = cookie(req, cookie_name);
         auto it = id ? sessions_.find(*id) : sessions_.end();
-        return it == sessions_.end() ? nullptr : it->second;
+        if (it == sessions_.end())
+            return nullptr;
+        it->second->last_seen = std::chrono::steady_clock::now();
+        return it->second;
+    }
+
+    // Forgets sessions left unused for a day, so that browsers that never come back do not
+    // fill the memory. (A real server would also cap their number, or keep them elsewhere.)
+    void forget_old_sessions() {
+        const auto cutoff = std::chrono::steady_clock::now() - std::chrono::hours(24);
+        std::erase_if(sessions_, [&](const auto& kv) { return kv.second->last_seen < cutoff; });
     }
 
     std::string set_cookie(std::string_view id, bool clear = false) const {
@@ -345,6 +357,7 @@ private:
         auto s = find_session(req);
         std::string new_cookie;
         if (!s) {
+            forget_old_sessions();
             s = std::make_shared<session>();
             new_cookie = new_session_id(s, req);
         }
