@@ -95,12 +95,23 @@ std::string escape(std::string_view s) {
     std::string out;
     for (char c : s) {
         switch (c) {
-        case '&': out += "&amp;"; break;
-        case '<': out += "&lt;"; break;
-        case '>': out += "&gt;"; break;
-        case '"': out += "&quot;"; break;
-        case '\'': out += "&#39;"; break;
-        default: out += c;
+        case '&':
+            out += "&amp;";
+            break;
+        case '<':
+            out += "&lt;";
+            break;
+        case '>':
+            out += "&gt;";
+            break;
+        case '"':
+            out += "&quot;";
+            break;
+        case '\'':
+            out += "&#39;";
+            break;
+        default:
+            out += c;
         }
     }
     return out;
@@ -162,10 +173,10 @@ std::string env(const char* name) {
 
 // What the server needs to know about join.me and about itself.
 struct app_config {
-    api::client_config client;    // the OAuth registration and the endpoints (no user yet)
-    urls::url public_origin;      // where browsers and join.me's webhooks reach this server
-    std::string callback_path;    // the path of the redirect URI
-    bool secure_cookies = false;  // the public origin is https: cookies get `Secure`
+    api::client_config client;   // the OAuth registration and the endpoints (no user yet)
+    urls::url public_origin;     // where browsers and join.me's webhooks reach this server
+    std::string callback_path;   // the path of the redirect URI
+    bool secure_cookies = false; // the public origin is https: cookies get `Secure`
 };
 
 // --- Pages -----------------------------------------------------------------------------------
@@ -196,8 +207,8 @@ std::string csrf_field(std::string_view csrf) {
 }
 
 std::string button_form(std::string_view action, std::string_view csrf, std::string_view label) {
-    return "<form method=\"post\" action=\"" + escape(action) + "\">" +
-           csrf_field(csrf) + "<button type=\"submit\">" + escape(label) + "</button></form>";
+    return "<form method=\"post\" action=\"" + escape(action) + "\">" + csrf_field(csrf) +
+           "<button type=\"submit\">" + escape(label) + "</button></form>";
 }
 
 // What went wrong in a call, for the user: the condition and what the server said (the
@@ -326,8 +337,8 @@ private:
     }
 
     std::string set_cookie(std::string_view id, bool clear = false) const {
-        std::string c = std::string(cookie_name) + "=" + std::string(id) +
-                        "; Path=/; HttpOnly; SameSite=Lax";
+        std::string c =
+            std::string(cookie_name) + "=" + std::string(id) + "; Path=/; HttpOnly; SameSite=Lax";
         if (cfg_.secure_cookies)
             c += "; Secure";
         if (clear)
@@ -401,13 +412,13 @@ private:
                            "<p>" + escape(describe(ec, diag)) + "</p>");
 
         // The code (with the PKCE verifier) for a token, over the shared pool.
-        auto exchange = oauth::async_exchange_code(*pool_, cfg_.client.oauth, sent, got, diag,
-                                                   as_result);
+        auto exchange =
+            oauth::async_exchange_code(*pool_, cfg_.client.oauth, sent, got, diag, as_result);
         auto [xec, token] = co_await std::move(exchange);
         if (xec)
             co_return page(bhttp::status::bad_gateway, "Sign-in failed",
                            "<p>join.me did not give a token: " + escape(describe(xec, diag)) +
-                           "</p>");
+                               "</p>");
 
         // Who is it? A client with no store asks once; the user's own client is keyed by the
         // answer. Every later call goes through that client.
@@ -458,16 +469,17 @@ private:
                            "<p><a id=\"login\" href=\"/login\">Sign in with join.me</a></p>");
 
         joinme::diagnostics diag;
-        auto list_op = acct->client.async_list_meetings(api::meeting_list_filter{}, diag, as_result);
+        auto list_op =
+            acct->client.async_list_meetings(api::meeting_list_filter{}, diag, as_result);
         auto [ec, meetings] = co_await std::move(list_op);
 
         const auto& u = acct->profile;
         std::string html = "<p id=\"profile\">Signed in as <strong>" + escape(u.full_name) +
-                           "</strong> &lt;<span id=\"email\">" + escape(u.email) +
-                           "</span>&gt;, " + escape(u.subscription_type) + " plan, " +
+                           "</strong> &lt;<span id=\"email\">" + escape(u.email) + "</span>&gt;, " +
+                           escape(u.subscription_type) + " plan, " +
                            std::to_string(u.number_of_meetings_hosted) + " meetings hosted" +
-                           (u.personal_url ? ", join.me/" + escape(*u.personal_url) : "") +
-                           ". " + button_form("/logout", s->csrf, "Sign out") + "</p>\n";
+                           (u.personal_url ? ", join.me/" + escape(*u.personal_url) : "") + ". " +
+                           button_form("/logout", s->csrf, "Sign out") + "</p>\n";
         for (auto& n : s->notices)
             html += "<p class=\"notice\">" + n + "</p>\n";
         s->notices.clear();
@@ -555,7 +567,8 @@ private:
         api::scheduled_start_request req;
         urls::url callback = cfg_.public_origin;
         callback.set_path("/webhooks/joinme");
-        for (auto type : {api::webhook_event_type::meeting_start, api::webhook_event_type::meeting_end})
+        for (auto type :
+             {api::webhook_event_type::meeting_start, api::webhook_event_type::meeting_end})
             req.webhooks[std::string(api::to_string(type))] =
                 api::webhook_registration{std::string(callback.buffer()), {{"key", key}}};
         joinme::diagnostics diag;
@@ -618,11 +631,16 @@ private:
             return res;
         }
         auto& [acct, meeting_id] = it->second;
-        std::cout << "webhook: " << event->event << " for meeting " << meeting_id << std::endl;
+        // The event's name is whatever the caller sent: the log gets the known names only.
+        const auto type = event->type();
+        std::cout << "webhook: "
+                  << (type == api::webhook_event_type::unknown ? "unknown event"
+                                                               : api::to_string(type))
+                  << " for meeting " << meeting_id << std::endl;
         acct->events.push_front(*event);
         if (acct->events.size() > max_events)
             acct->events.pop_back();
-        if (event->type() == api::webhook_event_type::meeting_end) {
+        if (type == api::webhook_event_type::meeting_end) {
             acct->started.erase(meeting_id);
             hooks_.erase(it); // the meeting is over: nothing more comes for this key
         }
@@ -637,10 +655,10 @@ private:
     std::shared_ptr<joinme::http::connection_pool> pool_; // shared by every user's client
     app_config cfg_;
     std::shared_ptr<oauth::memory_token_store> store_; // every user's tokens, by e-mail
-    joinme::sandbox::server* sandbox_;                   // the in-process sandbox, if any
-    std::map<std::string, std::shared_ptr<session>, std::less<>> sessions_;   // by session id
-    std::map<std::string, std::shared_ptr<account>, std::less<>> accounts_;   // by e-mail
-    std::map<std::string, hook, std::less<>> hooks_;                          // by webhook key
+    joinme::sandbox::server* sandbox_;                 // the in-process sandbox, if any
+    std::map<std::string, std::shared_ptr<session>, std::less<>> sessions_; // by session id
+    std::map<std::string, std::shared_ptr<account>, std::less<>> accounts_; // by e-mail
+    std::map<std::string, hook, std::less<>> hooks_;                        // by webhook key
 };
 
 // --- The HTTP server ------------------------------------------------------------------------
@@ -719,8 +737,9 @@ private:
             const request& req = parser.get();
             response res = co_await app_->handle(req);
             // The log shows the path only: a query string may carry a code or a state.
-            std::cout << req.method_string() << " " << req.target().substr(0, req.target().find('?'))
-                      << " " << res.result_int() << std::endl;
+            std::cout << req.method_string() << " "
+                      << req.target().substr(0, req.target().find('?')) << " " << res.result_int()
+                      << std::endl;
             res.keep_alive(req.keep_alive());
             res.prepare_payload();
             stream.expires_after(write_timeout);
