@@ -669,7 +669,9 @@ class http_server {
 public:
     explicit http_server(asio::any_io_executor ex) : acceptor_(std::move(ex)) {}
 
-    // Binds 127.0.0.1:`port` (0: any free port) and returns the port bound.
+    // Binds 127.0.0.1:`port` (0: any free port) and returns the port bound. Loopback only: in
+    // production, put it behind a reverse proxy that terminates TLS for the public origin of
+    // JOINME_REDIRECT_URI (which join.me's webhooks must reach too).
     unsigned short listen(unsigned short port) {
         tcp::endpoint ep(asio::ip::address_v4::loopback(), port);
         acceptor_.open(ep.protocol());
