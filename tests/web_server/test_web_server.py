@@ -154,7 +154,11 @@ def sign_in(browser, user, sandbox, seen):
     finish_sign_in(browser, callback)
     seen += browser.session_cookie()
     r, _ = browser.page()
-    assert '<span id="email">%s</span>' % user in r.body, (browser.name, r.body)
+    signed_in = re.search(r'<span id="email">([^<]*)</span>', r.body)
+    assert signed_in, (browser.name, r.body)
+    assert signed_in.group(1) == user, (
+        "%s signed in as %s instead of %s: the sandbox must honour the consent form's user field"
+        % (browser.name, signed_in.group(1), user))
 
 
 def wait_for(what, predicate):
