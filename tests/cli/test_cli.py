@@ -299,7 +299,7 @@ class Test:
         self.run("logout", "--expire", expect=EXIT_NOT_LOGGED_IN)
 
         # The implicit grant: a token that cannot be refreshed.
-        implicit = self.login("--implicit")
+        implicit = self.login("--implicit", user=email)
         assert not implicit["refreshable"] and implicit["user"]["email"] == email, implicit
         self.remember_tokens()
         assert self.run_json("token")["refreshable"] is False
