@@ -603,7 +603,7 @@ TEST_CASE("secrets audit: no flow shows a credential") {
         // own sandbox issued, 43 base64url characters each: no such run may be printed, except
         // in the authorization URL, whose state and PKCE challenge are meant to be public.
         CHECK(out.find(std::string(sandbox::default_client_secret)) == std::string::npos);
-        CHECK(out.find("code [redacted]") != std::string::npos);
+        CHECK(out.find("access_token [redacted], refresh_token [redacted]") != std::string::npos);
         std::istringstream lines(out);
         for (std::string line; std::getline(lines, line);) {
             if (line.find("authorization URL") != std::string::npos)
