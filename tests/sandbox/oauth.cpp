@@ -126,6 +126,14 @@ TEST_CASE("consent page: a real form; accept redirects with a code, decline with
     CHECK(html.find("pro@example.com") != std::string::npos);
     CHECK(html.find("joinme sandbox app") != std::string::npos);
     CHECK(html.find("<li>scheduler</li>") != std::string::npos);
+    // Posts this page's form as the person signing in would, accepting as `user`.
+    auto accept_as = [&](const std::string& user) {
+        auto at = html.find("name=\"pending\" value=\"") + 22;
+        auto pending = html.substr(at, html.find('"', at) - at);
+        return h.send(
+            post_form("/api/public/v1/auth/oauth2",
+                      form({{"pending", pending}, {"user", user}, {"decision", "accept"}})));
+    };
 
     SUBCASE("accept") {
         auto res =
@@ -178,11 +186,7 @@ TEST_CASE("consent page: a real form; accept redirects with a code, decline with
     SUBCASE("the person signing in picks one of the users in the form") {
         CHECK(html.find("<option value=\"pro@example.com\" selected>") != std::string::npos);
         CHECK(html.find("<option value=\"admin@example.com\">") != std::string::npos);
-        auto at = html.find("name=\"pending\" value=\"") + 22;
-        auto pending = html.substr(at, html.find('"', at) - at);
-        auto res = h.send(post_form(
-            "/api/public/v1/auth/oauth2",
-            form({{"pending", pending}, {"user", "admin@example.com"}, {"decision", "accept"}})));
+        auto res = accept_as("admin@example.com");
         REQUIRE(res.result_int() == 302);
         auto token = h.exchange(location_params(res)["code"]);
         REQUIRE(token.result_int() == 200);
@@ -191,11 +195,7 @@ TEST_CASE("consent page: a real form; accept redirects with a code, decline with
         CHECK(o.at("email").as_string() == "admin@example.com");
     }
     SUBCASE("a user the sandbox does not have is refused, and nothing is issued") {
-        auto at = html.find("name=\"pending\" value=\"") + 22;
-        auto pending = html.substr(at, html.find('"', at) - at);
-        auto res = h.send(post_form(
-            "/api/public/v1/auth/oauth2",
-            form({{"pending", pending}, {"user", "nobody@example.com"}, {"decision", "accept"}})));
+        auto res = accept_as("nobody@example.com");
         CHECK(res.result_int() == 400);
         CHECK(res[http::field::location].empty());
         CHECK(res.body().find("not a user of the sandbox") != std::string::npos);
