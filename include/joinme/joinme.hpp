@@ -11,6 +11,7 @@
 #include <joinme/secret.hpp>
 #include <joinme/time.hpp>
 #include <joinme/timeout_after.hpp>
+#include <joinme/version.hpp>
 
 #include <joinme/transport.hpp>
 #include <joinme/transport/tcp.hpp>

@@ -397,7 +397,7 @@ TEST_CASE("pool: sets Host and User-Agent") {
         co_await pool.async_request(other_port, req, asio::as_tuple(asio::use_awaitable));
     });
     CHECK(host == "api.join.me:8443");
-    CHECK(agent.rfind("joinme/", 0) == 0);
+    CHECK(agent == "joinme/" JOINME_VERSION_STRING);
 }
 
 // Each call gets the answer to its own request, whatever else the server sends around it.

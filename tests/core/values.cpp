@@ -6,6 +6,7 @@
 #include <joinme/http/retry.hpp>
 #include <joinme/time.hpp>
 #include <joinme/transport.hpp>
+#include <joinme/version.hpp>
 
 #include <boost/url/parse.hpp>
 
@@ -17,6 +18,15 @@
 using namespace std::chrono;
 using joinme::errc;
 using joinme::oauth_errc;
+
+TEST_CASE("the version macros agree with each other") {
+    std::ostringstream parts;
+    parts << JOINME_VERSION_MAJOR << '.' << JOINME_VERSION_MINOR << '.' << JOINME_VERSION_PATCH;
+    CHECK(parts.str() == JOINME_VERSION_STRING);
+    CHECK(JOINME_VERSION ==
+          JOINME_VERSION_MAJOR * 10000 + JOINME_VERSION_MINOR * 100 + JOINME_VERSION_PATCH);
+    static_assert(JOINME_VERSION_MINOR < 100 && JOINME_VERSION_PATCH < 100);
+}
 
 TEST_CASE("errc codes have their own category and actionable messages") {
     joinme::error_code ec = errc::timeout;

@@ -8,6 +8,7 @@
 
 #include <joinme/clock.hpp>
 #include <joinme/error.hpp>
+#include <joinme/version.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/beast/http/verb.hpp>
@@ -89,7 +90,7 @@ struct pool_options {
     /// Retries of 429 / 503 / over-QPS answers.
     retry_policy retry;
     /// Sent as `User-Agent` unless the request has one.
-    std::string user_agent = "joinme/0.1";
+    std::string user_agent = "joinme/" JOINME_VERSION_STRING;
     /// Called after every attempt, on the pool's executor. Optional.
     std::function<void(const request_event&)> on_request;
     /// The wall clock of the pool and of what runs over it: `Retry-After` dates here, the
