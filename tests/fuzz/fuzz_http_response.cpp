@@ -2,7 +2,6 @@
 // through the same code the pool uses. It must end with a response or a clean error, within
 // the size limits, never crash or hang.
 #include <joinme/http/exchange.hpp>
-#include <joinme/src.hpp>
 #include <joinme/transport/test_stream.hpp>
 
 #include <boost/asio/co_spawn.hpp>

@@ -9,7 +9,6 @@
 // Input: one byte of settings (bit 0: implicit grant; bit 1: end_on_rejected_redirect), then
 // the requests. The pending request's `state` is `xyz`.
 #include <joinme/loopback.hpp>
-#include <joinme/src.hpp>
 
 #include "requests.hpp"
 

@@ -3,7 +3,6 @@
 // errc::malformed_response with a message, never as a crash, an exception or a leak; what
 // parses must survive a round trip through value_from unchanged.
 #include <joinme/api/models.hpp>
-#include <joinme/src.hpp>
 
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>

@@ -3,7 +3,6 @@
 // or token behind, a success must carry one, and an implicit token must survive a JSON round
 // trip.
 #include <joinme/oauth/redirect.hpp>
-#include <joinme/src.hpp>
 
 #include <boost/json/value_from.hpp>
 #include <boost/json/value_to.hpp>

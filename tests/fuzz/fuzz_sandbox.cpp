@@ -17,7 +17,6 @@
 // - byte 2: a forced answer for the first request to each endpoint (0: none; else a status
 //   from a list).
 #include <joinme/sandbox/detail/service.hpp>
-#include <joinme/src.hpp>
 
 #include "requests.hpp"
 

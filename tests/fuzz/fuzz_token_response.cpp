@@ -3,7 +3,6 @@
 // crash or throw; a failure must leave no token behind, a success must carry one whose expiry
 // follows its arrival, and what parses must survive a JSON round trip.
 #include <joinme/oauth/token_response.hpp>
-#include <joinme/src.hpp>
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value_from.hpp>

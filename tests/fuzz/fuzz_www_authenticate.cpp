@@ -8,7 +8,6 @@
 // `X-Mashery-Error-Code`, `X-Error-Detail-Header` and `Retry-After` (an empty line ends them),
 // then the body.
 #include <joinme/api/check_response.hpp>
-#include <joinme/src.hpp>
 
 #include <chrono>
 #include <cstddef>
