@@ -7,6 +7,7 @@
 
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/src.hpp>
+#include <joinme/version.hpp>
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/signal_set.hpp>
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
         "then one line per request. The default applications and users stay registered\n"
         "(see joinme/sandbox/options.hpp).",
         "joinme-sandbox"};
+    cli.set_version_flag("--version", "joinme-sandbox " JOINME_VERSION_STRING);
     cli.add_option("--port", port, "Port to listen on (0: an ephemeral port)")
         ->capture_default_str()
         ->check(CLI::Range(0, 65535));

@@ -596,6 +596,7 @@ int report(const std::exception_ptr& e) {
 int main(int argc, char** argv) {
     settings s;
     CLI::App app{"joinme: the join.me REST API from the command line. See docs/cli.md.", "joinme"};
+    app.set_version_flag("--version", "joinme " JOINME_VERSION_STRING);
     app.fallthrough(); // global options also after the command
     app.require_subcommand(1);
     app.add_flag("--json", s.json, "Print one JSON document on standard output");
