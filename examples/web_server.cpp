@@ -41,6 +41,7 @@
 #include <boost/url.hpp>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <charconv>
@@ -185,16 +186,46 @@ struct app_config {
 
 // --- Pages -----------------------------------------------------------------------------------
 
+// The pages' one style sheet, inline, allowed by its hash in the CSP.
+constexpr std::string_view style =
+    "body{margin:0;background:#f3f4f6;color:#1f2328;"
+    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}"
+    "main{max-width:52rem;margin:2rem auto;padding:1.5rem 2rem;background:#fff;"
+    "border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+    "h1{margin:0 0 1rem;font-size:1.5rem}h2{margin:1.5rem 0 .5rem;font-size:1.15rem}"
+    "form{display:inline}button,input{font:inherit}button{padding:.2rem .7rem;"
+    "border:1px solid #aeb5bd;border-radius:6px;background:#f6f8fa;cursor:pointer}"
+    "table{border-collapse:collapse;width:100%}th,td{padding:.35rem .5rem;text-align:left;"
+    "border-bottom:1px solid #d8dee4}.notice{padding:.5rem .75rem;background:#ddf4ff;"
+    "border-radius:6px}.error{color:#cf222e}code{font-size:.9em}";
+
+// `'sha256-...'` of `text`, as a CSP hash source.
+std::string csp_hash(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 failed");
+    unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(size));
+    return "'sha256-" +
+           std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n)) + "'";
+}
+
 response page(bhttp::status status, std::string_view title, std::string_view body_html) {
+    // No script runs on these pages; say so, so that an injected one would not either. The
+    // one style sheet is allowed by its hash.
+    static const std::string csp =
+        "default-src 'none'; style-src " + csp_hash(style) + "; form-action 'self'";
     response res{status, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.set(bhttp::field::cache_control, "no-store");
-    // No script runs on these pages; say so, so that an injected one would not either.
-    res.set("Content-Security-Policy", "default-src 'none'; form-action 'self'");
+    res.set("Content-Security-Policy", csp);
     res.set("X-Frame-Options", "DENY");
-    res.body() = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + escape(title) +
-                 "</title></head>\n<body>\n<h1>" + escape(title) + "</h1>\n" +
-                 std::string(body_html) + "\n</body></html>\n";
+    res.body() = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                 "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+                 escape(title) + "</title><style>" + std::string(style) +
+                 "</style></head>\n<body><main>\n<h1>" + escape(title) + "</h1>\n" +
+                 std::string(body_html) + "\n</main></body></html>\n";
     return res;
 }
 

@@ -328,6 +328,7 @@ test('5. web server: a forged callback is refused and says why', async () => {
   await victim.goto(forged);
   assert.equal(await victim.title(), 'Sign-in refused');
   assert.match(await victim.textContent('body'), /Forged callback: its state is not the one/);
+  assertNoCspViolation(victim);
   await screenshot(victim, '5-forged-callback');
 });
 
@@ -345,5 +346,6 @@ test('6. web server: a stale token goes through renew authorization and back', a
   assert.match(await page.textContent('.notice'), /join.me renewed the authorization/);
   assert.doesNotMatch(await page.textContent('body'), /could not be listed/);
   assert.match(await page.textContent('body'), /Your meetings/);
+  assertNoCspViolation(page);
   await screenshot(page, '6-renew-authorization');
 });
