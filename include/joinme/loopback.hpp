@@ -250,11 +250,15 @@ JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept;
 ///
 /// The listener answers every request with `Connection: close`, serves several connections
 /// at once, and answers with static pages of its own: never the code, a token, or any text
-/// taken from the request. It only serves loopback peers (127.0.0.0/8, `::1`); a connection
-/// from another address is closed unanswered. Each connection must deliver its request within
-/// `listener_options::connection_timeout` and the size limits (then the answer's write has
-/// that deadline too), so a client that stalls holds a connection slot for a bounded time,
-/// and never delays the others.
+/// taken from the request. Each page names the application (`listener_options::
+/// application_name`), says the outcome in its tab title and heading ("Signed in", "Sign-in
+/// declined", "Sign-in failed", "Link not recognised", ...), loads nothing from elsewhere (its
+/// inline style and script are allowed by their hashes in its Content-Security-Policy), and
+/// takes the redirect's query out of the address bar and the history. It only serves loopback peers
+/// (127.0.0.0/8, `::1`); a connection from another address is closed unanswered. Each connection
+/// must deliver its request within `listener_options::connection_timeout` and the size limits (then
+/// the answer's write has that deadline too), so a client that stalls holds a connection slot for a
+/// bounded time, and never delays the others.
 ///
 /// Thread safety: distinct objects may be used concurrently; one object may not. The wait's
 /// internal coroutines run on the listener's executor: when several threads run its
