@@ -11,6 +11,10 @@
 //   (`oauth::make_authorization_request`), the callback checked with `oauth::parse_redirect`
 //   (a callback whose `state` is not this browser's is refused as forged), the code
 //   exchanged with `oauth::async_exchange_code`;
+// - a stale token (401 `stale_token`): the page offers join.me's renew-authorization page
+//   (`any_client::renew_authorization_url`, reached through `GET /renew` so that the URL, which
+//   holds the access token, never appears in a page), which comes back to the callback with
+//   `isAuthorizationRenewed`; with the in-process sandbox, a button makes the token stale;
 // - many users, one pool: one `api::any_client` per user, each with its own token source
 //   keyed by the user's e-mail in one shared `oauth::memory_token_store`, all over a single
 //   `http::connection_pool`;
@@ -37,6 +41,7 @@
 #include <boost/url.hpp>
 
 #include <openssl/crypto.h>
+#include <openssl/evp.h>
 #include <openssl/rand.h>
 
 #include <charconv>
@@ -181,16 +186,46 @@ struct app_config {
 
 // --- Pages -----------------------------------------------------------------------------------
 
+// The pages' one style sheet, inline, allowed by its hash in the CSP.
+constexpr std::string_view style =
+    "body{margin:0;background:#f3f4f6;color:#1f2328;"
+    "font:15px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}"
+    "main{max-width:52rem;margin:2rem auto;padding:1.5rem 2rem;background:#fff;"
+    "border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+    "h1{margin:0 0 1rem;font-size:1.5rem}h2{margin:1.5rem 0 .5rem;font-size:1.15rem}"
+    "form{display:inline}button,input{font:inherit}button{padding:.2rem .7rem;"
+    "border:1px solid #aeb5bd;border-radius:6px;background:#f6f8fa;cursor:pointer}"
+    "table{border-collapse:collapse;width:100%}th,td{padding:.35rem .5rem;text-align:left;"
+    "border-bottom:1px solid #d8dee4}.notice{padding:.5rem .75rem;background:#ddf4ff;"
+    "border-radius:6px}.error{color:#cf222e}code{font-size:.9em}";
+
+// `'sha256-...'` of `text`, as a CSP hash source.
+std::string csp_hash(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("SHA-256 failed");
+    unsigned char b64[4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1];
+    const int n = EVP_EncodeBlock(b64, digest, static_cast<int>(size));
+    return "'sha256-" +
+           std::string(reinterpret_cast<const char*>(b64), static_cast<std::size_t>(n)) + "'";
+}
+
 response page(bhttp::status status, std::string_view title, std::string_view body_html) {
+    // No script runs on these pages; say so, so that an injected one would not either. The
+    // one style sheet is allowed by its hash.
+    static const std::string csp =
+        "default-src 'none'; style-src " + csp_hash(style) + "; form-action 'self'";
     response res{status, 11};
     res.set(bhttp::field::content_type, "text/html; charset=utf-8");
     res.set(bhttp::field::cache_control, "no-store");
-    // No script runs on these pages; say so, so that an injected one would not either.
-    res.set("Content-Security-Policy", "default-src 'none'; form-action 'self'");
+    res.set("Content-Security-Policy", csp);
     res.set("X-Frame-Options", "DENY");
-    res.body() = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + escape(title) +
-                 "</title></head>\n<body>\n<h1>" + escape(title) + "</h1>\n" +
-                 std::string(body_html) + "\n</body></html>\n";
+    res.body() = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                 "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+                 escape(title) + "</title><style>" + std::string(style) +
+                 "</style></head>\n<body><main>\n<h1>" + escape(title) + "</h1>\n" +
+                 std::string(body_html) + "\n</main></body></html>\n";
     return res;
 }
 
@@ -282,6 +317,8 @@ private:
             co_return login(req);
         if (get && path == cfg_.callback_path)
             co_return co_await callback(req);
+        if (get && path == "/renew")
+            co_return renew(req);
         if (!post)
             co_return page(bhttp::status::not_found, "Not found", "<p><a href=\"/\">Home</a></p>");
 
@@ -302,6 +339,8 @@ private:
             co_return redirect_to("/");
         if (path == "/meetings")
             co_return co_await schedule(*s, *acct, form);
+        if (path == "/sandbox/stale")
+            co_return make_stale(*s, *acct);
         // /meetings/{id}/start, /meetings/{id}/delete, /meetings/{id}/end
         auto segs = target->segments();
         if (segs.size() == 3 && segs.front() == "meetings") {
@@ -385,6 +424,14 @@ private:
     // join.me sends the browser back here with `code` and `state` (or an `error`).
     asio::awaitable<response> callback(const request& req) {
         auto s = find_session(req);
+        // Back from join.me's renew-authorization page: the same token works again. (Nothing
+        // is trusted from this request; it only leads back to the page.)
+        auto target = urls::parse_origin_form(req.target());
+        if (target && target->params().contains("isAuthorizationRenewed")) {
+            if (s && account_of(*s))
+                s->notices.push_back("join.me renewed the authorization.");
+            co_return redirect_to("/");
+        }
         if (!s || !s->signing_in)
             co_return page(bhttp::status::bad_request, "Sign-in failed",
                            "<p>This browser has no sign-in in progress (a forged callback, or "
@@ -450,6 +497,20 @@ private:
         co_return res;
     }
 
+    // Sends the browser to join.me's renew-authorization page for this user's token. (Its URL
+    // holds the access token: it goes into a redirect, never into a page.)
+    response renew(const request& req) {
+        auto s = find_session(req);
+        auto acct = s ? account_of(*s) : nullptr;
+        joinme::error_code ec;
+        auto url = acct ? acct->client.renew_authorization_url(ec) : joinme::secret();
+        if (!acct || ec)
+            return redirect_to("/");
+        auto res = redirect_to(url.reveal(), bhttp::status::found);
+        res.set("Referrer-Policy", "no-referrer");
+        return res;
+    }
+
     response logout(const request& req) {
         if (auto id = cookie(req, cookie_name))
             sessions_.erase(*id);
@@ -472,6 +533,12 @@ private:
         auto list_op =
             acct->client.async_list_meetings(api::meeting_list_filter{}, diag, as_result);
         auto [ec, meetings] = co_await std::move(list_op);
+        // join.me wants the user to confirm the authorization again, on its renew-authorization
+        // page, which comes back to the callback.
+        if (ec == joinme::errc::stale_token)
+            s->notices.push_back("join.me asks you to confirm that this site may go on using "
+                                 "your account. <a id=\"renew\" href=\"/renew\">Confirm at "
+                                 "join.me</a>");
 
         const auto& u = acct->profile;
         std::string html = "<p id=\"profile\">Signed in as <strong>" + escape(u.full_name) +
@@ -480,6 +547,10 @@ private:
                            std::to_string(u.number_of_meetings_hosted) + " meetings hosted" +
                            (u.personal_url ? ", join.me/" + escape(*u.personal_url) : "") + ". " +
                            button_form("/logout", s->csrf, "Sign out") + "</p>\n";
+        if (sandbox_)
+            html += "<p>" +
+                    button_form("/sandbox/stale", s->csrf, "Make my token stale (sandbox)") +
+                    "</p>\n";
         for (auto& n : s->notices)
             html += "<p class=\"notice\">" + n + "</p>\n";
         s->notices.clear();
@@ -607,6 +678,18 @@ private:
         s.notices.push_back(ok ? "Meeting " + std::to_string(id) + " ended."
                                : "Meeting " + std::to_string(id) +
                                      " cannot be ended (not begun, or already ended).");
+        return redirect_to("/");
+    }
+
+    // Sandbox only: the API answers `stale_token` for this user's token until they renew the
+    // authorization, which the next page load sends them to do.
+    response make_stale(session& s, account& acct) {
+        joinme::error_code ec;
+        auto renew = acct.client.renew_authorization_url(ec);
+        auto url = ec ? urls::url() : urls::url(renew.reveal());
+        auto it = url.params().find("access_token");
+        const bool ok = sandbox_ && it != url.params().end() && sandbox_->set_stale((*it).value);
+        s.notices.push_back(ok ? "Your token is now stale." : "The token could not be made stale.");
         return redirect_to("/");
     }
 

@@ -447,6 +447,7 @@ asio::awaitable<oauth::token> login(session& s, const login_options& lo) {
     joinme::loopback::listener_options o;
     o.ports = {lo.port};
     o.timeout = std::chrono::seconds(lo.timeout);
+    o.application_name = "joinme";
     joinme::loopback::redirect_listener listener(s.executor(), o);
     oauth::config cfg = s.oauth_config();
     if (s.sandbox()) {

@@ -122,6 +122,11 @@ struct listener_options {
 
     /// The clock that dates an implicit grant's token; the system clock when empty.
     std::function<oauth::time_point()> clock;
+
+    /// The application's name, as the person signing in knows it: shown at the top of every
+    /// page the listener serves and in its advice ("return to <name>"). Empty: the pages say
+    /// "the application" and show no name.
+    std::string application_name;
 };
 
 namespace detail {
@@ -133,18 +138,24 @@ namespace bhttp = boost::beast::http;
 using http_response = bhttp::response<bhttp::string_body>;
 
 // The implicit grant's relay script. It takes the fragment the browser kept to itself, removes
-// it from the address bar and history, and posts it to the page's own path; the listener's
-// plain-text answer replaces the page's message. Its SHA-256 goes into the page's CSP, so
-// nothing else can run there.
+// it from the address bar and history, and posts it to the page's own path. The listener's
+// plain-text answer holds the outcome on its first line and the advice on the next ones: the
+// script puts them in the tab title, the heading and the page. Until it runs, the page says
+// what is true without JavaScript. Its SHA-256 goes into the page's CSP, so nothing else can
+// run there.
 inline constexpr std::string_view relay_script =
-    "(function(){var m=document.getElementById(\"m\"),f=location.hash.slice(1);"
+    "(function(){var h=document.getElementById(\"h\"),m=document.getElementById(\"m\"),"
+    "c=document.getElementById(\"c\"),f=location.hash.slice(1);"
+    "function "
+    "show(t,a,b){document.title=h.textContent=t;m.textContent=a||\"\";c.textContent=b||\"\"}"
     "history.replaceState(null,\"\",location.pathname);"
+    "show(\"Signing in\",\"Completing the sign-in...\");"
     "fetch(location.pathname,{method:\"POST\",headers:{\"Content-Type\":\"text/plain\"},"
     "body:f,cache:\"no-store\",credentials:\"omit\"})"
     ".then(function(r){return r.text()})"
-    ".then(function(t){m.textContent=t},"
-    "function(){m.textContent=\"The application could not be reached. Return to it and "
-    "try again.\"})})()";
+    ".then(function(t){var l=t.split(\"\\n\");show(l[0],l[1],l[2])},"
+    "function(){show(\"Sign-in not finished\",\"The application could not be reached. Return "
+    "to it and sign in again.\")})})()";
 
 // What a wait has decided so far, without I/O: `handle_request` reads and updates it.
 struct decision {
@@ -239,11 +250,15 @@ JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept;
 ///
 /// The listener answers every request with `Connection: close`, serves several connections
 /// at once, and answers with static pages of its own: never the code, a token, or any text
-/// taken from the request. It only serves loopback peers (127.0.0.0/8, `::1`); a connection
-/// from another address is closed unanswered. Each connection must deliver its request within
-/// `listener_options::connection_timeout` and the size limits (then the answer's write has
-/// that deadline too), so a client that stalls holds a connection slot for a bounded time,
-/// and never delays the others.
+/// taken from the request. Each page names the application (`listener_options::
+/// application_name`), says the outcome in its tab title and heading ("Signed in", "Sign-in
+/// declined", "Sign-in failed", "Link not recognised", ...), loads nothing from elsewhere (its
+/// inline style and script are allowed by their hashes in its Content-Security-Policy), and
+/// takes the redirect's query out of the address bar and the history. It only serves loopback peers
+/// (127.0.0.0/8, `::1`); a connection from another address is closed unanswered. Each connection
+/// must deliver its request within `listener_options::connection_timeout` and the size limits (then
+/// the answer's write has that deadline too), so a client that stalls holds a connection slot for a
+/// bounded time, and never delays the others.
 ///
 /// Thread safety: distinct objects may be used concurrently; one object may not. The wait's
 /// internal coroutines run on the listener's executor: when several threads run its

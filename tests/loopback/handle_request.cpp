@@ -16,7 +16,9 @@ using joinme::loopback::listener_options;
 using joinme::loopback::detail::decision;
 using joinme::loopback::detail::handle_request;
 using joinme::oauth::response_type;
+using loopback_test::between;
 using loopback_test::check_common_headers;
+using loopback_test::check_page;
 using loopback_test::sha256_base64;
 
 namespace {
@@ -54,10 +56,12 @@ TEST_CASE("handle_request: the matching redirect decides the wait; the page hold
     judge j;
     auto res = j.get("/callback?code=the-code-123&state=" + j.st.sent.state);
     CHECK(res.result_int() == 200);
-    check_common_headers(res);
-    CHECK(res[bhttp::field::content_type] == "text/html; charset=utf-8");
-    CHECK(res.body().find("Signed in") != std::string::npos);
+    check_page(res, "Signed in");
     CHECK(res.body().find("the-code-123") == std::string::npos);
+    CHECK(res.body().find(j.st.sent.state) == std::string::npos);
+    // The page takes the code and the state out of the address bar and the history.
+    CHECK(between(res.body(), "<script>", "</script>") ==
+          "history.replaceState(null,\"\",location.pathname)");
     REQUIRE(j.st.result);
     CHECK_FALSE(std::get<0>(*j.st.result));
     CHECK(std::get<1>(*j.st.result).code.reveal() == "the-code-123");
@@ -85,8 +89,13 @@ TEST_CASE("handle_request: a wrong or missing state is rejected, not decided") {
     judge j;
     auto forged = j.get("/callback?code=forged-code&state=guess");
     CHECK(forged.result_int() == 400);
-    check_common_headers(forged);
-    CHECK(forged.body().find("Sign-in failed") != std::string::npos);
+    check_page(forged, "Link not recognised");
+    // The real sign-in still waits and will succeed: the page must not send the person back
+    // to start again.
+    CHECK(forged.body().find("carry on in the tab where you started") != std::string::npos);
+    CHECK(forged.body().find("sign in again") == std::string::npos);
+    CHECK(forged.body().find("start again") == std::string::npos);
+    CHECK(forged.body().find("Error code: state_mismatch") != std::string::npos);
     CHECK(forged.body().find("forged-code") == std::string::npos);
     CHECK(forged.body().find("guess") == std::string::npos);
     CHECK_FALSE(j.st.result);
@@ -98,7 +107,10 @@ TEST_CASE("handle_request: a wrong or missing state is rejected, not decided") {
 
     SUBCASE("with end_on_rejected_redirect the rejection decides the wait") {
         j.opts.end_on_rejected_redirect = true;
-        CHECK(j.get("/callback?code=c&state=guess").result_int() == 400);
+        auto stopped = j.get("/callback?code=c&state=guess");
+        CHECK(stopped.result_int() == 400);
+        check_page(stopped, "Sign-in stopped");
+        CHECK(stopped.body().find("sign in again") != std::string::npos);
         REQUIRE(j.st.result);
         CHECK(std::get<0>(*j.st.result) == errc::state_mismatch);
     }
@@ -110,14 +122,20 @@ TEST_CASE("handle_request: an error redirect decides the wait; its text is not r
                      "%3C%2Fb%3E&state=" +
                      j.st.sent.state);
     CHECK(res.result_int() == 200);
-    CHECK(res.body().find("Sign-in failed") != std::string::npos);
+    check_page(res, "Sign-in declined");
+    // Plain words, the OAuth code only in small print.
+    CHECK(between(res.body(), "</h1><p>", "</p>") ==
+          "You declined; return to the application to try again.");
+    CHECK(between(res.body(), "<p class=\"code\">", "</p>") == "Error code: access_denied");
     CHECK(res.body().find("said") == std::string::npos);
     REQUIRE(j.st.result);
     CHECK(std::get<0>(*j.st.result) == oauth_errc::access_denied);
     CHECK(std::get<2>(*j.st.result).error_description == "The user said <b>no</b>");
 
     judge missing;
-    missing.get("/callback?state=" + missing.st.sent.state);
+    auto failed = missing.get("/callback?state=" + missing.st.sent.state);
+    check_page(failed, "Sign-in failed");
+    CHECK(failed.body().find("Error code: missing_parameter") != std::string::npos);
     REQUIRE(missing.st.result);
     CHECK(std::get<0>(*missing.st.result) == errc::missing_parameter);
 }
@@ -143,7 +161,13 @@ TEST_CASE("handle_request: the implicit grant's relay page, then its POST back")
 
     auto page = j.get("/callback");
     CHECK(page.result_int() == 200);
-    check_common_headers(page);
+    check_page(page, "Sign-in needs JavaScript");
+    // Without JavaScript nothing is relayed, and the page says only that.
+    CHECK(between(page.body(), "<p id=\"m\">", "</p>")
+              .starts_with("This page passes the "
+                           "sign-in to the application"));
+    // "Completing the sign-in" only comes from the script.
+    CHECK(page.body().find("Completing") > page.body().find("<script>"));
     CHECK_FALSE(j.st.result);
     const auto& html = page.body();
     auto open = html.find("<script>");
@@ -160,6 +184,8 @@ TEST_CASE("handle_request: the implicit grant's relay page, then its POST back")
     CHECK(posted.result_int() == 200);
     check_common_headers(posted);
     CHECK(posted[bhttp::field::content_type] == "text/plain; charset=utf-8");
+    // The title on the first line, the advice on the second, for the script to show.
+    CHECK(posted.body() == "Signed in\nYou can close this tab and return to the application.");
     CHECK(posted.body().find("tok-xyz") == std::string::npos);
     REQUIRE(j.st.result);
     CHECK_FALSE(std::get<0>(*j.st.result));
@@ -174,11 +200,34 @@ TEST_CASE("handle_request: the implicit grant's relay page, then its POST back")
     CHECK(late[bhttp::field::content_type] == "text/plain; charset=utf-8");
 }
 
+TEST_CASE("handle_request: the pages name the application") {
+    judge j;
+    j.opts.application_name = "Acme <Notes>";
+    auto lost = j.get("/favicon.ico");
+    check_page(lost, "Not found");
+    CHECK(between(lost.body(), "<p class=\"app\">", "</p>") == "Acme &lt;Notes&gt;");
+    auto declined = j.get("/callback?error=access_denied&state=" + j.st.sent.state);
+    CHECK(declined.body().find("You declined; return to Acme &lt;Notes&gt; to try again.") !=
+          std::string::npos);
+    auto again = j.get("/callback?code=c&state=" + j.st.sent.state);
+    check_page(again, "Sign-in already complete");
+
+    judge implicit(response_type::token);
+    implicit.opts.application_name = "Acme";
+    auto relay = implicit.get("/callback");
+    CHECK(between(relay.body(), "<p class=\"app\">", "</p>") == "Acme");
+    auto denied = implicit(bhttp::verb::post, "/callback",
+                           "error=access_denied&state=" + implicit.st.sent.state);
+    CHECK(denied.body() == "Sign-in declined\nYou declined; return to Acme to try again.\n"
+                           "Error code: access_denied");
+}
+
 TEST_CASE("handle_request: an implicit grant's error in the query needs no relay") {
     judge j(response_type::token);
     auto res = j.get("/callback?error=access_denied&state=" + j.st.sent.state);
     CHECK(res.result_int() == 200);
-    CHECK(res.body().find("<script") == std::string::npos);
+    check_page(res, "Sign-in declined");
+    CHECK(res.body().find("location.hash") == std::string::npos); // not the relay page
     REQUIRE(j.st.result);
     CHECK(std::get<0>(*j.st.result) == oauth_errc::access_denied);
 }

@@ -514,12 +514,44 @@ TEST_CASE("stale token and renew authorization") {
     auto res = get_user(h, t.access);
     CHECK(res.result_int() == 401);
     CHECK(body_object(res).at("ErrorCode").as_string() == "stale_token");
-    auto renew = h.send(
-        make(http::verb::get, "/api/public/v1/auth/renewauthorization?" +
-                                  form({{"client_id", client_id()}, {"access_token", t.access}})));
+    const auto target = "/api/public/v1/auth/renewauthorization?" +
+                        form({{"client_id", client_id()}, {"access_token", t.access}});
+    // A page like the consent page: what the application asks for, and one button.
+    auto page = h.send(make(http::verb::get, target));
+    CHECK(page.result_int() == 200);
+    CHECK(page[http::field::x_frame_options] == "DENY");
+    const auto& html = page.body();
+    CHECK(html.find("<title>join.me sandbox: renew authorization for ") != std::string::npos);
+    CHECK(html.find("<li>user_info</li>") != std::string::npos);
+    CHECK(html.find("pro@example.com") != std::string::npos);
+    CHECK(html.find(t.access) == std::string::npos);
+    auto at = html.find("name=\"pending\" value=\"");
+    REQUIRE(at != std::string::npos);
+    at += 22;
+    const auto pending = html.substr(at, html.find('"', at) - at);
+    CHECK(get_user(h, t.access).result_int() == 401); // still stale until the button
+    auto renew = h.send(post_form("/api/public/v1/auth/renewauthorization",
+                                  form({{"pending", pending}, {"decision", "renew"}})));
     CHECK(renew.result_int() == 302);
+    // Back to the callback the token was granted through.
+    CHECK(std::string(renew[http::field::location])
+              .starts_with(redirect_uri + "?isAuthorizationRenewed=true"));
     CHECK(location_params(renew)["isAuthorizationRenewed"] == "true");
     CHECK(get_user(h, t.access).result_int() == 200);
+    // The button works once.
+    auto again = h.send(post_form("/api/public/v1/auth/renewauthorization",
+                                  form({{"pending", pending}, {"decision", "renew"}})));
+    CHECK(again.result_int() == 400);
+    CHECK(again[http::field::location].empty());
+
+    SUBCASE("with auto_consent it renews at once") {
+        h.srv.config().auto_consent = true;
+        CHECK(h.srv.set_stale(t.access));
+        auto at_once = h.send(make(http::verb::get, target));
+        CHECK(at_once.result_int() == 302);
+        CHECK(location_params(at_once)["isAuthorizationRenewed"] == "true");
+        CHECK(get_user(h, t.access).result_int() == 200);
+    }
     auto bad = h.send(
         make(http::verb::get, "/api/public/v1/auth/renewauthorization?" +
                                   form({{"client_id", client_id()}, {"access_token", "nope"}})));

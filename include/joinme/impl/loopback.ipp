@@ -30,29 +30,49 @@ namespace joinme::loopback {
 
 namespace detail {
 
-// `'sha256-...'` of the relay script, as CSP writes it (standard base64 with padding).
-inline const std::string& relay_script_hash() {
-    static const std::string hash = [] {
-        unsigned char digest[EVP_MAX_MD_SIZE];
-        unsigned int size = 0;
-        if (EVP_Digest(relay_script.data(), relay_script.size(), digest, &size, EVP_sha256(),
-                       nullptr) != 1)
-            throw std::runtime_error("joinme: OpenSSL SHA-256 failed");
-        std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> b64{};
-        int n = EVP_EncodeBlock(b64.data(), digest, static_cast<int>(size));
-        return "'sha256-" +
-               std::string(reinterpret_cast<const char*>(b64.data()), static_cast<std::size_t>(n)) +
-               "'";
-    }();
-    return hash;
+// The pages' style sheet and the script that takes the redirect's query (the code, the state)
+// out of the address bar and the history. Both are allowed by their hashes in the CSP.
+inline constexpr std::string_view page_style =
+    "body{margin:0;background:#f3f4f6;color:#1f2328;"
+    "font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,\"Noto Sans\",sans-serif}"
+    "main{max-width:30rem;margin:14vh auto 2rem;padding:2rem 2.25rem;background:#fff;"
+    "border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12),0 8px 24px rgba(0,0,0,.06)}"
+    ".app{margin:0 0 .5rem;color:#59636e;font-size:.8rem;font-weight:600;"
+    "letter-spacing:.06em;text-transform:uppercase}"
+    "h1{margin:0 0 .75rem;font-size:1.5rem;line-height:1.25}"
+    ".ok h1{color:#1a7f37}.no h1{color:#9a6700}.fail h1{color:#cf222e}"
+    "p{margin:0 0 .75rem}.code{margin:1.5rem 0 0;color:#6e7781;font-size:.75rem}"
+    ".code:empty{display:none}";
+
+inline constexpr std::string_view clean_script =
+    "history.replaceState(null,\"\",location.pathname)";
+
+// `'sha256-...'` of `text`, as CSP writes it (standard base64 with padding).
+inline std::string csp_hash(std::string_view text) {
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned int size = 0;
+    if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("joinme: OpenSSL SHA-256 failed");
+    std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> b64{};
+    int n = EVP_EncodeBlock(b64.data(), digest, static_cast<int>(size));
+    return "'sha256-" +
+           std::string(reinterpret_cast<const char*>(b64.data()), static_cast<std::size_t>(n)) +
+           "'";
 }
 
-inline constexpr std::string_view page_csp =
-    "default-src 'none'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+inline const std::string& page_csp() {
+    static const std::string csp = "default-src 'none'; style-src " + csp_hash(page_style) +
+                                   "; script-src " + csp_hash(clean_script) +
+                                   "; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+    return csp;
+}
 
-inline std::string relay_csp() {
-    return "default-src 'none'; script-src " + relay_script_hash() +
-           "; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+inline const std::string& relay_csp() {
+    static const std::string csp = "default-src 'none'; style-src " + csp_hash(page_style) +
+                                   "; script-src " + csp_hash(relay_script) +
+                                   "; connect-src 'self'; base-uri 'none'; form-action 'none'; "
+                                   "frame-ancestors 'none'";
+    return csp;
 }
 
 // Every answer: no caching, no referrer (the page's URL holds the code), no sniffing, no
@@ -71,27 +91,102 @@ inline http_response make_answer(bhttp::status status, std::string_view content_
     return res;
 }
 
-// A small static page. Its text is joinme's own, never anything taken from the request.
-inline http_response make_page(bhttp::status status, std::string_view title,
-                               std::string_view message, bool plain_text) {
-    if (plain_text)
-        return make_answer(status, "text/plain; charset=utf-8", std::string(message), page_csp);
-    std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                       "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
-                       joinme::detail::html_escape(title) + "</title></head><body><h1>" +
-                       joinme::detail::html_escape(title) + "</h1><p>" +
-                       joinme::detail::html_escape(message) + "</p></body></html>\n";
-    return make_answer(status, "text/html; charset=utf-8", std::move(body), page_csp);
+// What one page says: the outcome (the tab title and the heading), the advice, and an error
+// code in small print. Its text is joinme's own, never anything taken from the request.
+struct page_text {
+    std::string_view kind; // the style: "ok", "no" (declined), "fail", or empty
+    std::string title;
+    std::string message;
+    std::string code = {}; // "access_denied", ...; empty for none
+};
+
+// "the application", or its name.
+inline std::string app_name(const listener_options& opts) {
+    return opts.application_name.empty() ? std::string("the application") : opts.application_name;
 }
 
-inline http_response make_relay_page() {
-    std::string body = "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
-                       "<meta name=\"viewport\" content=\"width=device-width\">"
-                       "<title>Signing in</title></head><body><p id=\"m\">Completing sign-in"
-                       "...</p><noscript><p>JavaScript is needed to finish signing in.</p>"
-                       "</noscript><script>" +
-                       std::string(relay_script) + "</script></body></html>\n";
+inline std::string page_head(std::string_view title) {
+    return "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+           "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+           joinme::detail::html_escape(title) + "</title><style>" + std::string(page_style) +
+           "</style></head>\n<body>";
+}
+
+inline std::string app_line(std::string_view app) {
+    if (app.empty())
+        return {};
+    return "<p class=\"app\">" + joinme::detail::html_escape(app) + "</p>";
+}
+
+// The page, as HTML, or (for the relay script's POST) as plain text: the title, the message
+// and the code on lines of their own.
+inline http_response make_page(bhttp::status status, const page_text& p, bool plain_text,
+                               std::string_view app = {}) {
+    std::string code = p.code.empty() ? std::string() : "Error code: " + p.code;
+    if (plain_text) {
+        std::string text = p.title + "\n" + p.message + (code.empty() ? "" : "\n" + code);
+        return make_answer(status, "text/plain; charset=utf-8", std::move(text), page_csp());
+    }
+    std::string body = page_head(p.title) + "<main class=\"" + std::string(p.kind) + "\">" +
+                       app_line(app) + "<h1>" + joinme::detail::html_escape(p.title) + "</h1><p>" +
+                       joinme::detail::html_escape(p.message) + "</p>";
+    if (!code.empty())
+        body += "<p class=\"code\">" + joinme::detail::html_escape(code) + "</p>";
+    body += "</main><script>" + std::string(clean_script) + "</script></body></html>\n";
+    return make_answer(status, "text/html; charset=utf-8", std::move(body), page_csp());
+}
+
+// The implicit grant's page. Without JavaScript nothing is relayed, so its text says that;
+// the script replaces it at once.
+inline http_response make_relay_page(const listener_options& opts) {
+    const std::string app = app_name(opts);
+    std::string body =
+        page_head("Sign-in needs JavaScript") + "<main>" + app_line(opts.application_name) +
+        "<h1 id=\"h\">Sign-in needs JavaScript</h1><p id=\"m\">This page passes "
+        "the sign-in to " +
+        joinme::detail::html_escape(app) +
+        " with a short script, and scripts are turned off in this browser. Turn "
+        "them on, then sign in again from " +
+        joinme::detail::html_escape(app) + ".</p><p class=\"code\" id=\"c\"></p></main><script>" +
+        std::string(relay_script) + "</script></body></html>\n";
     return make_answer(bhttp::status::ok, "text/html; charset=utf-8", std::move(body), relay_csp());
+}
+
+// The page for the outcome of an attributed redirect.
+inline page_text outcome_text(const error_code& ec, const listener_options& opts) {
+    const std::string app = app_name(opts);
+    if (!ec)
+        return {"ok", "Signed in", "You can close this tab and return to " + app + "."};
+    std::string code;
+    if (ec.category() == oauth_category())
+        code = to_string(static_cast<oauth_errc>(ec.value()));
+    else if (ec.category() == joinme_category())
+        code = to_string(static_cast<errc>(ec.value()));
+    if (ec == oauth_errc::access_denied)
+        return {"no", "Sign-in declined", "You declined; return to " + app + " to try again.",
+                code};
+    return {"fail", "Sign-in failed",
+            "The sign-in did not succeed. Return to " + app + " for details and to try again.",
+            code};
+}
+
+// The page for a redirect that does not belong to the pending sign-in.
+inline page_text rejected_text(const error_code& ec, const listener_options& opts) {
+    const std::string app = app_name(opts);
+    std::string code;
+    if (ec.category() == joinme_category())
+        code = to_string(static_cast<errc>(ec.value()));
+    if (opts.end_on_rejected_redirect)
+        return {"fail", "Sign-in stopped",
+                "This link does not belong to the sign-in " + app +
+                    " was waiting for, so it stopped waiting. Return to " + app +
+                    " to sign in again.",
+                code};
+    return {"fail", "Link not recognised",
+            "This link does not belong to the sign-in " + app +
+                " is waiting for, and was ignored. If you are signing in, carry on in the tab "
+                "where you started; that sign-in is not affected.",
+            code};
 }
 
 // Is `ec` the verdict on a redirect that carried the pending request's `state`? Only such a
@@ -102,28 +197,36 @@ inline bool is_attributed(const error_code& ec) noexcept {
 
 JOINME_DECL http_response handle_request(const listener_options& opts, decision& st,
                                          const bhttp::request<bhttp::string_body>& req) {
+    const std::string& app = opts.application_name;
     auto target = boost::urls::parse_origin_form(req.target());
     if (!target)
-        return make_page(bhttp::status::bad_request, "Bad request",
-                         "The request could not be read.", false);
+        return make_page(bhttp::status::bad_request,
+                         {"fail", "Bad request", "The request could not be read."}, false, app);
     if (std::string_view(target->encoded_path()) != opts.path)
-        return make_page(bhttp::status::not_found, "Not found", "There is nothing here.", false);
+        return make_page(bhttp::status::not_found,
+                         {{}, "Not found", "There is nothing here. You can close this tab."}, false,
+                         app);
 
     const bool implicit = st.sent.type == oauth::response_type::token;
     const bool post = req.method() == bhttp::verb::post;
     if (!(req.method() == bhttp::verb::get || (post && implicit))) {
-        auto res = make_page(bhttp::status::method_not_allowed, "Method not allowed",
-                             "This address only answers the browser's redirect.", false);
+        auto res = make_page(
+            bhttp::status::method_not_allowed,
+            {"fail", "Method not allowed", "This address only answers the browser's redirect."},
+            false, app);
         res.set(bhttp::field::allow, implicit ? "GET, POST" : "GET");
         return res;
     }
     if (st.result)
-        return make_page(bhttp::status::conflict, "Sign-in already complete",
-                         "This sign-in is already complete. You can close this window.", post);
+        return make_page(bhttp::status::conflict,
+                         {{},
+                          "Sign-in already complete",
+                          "This sign-in is already complete. You can close this tab."},
+                         post, app);
     // The implicit grant's redirect keeps its parameters in the fragment: serve the page that
     // relays them, unless the query already carries the answer (an error, say).
     if (implicit && !post && !target->has_query())
-        return make_relay_page();
+        return make_relay_page(opts);
 
     std::string relayed;
     std::string_view redirect = req.target();
@@ -141,30 +244,19 @@ JOINME_DECL http_response handle_request(const listener_options& opts, decision&
 
     if (is_attributed(ec)) {
         st.result.emplace(ec, std::move(parsed), std::move(diag));
-        if (!ec)
-            return make_page(bhttp::status::ok, "Signed in",
-                             "You are signed in. You can close this window and return to the "
-                             "application.",
-                             post);
-        return make_page(bhttp::status::ok, "Sign-in failed",
-                         "The sign-in did not succeed (" + ec.message() +
-                             "). Return to the application for details.",
-                         post);
+        return make_page(bhttp::status::ok, outcome_text(ec, opts), post, app);
     }
     st.rejected_ec = ec;
     st.rejected_diag = std::move(diag);
     if (opts.end_on_rejected_redirect)
         st.result.emplace(st.rejected_ec, oauth::redirect_response{}, st.rejected_diag);
-    return make_page(bhttp::status::bad_request, "Sign-in failed",
-                     "This response does not belong to the sign-in the application is waiting "
-                     "for. Return to the application and start again.",
-                     post);
+    return make_page(bhttp::status::bad_request, rejected_text(ec, opts), post, app);
 }
 
 JOINME_DECL std::optional<http_response> refusal_page(bhttp::status status) {
     if (status == bhttp::status::bad_request)
-        return make_page(status, "Bad request", "The request could not be read.", false);
-    return make_page(status, "Request too large", "The request is too large.", false);
+        return make_page(status, {"fail", "Bad request", "The request could not be read."}, false);
+    return make_page(status, {"fail", "Request too large", "The request is too large."}, false);
 }
 
 JOINME_DECL bool is_loopback_peer(const asio::ip::address& peer) noexcept {

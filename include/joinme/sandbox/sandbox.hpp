@@ -21,8 +21,10 @@
 /// @endcode
 ///
 /// Behaviour where the contract is silent:
-/// - `renewauthorization` re-confirms at once (no page) and redirects to the application's
-///   first callback URL with `isAuthorizationRenewed=true`; the token stops being stale.
+/// - `renewauthorization` shows a page like the consent page, whose button re-confirms (with
+///   `options::auto_consent`, it re-confirms at once) and redirects to the callback URL the
+///   token was granted through (the application's first one, if unknown) with
+///   `isAuthorizationRenewed=true`; the token stops being stale.
 /// - A loopback `http` callback URL matches a redirect URI with any port (RFC 8252 §7.3).
 /// - Webhooks are delivered over plain `http` only, once, with `options::webhook_timeout`;
 ///   an `https` callback is answered with `"registered": false` in `webhooksStatus`.

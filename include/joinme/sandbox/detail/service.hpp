@@ -210,12 +210,25 @@ inline response json_response(unsigned status, const json::value& v) {
     return make_response(status, "application/json; charset=utf-8", json::serialize(v));
 }
 
+// The pages' style: small, readable, nothing loaded from elsewhere.
+inline constexpr std::string_view page_style =
+    "body{margin:0;background:#eef1f5;color:#1f2328;"
+    "font:16px/1.5 system-ui,-apple-system,\"Segoe UI\",Roboto,sans-serif}"
+    "main{max-width:32rem;margin:10vh auto 2rem;padding:2rem 2.25rem;background:#fff;"
+    "border-radius:12px;box-shadow:0 1px 3px rgba(0,0,0,.12)}"
+    "h1{margin:0 0 1rem;font-size:1.35rem}button{font:inherit;padding:.45rem 1.1rem;"
+    "margin:.5rem .5rem 0 0;border-radius:6px;border:1px solid #aeb5bd;background:#f6f8fa}"
+    "button[value=accept],button[value=renew]{background:#1f6feb;border-color:#1f6feb;"
+    "color:#fff}select{font:inherit}";
+
 inline response html_response(unsigned status, std::string_view title, std::string_view inner) {
     auto t = joinme::detail::html_escape(title);
     auto res = make_response(status, "text/html; charset=utf-8",
-                             "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + t +
-                                 "</title></head>\n<body>\n<h1>" + t + "</h1>\n" +
-                                 std::string(inner) + "\n</body></html>\n");
+                             "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">"
+                             "<meta name=\"viewport\" content=\"width=device-width\"><title>" +
+                                 t + "</title><style>" + std::string(page_style) +
+                                 "</style></head>\n<body><main>\n<h1>" + t + "</h1>\n" +
+                                 std::string(inner) + "\n</main></body></html>\n");
     // The authorize pages refuse to be framed, like join.me's.
     res.set(http::field::x_frame_options, "DENY");
     res.set("Content-Security-Policy", "frame-ancestors 'none'");
@@ -297,6 +310,13 @@ inline std::string unsolicited_response() {
 struct grant {
     std::string client_id{}, user{};
     std::vector<std::string> scopes{};
+    std::string redirect_uri{}; // the callback the grant went through; renewal returns there
+};
+
+/// A renew-authorization page shown, waiting for its button.
+struct renewal {
+    std::string access_token;
+    time_point expires_at{};
 };
 
 struct access_token_rec {
@@ -495,6 +515,11 @@ private:
              e::renew_authorization,
              {},
              &s::renew},
+            {v::post,
+             "/api/public/v1/auth/renewauthorization",
+             e::renew_authorization,
+             {},
+             &s::renew_confirm},
             {v::get, presenter_link_path, e::presenter_link, {}, &s::open_presenter_link},
             {v::get, "/v1/user", e::get_user, "user_info", &s::get_user},
             {v::post, "/v1/meetings/start", e::start_meeting, "start_meeting", &s::start_adhoc},
@@ -578,6 +603,7 @@ private:
         auto expired = [t](auto& kv) { return kv.second.expires_at <= t; };
         std::erase_if(codes_, expired);
         std::erase_if(pending_, expired);
+        std::erase_if(renewals_, expired);
         std::erase_if(access_, expired);
         auto sec = std::chrono::floor<std::chrono::seconds>(t);
         std::erase_if(qps_, [&](auto& kv) { return kv.second.first < sec; });
@@ -641,7 +667,7 @@ private:
         auto u = find_user(opts_.current_user);
         if (!u)
             return error_page("No user is logged in to the sandbox.");
-        authorization a{{app->client_id, u->email, scopes},
+        authorization a{{app->client_id, u->email, scopes, redirect_uri},
                         redirect_uri,
                         response_type,
                         p.find("state") ? std::optional<std::string>(p.get("state")) : std::nullopt,
@@ -908,6 +934,7 @@ private:
                              json::object{{"success", ok}, {"message", "Access Token Expired"}});
     }
 
+    // Shows the renew-authorization page (or, with auto_consent, renews at once).
     response renew(call& c) {
         auto p = parse_params(c.target.encoded_query());
         auto app = find_app(p.get("client_id"));
@@ -915,8 +942,45 @@ private:
         if (!p.valid || !app || !tok || tok->g.client_id != app->client_id ||
             app->redirect_uris.empty())
             return error_page("The client_id or access_token is missing or unknown.");
-        tok->stale = false;
-        urls::url to(app->redirect_uris.front());
+        if (opts_.auto_consent)
+            return renewed(*app, *tok);
+        auto pid = joinme::detail::random_token(16);
+        renewals_.emplace(pid, renewal{p.get("access_token"), now() + opts_.code_lifetime});
+        auto u = find_user(tok->g.user);
+        std::string inner = "<p><strong>" + joinme::detail::html_escape(app->name) +
+                            "</strong> asks you to confirm that it may go on using your "
+                            "join.me account" +
+                            (u ? " (" + joinme::detail::html_escape(u->email) + ")" : "") +
+                            " with:</p>\n<ul>\n";
+        for (auto& s : tok->g.scopes)
+            inner += "<li>" + joinme::detail::html_escape(s) + "</li>\n";
+        inner += "</ul>\n<form method=\"post\" action=\"/api/public/v1/auth/renewauthorization\">\n"
+                 "<input type=\"hidden\" name=\"pending\" value=\"" +
+                 pid +
+                 "\">\n<button type=\"submit\" name=\"decision\" value=\"renew\">Renew "
+                 "authorization</button>\n</form>";
+        return html_response(200, "join.me sandbox: renew authorization for " + app->name, inner);
+    }
+
+    // The renew-authorization page's button.
+    response renew_confirm(call& c) {
+        auto p = parse_params(c.req.body());
+        auto r = lookup(renewals_, p.get("pending"));
+        if (!p.valid || !r)
+            return error_page("This renewal is unknown, used or expired.");
+        auto token = std::move(r->access_token);
+        renewals_.erase(p.get("pending")); // single use
+        auto tok = lookup(access_, token);
+        auto app = tok ? find_app(tok->g.client_id) : nullptr;
+        if (!tok || !app || app->redirect_uris.empty())
+            return error_page("The access token is no longer known.");
+        return renewed(*app, *tok);
+    }
+
+    // The token is usable again; back to the callback it was granted through.
+    response renewed(const application& app, access_token_rec& tok) {
+        tok.stale = false;
+        urls::url to(tok.g.redirect_uri.empty() ? app.redirect_uris.front() : tok.g.redirect_uri);
         to.params().append({"isAuthorizationRenewed", "true"});
         return redirect(to);
     }
@@ -1209,6 +1273,7 @@ private:
     std::map<std::string, access_token_rec, std::less<>> access_;
     std::map<std::string, grant, std::less<>> refresh_;
     std::map<std::string, authorization, std::less<>> codes_, pending_;
+    std::map<std::string, renewal, std::less<>> renewals_;
     std::map<std::int64_t, meeting_rec> meetings_;
     std::map<std::int64_t, live_meeting> live_;
     std::map<std::string, std::int64_t, std::less<>> links_;
