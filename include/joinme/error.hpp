@@ -54,6 +54,16 @@ enum class errc {
     certificate_expired,       ///< The server's certificate has expired.
     certificate_not_yet_valid, ///< The server's certificate is not valid yet (check the clock).
     certificate_invalid,       ///< The server's certificate failed verification for another reason.
+    /// No connection could be made to the HTTP proxy (refused, unreachable, its name unknown).
+    proxy_unreachable,
+    /// The proxy answered CONNECT with 407: it wants credentials, or other ones.
+    proxy_auth_required,
+    /// The proxy refused to open a tunnel (403, 405, 502, 503...): its status is in diagnostics.
+    proxy_refused,
+    /// The proxy could not reach the origin server (it said so, or timed out connecting).
+    proxy_origin_unreachable,
+    /// The proxy's answer to CONNECT could not be parsed.
+    proxy_malformed_response,
 };
 
 /// Error codes of RFC 6749 §4.1.2.1, §4.2.2.1, §5.2 and RFC 6750 §3.1, plus join.me's own.
@@ -131,8 +141,17 @@ inline constexpr errc_info errc_table[] = {
     {"certificate_not_yet_valid",
      "the server's certificate is not valid yet; check this machine's clock"},
     {"certificate_invalid", "the server's certificate failed verification; see diagnostics"},
+    {"proxy_unreachable",
+     "the HTTP proxy could not be reached; check the proxy's address and that it is running"},
+    {"proxy_auth_required",
+     "the HTTP proxy requires authentication (407); check the proxy's user name and password"},
+    {"proxy_refused",
+     "the HTTP proxy refused to open a tunnel to the server; see diagnostics for its status"},
+    {"proxy_origin_unreachable",
+     "the HTTP proxy could not reach the server; check the URL, or the proxy's own connectivity"},
+    {"proxy_malformed_response", "the HTTP proxy's answer to CONNECT could not be parsed"},
 };
-static_assert(std::size(errc_table) == static_cast<std::size_t>(errc::certificate_invalid));
+static_assert(std::size(errc_table) == static_cast<std::size_t>(errc::proxy_malformed_response));
 
 // The names are also the RFC 6749 / RFC 6750 `error` strings.
 inline constexpr errc_info oauth_errc_table[] = {
@@ -261,6 +280,8 @@ struct diagnostics {
     std::string error_detail_header; ///< `X-Error-Detail-Header`.
     std::string mashery_error_code;  ///< `X-Mashery-Error-Code`.
     std::string www_authenticate;    ///< `WWW-Authenticate`.
+    std::string proxy_authenticate;  ///< An HTTP proxy's `Proxy-Authenticate` (with a 407).
+    std::string via;                 ///< An HTTP proxy's `Via`, when it refused a tunnel.
     std::string body_excerpt;        ///< Start of a non-JSON body, truncated.
     std::string client_message;      ///< What joinme found wrong, e.g. a field of the wrong type.
     std::optional<std::chrono::seconds> retry_after; ///< `Retry-After`, when sent.
@@ -284,7 +305,8 @@ struct diagnostics {
         constexpr std::string_view mark = "[redacted]";
         for (std::string* f : {&error, &error_description, &error_uri, &error_ticket_id, &message,
                                &error_code, &error_detail_header, &mashery_error_code,
-                               &www_authenticate, &body_excerpt, &client_message}) {
+                               &www_authenticate, &proxy_authenticate, &via, &body_excerpt,
+                               &client_message}) {
             for (auto at = f->find(secret); at != std::string::npos;
                  at = f->find(secret, at + mark.size()))
                 f->replace(at, secret.size(), mark);
@@ -330,6 +352,8 @@ struct diagnostics {
         field("X-Error-Detail-Header", error_detail_header);
         field("X-Mashery-Error-Code", mashery_error_code);
         field("WWW-Authenticate", www_authenticate);
+        field("Proxy-Authenticate", proxy_authenticate);
+        field("Via", via);
         if (retry_after) {
             if (!out.empty())
                 out += ", ";
