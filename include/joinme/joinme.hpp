@@ -9,6 +9,7 @@
 
 #include <joinme/error.hpp>
 #include <joinme/secret.hpp>
+#include <joinme/proxy.hpp>
 #include <joinme/time.hpp>
 #include <joinme/timeout_after.hpp>
 #include <joinme/version.hpp>
@@ -16,6 +17,7 @@
 #include <joinme/transport.hpp>
 #include <joinme/transport/tcp.hpp>
 #include <joinme/transport/tls.hpp>
+#include <joinme/transport/proxy.hpp>
 
 #include <joinme/http/exchange.hpp>
 #include <joinme/http/message.hpp>

@@ -88,6 +88,14 @@ inline origin origin_of(boost::urls::url_view url, error_code& ec) {
 ///   stream knows about the failure that the code cannot say (for TLS, why the server's
 ///   certificate was rejected, and its subject), or an empty string. The pool puts it in
 ///   `diagnostics::client_message`.
+/// - `static void describe_connect_failure(Stream&, const error_code&, diagnostics&);` the same,
+///   for a stream that knows more than a sentence: it may also fill the fields that describe
+///   an intermediary's answer (a proxy's `status`, `proxy_authenticate`, `via`), and must not
+///   write a credential into any of them. Preferred over the form above when both exist.
+/// - `static void use_proxy(context_type&, const proxy_config&);` for a stream that can go
+///   through an HTTP proxy (`proxy_stream`): makes the context use that configuration. An API
+///   client calls it with a non-empty `client_config::proxy`, and refuses such a configuration
+///   over a stream without it.
 template <class Stream>
 struct stream_traits;
 
@@ -100,6 +108,19 @@ std::string describe_connect_failure(Stream& s, const error_code& ec) {
         return stream_traits<Stream>::describe_connect_failure(s, ec);
     else
         return {};
+}
+
+// Fills `d` with what the traits say about a failed connect: the form with diagnostics where
+// they have it, else the sentence of `describe_connect_failure` in `client_message`.
+template <class Stream>
+void describe_connect_failure(Stream& s, const error_code& ec, diagnostics& d) {
+    if constexpr (requires { stream_traits<Stream>::describe_connect_failure(s, ec, d); }) {
+        stream_traits<Stream>::describe_connect_failure(s, ec, d);
+    } else {
+        auto why = describe_connect_failure(s, ec);
+        if (!why.empty())
+            d.client_message = std::move(why);
+    }
 }
 
 } // namespace detail

@@ -17,6 +17,7 @@
 #include <joinme/transport.hpp>
 
 #include <memory>
+#include <stdexcept>
 #include <utility>
 
 namespace joinme::api {
@@ -42,9 +43,13 @@ public:
     /// @param ctx  what new connections need (`tls_context` for TLS, `tcp_context` for TCP, a
     ///             `test_stream_connector` for in-memory streams).
     /// @param cfg  URLs, credentials, pool and token source settings.
+    /// @throws std::invalid_argument when `cfg.proxy` is not empty and `Stream` cannot go
+    ///         through a proxy (only `proxy_stream` can, among joinme's streams).
     basic_client(executor_type ex, context_type ctx, const client_config& cfg = {})
         : any_client(std::make_shared<detail::client_impl>(
-              std::make_shared<pool_type>(std::move(ex), std::move(ctx), cfg.pool), cfg, true)) {}
+              std::make_shared<pool_type>(std::move(ex), with_proxy(std::move(ctx), cfg.proxy),
+                                          cfg.pool),
+              cfg, true)) {}
 
     /// Takes over `other`'s state, as `any_client`'s move constructor.
     basic_client(basic_client&&) noexcept = default;
@@ -53,6 +58,21 @@ public:
 
     /// The connection pool, with its stream type.
     pool_type& pool() noexcept { return static_cast<pool_type&>(any_client::pool()); }
+
+private:
+    // `ctx` made to use `proxy` when it is not empty: a configured proxy is never ignored.
+    static context_type with_proxy(context_type ctx, const proxy_config& proxy) {
+        if (proxy.empty())
+            return ctx;
+        if constexpr (requires { stream_traits<Stream>::use_proxy(ctx, proxy); }) {
+            stream_traits<Stream>::use_proxy(ctx, proxy);
+            return ctx;
+        } else {
+            throw std::invalid_argument(
+                "client_config::proxy is set, but this client's stream type cannot go through a "
+                "proxy: use api::basic_client<joinme::proxy_stream>");
+        }
+    }
 };
 
 /// Moves `c` into an `any_client`: the same client (pool, token source, configuration)

@@ -8,6 +8,7 @@
 #include <joinme/http/pool_options.hpp>
 #include <joinme/oauth/config.hpp>
 #include <joinme/oauth/token_source_options.hpp>
+#include <joinme/proxy.hpp>
 
 #include <cstddef>
 #include <string>
@@ -38,6 +39,16 @@ struct client_config {
     /// `on_request` observability callback (it sees method, path, status, duration, attempt
     /// and connection reuse; never a header or body, so never a token).
     http::pool_options pool{};
+
+    /// Which HTTP proxy the client's connections go through: an explicit proxy
+    /// (`proxy.set_proxy("http://user:password@proxy:3128")`), or the environment's
+    /// (`proxy = proxy_config_from_environment(ec)`), with the hosts that bypass it
+    /// (`no_proxy`). Empty by default: every connection is direct. Honoured by a
+    /// `basic_client<proxy_stream>` (it replaces its context's proxy configuration); any other
+    /// stream type cannot go through a proxy, so its constructor throws `std::invalid_argument`
+    /// when this is not empty. Not used by a client over a shared pool: the pool's context
+    /// decides. The password is a `secret`, never printed.
+    proxy_config proxy{};
 
     /// The overall deadline of every API call, from its start: waiting for a connection, the
     /// connect, a token refresh it waits for, the exchange, the replay after a rejected token

@@ -37,7 +37,9 @@ inline origin address(request& req, beast_http::verb method, boost::urls::url_vi
 struct request_options {
     /// When not null and a new connection fails, receives in `client_message` what the stream
     /// says about the failure (`stream_traits`' `describe_connect_failure`: for TLS, why the
-    /// certificate was rejected, and its subject). Nothing else is written to it.
+    /// certificate was rejected, and its subject; through a proxy, the proxy's answer, whose
+    /// status, `Proxy-Authenticate` and `Via` also go to `status`, `proxy_authenticate` and
+    /// `via`). Nothing else is written to it.
     diagnostics* diag = nullptr;
 
     /// Send the request once more on a fresh connection when a reused one failed before any

@@ -578,11 +578,8 @@ private:
         auto ec = co_await detail::with_deadline(connect_one(*st, *c, h.key), timeout,
                                                  [&c] { traits::close(c->stream); });
         if (ec) {
-            if (diag) {
-                auto why = joinme::detail::describe_connect_failure(c->stream, ec);
-                if (!why.empty())
-                    diag->client_message = std::move(why);
-            }
+            if (diag)
+                joinme::detail::describe_connect_failure(c->stream, ec, *diag);
             co_return acquired{ec, {}, false}; // `c` is discarded
         }
         ++st->stats.connections_opened;

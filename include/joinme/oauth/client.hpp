@@ -77,7 +77,7 @@ using awaitable = boost::asio::awaitable<T>;
 // What one request to an authorization-server endpoint brought back.
 struct endpoint_reply {
     error_code ec;         // the request failed without a response (connect, timeout, ...)
-    std::string failure;   // with `ec`: what the pool said about it (diagnostics::client_message)
+    diagnostics failure;   // with `ec`: what the pool said about it (a connect's failure)
     http::response res;    // the response, any status
     time_point received{}; // local time of arrival
     std::optional<std::chrono::sys_seconds> server_date; // the response's `Date`, if valid
@@ -113,7 +113,7 @@ inline token finish_token(const endpoint_reply& r, time_point stamp, const token
                           const scope_set& requested, error_code& ec, diagnostics& diag) {
     ec = r.ec;
     if (ec) {
-        diag.client_message = r.failure;
+        diag = r.failure;
         return {};
     }
     http::fill_diagnostics(r.res, diag, r.received);

@@ -167,10 +167,13 @@ inline std::string describe_verify_failure(SSL* ssl) {
     return out;
 }
 
+// Connects the TCP layer (unless `connected`: a tunnel through a proxy already reaches the
+// origin), then runs the handshake for `target`.
 struct tls_connect_op {
     tls_stream& stream;
     origin target;
     tls_context ctx;
+    bool connected = false;
     enum { starting, connecting, handshaking } step = starting;
 
     template <class Self>
@@ -178,6 +181,8 @@ struct tls_connect_op {
         switch (step) {
         case starting:
             step = connecting;
+            if (connected)
+                return (*this)(self, error_code{});
             return stream_traits<boost::beast::tcp_stream>::async_connect(
                 boost::beast::get_lowest_layer(stream), target, ctx.tcp, std::move(self));
         case connecting:

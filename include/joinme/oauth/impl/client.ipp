@@ -29,7 +29,7 @@ JOINME_DECL awaitable<endpoint_reply> post(http::connection_pool& pool, const to
     out.ec = co_await pool.co_request(std::move(o), std::move(req), out.res, send);
     out.received = joinme::detail::now(clock);
     if (out.ec) {
-        out.failure = std::move(d.client_message);
+        out.failure = std::move(d);
         co_return out;
     }
     if (auto d = out.res.find(http::beast_http::field::date); d != out.res.end())
@@ -71,7 +71,7 @@ struct expire_body {
         auto reply = co_await post(pool, tr, pool.options().clock);
         error_code ec = reply.ec;
         if (ec) {
-            diag.client_message = reply.failure;
+            diag = reply.failure;
             co_return ec;
         }
         diagnostics d;

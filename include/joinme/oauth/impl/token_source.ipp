@@ -93,7 +93,7 @@ JOINME_DECL void refresh_fsm::replied(const refresh_input& in) {
     out_ = {};
     if (in.ec) {
         out_.ec = in.ec;
-        out_.diag.client_message = in.reply.failure;
+        out_.diag = in.reply.failure;
         return;
     }
     const auto& r = in.reply;
