@@ -13,6 +13,7 @@
 #include <joinme/joinme.hpp>
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/src.hpp>
+#include <joinme/transport/proxy.hpp>
 
 #include <CLI/CLI.hpp>
 
@@ -53,8 +54,8 @@ namespace oauth = joinme::oauth;
 namespace api = joinme::api;
 namespace fs = std::filesystem;
 using namespace std::chrono_literals;
-using tls_stream = boost::beast::ssl_stream<boost::beast::tcp_stream>;
-using client_type = api::basic_client<tls_stream>;
+// Directly, or through the HTTP proxy of https_proxy / http_proxy (see `session::open`).
+using client_type = api::basic_client<joinme::proxy_stream>;
 
 // Exit codes (docs/cli.md, "EXIT STATUS").
 enum exit_status : int {
@@ -304,7 +305,14 @@ public:
             cfg.api_base_url = api_base;
         cfg.token_source.store = store_;
         cfg.token_source.user = store_key();
-        client_.emplace(executor(), joinme::tls_context(ssl), cfg);
+        // The proxy of the environment, read as curl reads it; loopback origins (the sandbox,
+        // the redirect listener) are never proxied.
+        joinme::error_code pec;
+        std::string why;
+        cfg.proxy = joinme::proxy_config_from_environment(pec, {}, &why);
+        if (pec)
+            throw cli_error(exit_usage, why);
+        client_.emplace(executor(), joinme::proxy_context(joinme::tls_context(ssl)), cfg);
     }
 
     // With --sandbox, also forgets the token: it dies with the sandbox.
@@ -544,7 +552,10 @@ int status_for(const joinme::error_code& ec) {
     if (ec == errc::timeout || ec == errc::connection_closed || ec == errc::pool_exhausted ||
         ec == errc::certificate_untrusted || ec == errc::certificate_name_mismatch ||
         ec == errc::certificate_expired || ec == errc::certificate_not_yet_valid ||
-        ec == errc::certificate_invalid || ec == errc::invalid_url)
+        ec == errc::certificate_invalid || ec == errc::invalid_url ||
+        ec == errc::proxy_unreachable || ec == errc::proxy_auth_required ||
+        ec == errc::proxy_refused || ec == errc::proxy_origin_unreachable ||
+        ec == errc::proxy_malformed_response)
         return exit_network;
     if (ec.category() == joinme::joinme_category() || ec.category() == joinme::oauth_category())
         return exit_api;

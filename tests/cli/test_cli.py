@@ -8,8 +8,8 @@ Starts joinme-sandbox over TLS (trusting the certificate it writes with --ca-out
 with `joinme login` completed by a scripted browser that follows the consent form, runs every
 command with --json and checks the answers, checks the token file's mode, that a second process
 reuses the cached token, that two processes hit by an expired token refresh it once, logout,
-usage errors, the decline path, and that no token or client secret ever appears in what joinme
-printed. Python 3 standard library only.
+usage errors, the decline path, the proxy variables of the environment, and that no token or
+client secret ever appears in what joinme printed. Python 3 standard library only.
 """
 
 import html.parser
@@ -222,6 +222,19 @@ class Test:
         before = self.sandbox.token_requests()
         assert self.run_json("whoami")["email"] == email
         assert self.sandbox.token_requests() == before, (before, self.sandbox.token_requests())
+
+        # The environment's proxy: the sandbox, on loopback, is reached directly whatever the
+        # proxy (here one that does not exist), and the proxy's password is never printed; a
+        # proxy URL joinme cannot use is a usage error that names the variable.
+        unproxied = {k: v for k, v in self.env.items()
+                     if k.lower() not in ("https_proxy", "http_proxy", "no_proxy")}
+        proxy_password = "Pr0xyCliPassw0rd"
+        self.secrets.add(proxy_password)
+        proxied = dict(unproxied, https_proxy=f"http://alice:{proxy_password}@127.0.0.1:9")
+        assert self.run_json("whoami", env=proxied)["email"] == email
+        err = self.run("whoami", env=dict(unproxied, HTTPS_PROXY="socks5://127.0.0.1:1080"),
+                       expect=EXIT_USAGE).stderr
+        assert "HTTPS_PROXY" in err, err
 
         tok = self.run_json("token")
         assert tok["logged_in"] and tok["refreshable"] and not tok["expired"], tok
