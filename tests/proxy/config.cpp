@@ -341,4 +341,13 @@ TEST_CASE("CONNECT answer: garbage is malformed as soon as it shows, endless hea
     CHECK(a.st == state::failed);
     CHECK(a.ec == errc::header_too_large);
     CHECK(read(endless + "\r\n", 1024).st == state::complete);
+    // A status line and fields each under the limit, together over it (found by the fuzzer).
+    const std::string long_line = "HTTP/1.1 407 " + std::string(40, 'x') + "\r\n";
+    const std::string fields = "Proxy-Authenticate: Basic\r\n\r\n";
+    REQUIRE(long_line.size() < 64);
+    REQUIRE(fields.size() < 64);
+    a = read(long_line + fields, 64);
+    CHECK(a.st == state::failed);
+    CHECK(a.ec == errc::header_too_large);
+    CHECK(read(long_line + fields, 128).st == state::complete);
 }

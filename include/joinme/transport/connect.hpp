@@ -149,7 +149,9 @@ inline connect_answer read_connect_answer(std::string_view received,
             }
             return a;
         }
-        if (ec == bh::error::header_limit) {
+        // Beast applies its header limit to the status line and to the fields apart: the
+        // whole is checked here.
+        if (ec == bh::error::header_limit || (!ec && used + n > limit)) {
             a.st = connect_answer::state::failed;
             a.ec = errc::header_too_large;
             a.reason = "the proxy's answer to CONNECT exceeds " + std::to_string(limit) + " bytes";
