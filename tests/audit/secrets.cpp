@@ -6,9 +6,11 @@
 // transport) joins this audit when it is added.
 #include "api_client/fixture.hpp"
 #include "support/http_server.hpp"
+#include "support/scripted_proxy.hpp"
 
 #include <joinme/detail/random.hpp>
 #include <joinme/loopback.hpp>
+#include <joinme/transport/proxy.hpp>
 
 #include <boost/url.hpp>
 #include <doctest/doctest.h>
@@ -36,6 +38,8 @@ const std::string echo_access = "SECRETaccessECHO789";
 const std::string echo_refresh = "SECRETrefreshECHO012";
 const std::string echo_code = "SECRETcodeECHO345";
 const std::string echo_verifier = "SECRETverifierECHO678-0123456789abcdefghijklmnopqrstuvwxyz";
+const std::string proxy_password = "SECRETproxyPW901";
+const std::string wrong_proxy_password = "SECRETproxyWRONG234";
 
 constexpr std::size_t cut = 12; // a secret's prefix this long counts as a leak
 
@@ -199,7 +203,8 @@ struct grant {
 
 // The code grant with PKCE and state through the loopback listener: the authorization URL,
 // the sandbox's redirect, the listener's page, the exchange.
-grant code_grant(audit_env& a, api::basic_client<tcp_stream>& client, std::string_view scopes) {
+template <class Client>
+grant code_grant(audit_env& a, Client& client, std::string_view scopes) {
     auto& log = a.log;
     joinme::loopback::listener_options lo;
     lo.timeout = 10s;
@@ -279,14 +284,16 @@ void exchange_used_code(audit_env& a, api::basic_client<tcp_stream>& client, con
 }
 
 // Records the client's current token, issued by the sandbox on a refresh inside a call.
-void learn_current(audit_env& a, api::basic_client<tcp_stream>& client) {
+template <class Client>
+void learn_current(audit_env& a, Client& client) {
     const auto& t = client.token_source().current_token();
     REQUIRE(t);
     a.log.token(*t);
 }
 
 // Every API call of the audit's user, each logged.
-void api_calls(audit_env& a, api::basic_client<tcp_stream>& client) {
+template <class Client>
+void api_calls(audit_env& a, Client& client) {
     auto u = logged<api::user>(a, "get user", [&](diagnostics& d, auto t) {
         return client.async_get_user(d, std::move(t));
     });
@@ -652,6 +659,82 @@ TEST_CASE("secrets audit: no flow shows a credential") {
     probe.push_back({"deliberate", "token " + first.access_token.reveal()});
     CHECK(leaks(probe, log.secrets).size() == 1);
     client.close();
+}
+
+TEST_CASE("secrets audit: a proxy's credentials are never shown") {
+    audit_log log;
+    audit_env a(log);
+    auto& e = a.e;
+    log.secret(client_secret);
+    log.secret(proxy_password);
+    log.secret(wrong_proxy_password);
+    const auto basic = [](const std::string& password) {
+        return joinme::detail::base64("auditor:" + password);
+    };
+    log.secret(basic(proxy_password));
+    log.secret(basic(wrong_proxy_password));
+
+    test_support::scripted_proxy proxy(e.ioc);
+    proxy.script().required_authorization = "Basic " + basic(proxy_password);
+    auto config = [&](const std::string& password) {
+        auto cfg = a.config();
+        REQUIRE_FALSE(cfg.proxy.set_proxy("http://auditor:" + password +
+                                          "@127.0.0.1:" + std::to_string(proxy.port())));
+        cfg.proxy.proxy_loopback = true; // the sandbox is on loopback
+        log.print("operator<<(proxy_server)", *cfg.proxy.http);
+        return cfg;
+    };
+    using proxy_client = api::basic_client<joinme::proxy_stream>;
+
+    // The whole flow through the proxy, with the right credentials.
+    e.srv.config().current_user = "admin@example.com";
+    proxy_client client(e.ioc.get_executor(), joinme::proxy_context(joinme::tls_context(e.ssl)),
+                        config(proxy_password));
+    auto g = code_grant(a, client, "user_info scheduler start_meeting provisioning");
+    client.set_token(g.token);
+    api_calls(a, client);
+    learn_current(a, client);
+    CHECK(proxy.record().connections >= 1);
+    CHECK(e.refreshes() == 0);
+
+    // The wrong password: 407, with and without exceptions.
+    proxy_client wrong(e.ioc.get_executor(), joinme::proxy_context(joinme::tls_context(e.ssl)),
+                       config(wrong_proxy_password));
+    wrong.set_token(g.token);
+    auto u = logged<api::user>(a, "proxy: wrong password", [&](diagnostics& d, auto t) {
+        return wrong.async_get_user(d, std::move(t));
+    });
+    CHECK(u.ec == errc::proxy_auth_required);
+    CHECK(u.diag.status == 407);
+    CHECK(logged_throw(a, "proxy: wrong password, throwing", wrong.async_get_user()));
+    wrong.close();
+
+    // A proxy that quotes every credential it got back, in its status line and its headers.
+    auto& script = proxy.script();
+    script.what = test_support::proxy_script::mode::answer;
+    script.close_after = true;
+    const std::string quoted = basic(proxy_password) + " auditor:" + proxy_password;
+    script.bytes = "HTTP/1.1 403 Forbidden " + quoted + "\r\nVia: 1.1 " + quoted +
+                   "\r\nProxy-Authenticate: Basic realm=\"" + quoted + "\"\r\n\r\n";
+    client.close();
+    proxy_client quoting(e.ioc.get_executor(), joinme::proxy_context(joinme::tls_context(e.ssl)),
+                         config(proxy_password));
+    quoting.set_token(g.token);
+    auto q = logged<api::user>(a, "proxy: quotes the credentials", [&](diagnostics& d, auto t) {
+        return quoting.async_get_user(d, std::move(t));
+    });
+    CHECK(q.ec == errc::proxy_refused);
+    CHECK(logged_throw(a, "proxy: quotes the credentials, throwing", quoting.async_get_user()));
+    quoting.close();
+
+    for (const auto& l : leaks(log.texts, log.secrets))
+        FAIL_CHECK(l);
+    // The harness sees what it looks for: the proxy's own bytes do show the password.
+    CHECK(leaks({{"the proxy's answer", script.bytes}}, {proxy_password}).size() == 1);
+    std::size_t pool_events = 0;
+    for (const auto& t : log.texts)
+        pool_events += t.where == "pool on_request";
+    CHECK(pool_events > 10);
 }
 
 } // namespace audit

@@ -2,16 +2,19 @@
 #ifndef JOINME_DETAIL_RANDOM_HPP
 #define JOINME_DETAIL_RANDOM_HPP
 
-// Unguessable values (OAuth state, PKCE verifier, sandbox tokens) from OpenSSL's CSPRNG, and
-// the base64 encodings (RFC 4648) they and HTTP Basic credentials travel in.
+// Unguessable values (OAuth state, PKCE verifier, sandbox tokens) from OpenSSL's CSPRNG,
+// SHA-256 (PKCE challenges, CSP hashes), and the base64 encodings (RFC 4648) they and HTTP
+// Basic credentials travel in.
 
 #include <openssl/evp.h>
 #include <openssl/rand.h>
 
+#include <array>
 #include <cstddef>
 #include <span>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 
 namespace joinme::detail {
 
@@ -22,6 +25,11 @@ inline std::string base64(std::span<const unsigned char> in) {
                             static_cast<int>(in.size()));
     out.resize(static_cast<std::size_t>(n));
     return out;
+}
+
+/// Standard base64 of text.
+inline std::string base64(std::string_view in) {
+    return base64({reinterpret_cast<const unsigned char*>(in.data()), in.size()});
 }
 
 /// base64url without padding (RFC 4648 §5).
@@ -52,6 +60,14 @@ inline std::string random_token(std::size_t bytes = 32) {
         bytes = sizeof buf;
     random_bytes({buf, bytes});
     return base64url({buf, bytes});
+}
+
+/// SHA-256 of `in`; throws when OpenSSL cannot hash.
+inline std::array<unsigned char, 32> sha256(std::string_view in) {
+    std::array<unsigned char, 32> out{};
+    if (EVP_Digest(in.data(), in.size(), out.data(), nullptr, EVP_sha256(), nullptr) != 1)
+        throw std::runtime_error("joinme: OpenSSL SHA-256 failed");
+    return out;
 }
 
 } // namespace joinme::detail

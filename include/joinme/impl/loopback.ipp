@@ -9,6 +9,7 @@
 #include <joinme/loopback.hpp>
 
 #include <joinme/detail/html.hpp>
+#include <joinme/detail/random.hpp>
 #include <joinme/detail/url.hpp>
 
 #include <boost/asio/as_tuple.hpp>
@@ -20,11 +21,6 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
-
-#include <openssl/evp.h>
-
-#include <array>
-#include <stdexcept>
 
 namespace joinme::loopback {
 
@@ -49,15 +45,7 @@ inline constexpr std::string_view clean_script =
 
 // `'sha256-...'` of `text`, as CSP writes it (standard base64 with padding).
 inline std::string csp_hash(std::string_view text) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    if (EVP_Digest(text.data(), text.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("joinme: OpenSSL SHA-256 failed");
-    std::array<unsigned char, 4 * ((EVP_MAX_MD_SIZE + 2) / 3) + 1> b64{};
-    int n = EVP_EncodeBlock(b64.data(), digest, static_cast<int>(size));
-    return "'sha256-" +
-           std::string(reinterpret_cast<const char*>(b64.data()), static_cast<std::size_t>(n)) +
-           "'";
+    return "'sha256-" + joinme::detail::base64(joinme::detail::sha256(text)) + "'";
 }
 
 inline const std::string& page_csp() {

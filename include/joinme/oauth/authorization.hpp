@@ -15,8 +15,6 @@
 
 #include <boost/system/errc.hpp>
 
-#include <openssl/evp.h>
-
 #include <ostream>
 #include <stdexcept>
 #include <string>
@@ -46,12 +44,7 @@ inline joinme::secret make_pkce_verifier() {
 /// The S256 `code_challenge` of `verifier` (RFC 7636 §4.2): base64url(SHA-256(verifier)).
 /// Throws `std::runtime_error` when OpenSSL cannot hash.
 inline std::string pkce_challenge(const joinme::secret& verifier) {
-    unsigned char digest[EVP_MAX_MD_SIZE];
-    unsigned int size = 0;
-    const auto& v = verifier.reveal();
-    if (EVP_Digest(v.data(), v.size(), digest, &size, EVP_sha256(), nullptr) != 1)
-        throw std::runtime_error("joinme: OpenSSL SHA-256 failed");
-    return joinme::detail::base64url({digest, size});
+    return joinme::detail::base64url(joinme::detail::sha256(verifier.reveal()));
 }
 
 /// What to ask for in an authorization request.

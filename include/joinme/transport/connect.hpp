@@ -6,6 +6,7 @@
 /// The HTTP `CONNECT` exchange that opens a tunnel through a proxy (RFC 9110 §9.3.6), without
 /// I/O: the request, and the reader of the proxy's answer, with a size limit.
 
+#include <joinme/detail/random.hpp>
 #include <joinme/error.hpp>
 #include <joinme/proxy.hpp>
 #include <joinme/secret.hpp>
@@ -15,8 +16,6 @@
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/http/empty_body.hpp>
 #include <boost/beast/http/parser.hpp>
-
-#include <openssl/evp.h>
 
 #include <algorithm>
 #include <cstddef>
@@ -28,21 +27,11 @@ namespace joinme {
 
 namespace detail {
 
-// Base64 (RFC 4648 §4, with padding) of `in`.
-inline std::string base64(std::string_view in) {
-    std::string out(4 * ((in.size() + 2) / 3) + 1, '\0');
-    int n = EVP_EncodeBlock(reinterpret_cast<unsigned char*>(out.data()),
-                            reinterpret_cast<const unsigned char*>(in.data()),
-                            static_cast<int>(in.size()));
-    out.resize(n > 0 ? static_cast<std::size_t>(n) : 0);
-    return out;
-}
-
-// The value of `Proxy-Authorization` for `p`'s credentials: `Basic base64(user:password)`
+// `p`'s credentials as `Proxy-Authorization: Basic` carries them, base64(user:password)
 // (RFC 7617). It holds the password.
-inline secret proxy_authorization(const proxy_server& p) {
+inline secret basic_credentials(const proxy_server& p) {
     std::string pair = p.user + ":" + p.password.reveal();
-    secret out(std::string("Basic ") + base64(pair));
+    secret out(base64(pair));
     std::fill(pair.begin(), pair.end(), '\0');
     return out;
 }
@@ -62,7 +51,8 @@ inline secret connect_request(const origin& o, const proxy_server& p, error_code
     std::string out = "CONNECT " + authority + " HTTP/1.1\r\nHost: " + authority + "\r\n";
     if (p.has_credentials()) {
         out += "Proxy-Authorization: ";
-        out += proxy_authorization(p).reveal();
+        out += "Basic ";
+        out += basic_credentials(p).reveal();
         out += "\r\n";
     }
     out += "\r\n";
@@ -79,7 +69,7 @@ struct connect_answer {
         complete,   ///< A final answer was read; `header_size` bytes of it.
         failed,     ///< The answer is malformed or too large: `ec`, and why in `reason`.
     };
-    state st = state::incomplete;
+    state st = state::incomplete;   ///< Where the reading stands.
     error_code ec;                  ///< With `failed`: malformed_response or header_too_large.
     unsigned status = 0;            ///< The final status (interim 1xx answers skipped).
     std::string reason;             ///< Its reason phrase, or why the answer is malformed.

@@ -124,7 +124,7 @@ private:
     connect_answer answer_;   // the proxy's answer, as far as it was read
     bool sent_credentials_ = false;
     std::string io_;          // the CONNECT request, then the answer: here, where it stays put
-    secret redact_[2];        // the password and Proxy-Authorization, kept out of diagnostics
+    secret redact_[2];        // the password and its Basic credentials, kept out of diagnostics
 };
 
 namespace detail {
@@ -209,7 +209,7 @@ struct proxy_connect_op {
             if (outcome) {
                 s.redact_[0] = via->password;
                 if (via->has_credentials())
-                    s.redact_[1] = proxy_authorization(*via);
+                    s.redact_[1] = basic_credentials(*via);
                 return self.complete(outcome);
             }
             if (target.scheme != "https") {
@@ -259,10 +259,13 @@ struct proxy_connect_op {
 
 } // namespace detail
 
+/// How the pool opens, reuses and closes `proxy_stream` connections (see `transport`).
 template <>
 struct stream_traits<proxy_stream> {
+    /// What a connection needs: TLS, the proxy configuration, the answer limit.
     using context_type = proxy_context;
 
+    /// An unconnected stream.
     static proxy_stream create(const boost::asio::any_io_executor& ex, proxy_context& ctx) {
         return proxy_stream(ex, ctx.tls.ssl.get());
     }
@@ -372,8 +375,10 @@ struct stream_traits<proxy_stream> {
             token);
     }
 
+    /// Closes the TCP connection (to the origin, or to the proxy), at once.
     static void close(proxy_stream& s) noexcept { s.tls_.next_layer().close(); }
 
+    /// Whether an idle connection may carry another request: open, and nothing to read.
     static bool is_reusable(proxy_stream& s) noexcept {
         return detail::socket_is_idle(s.tls_.next_layer().socket());
     }
