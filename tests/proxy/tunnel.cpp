@@ -113,15 +113,14 @@ struct rig {
             REQUIRE(!c.set_proxy(proxy.url()));
         }
         joinme::proxy_context ctx{joinme::tls_context(client_ssl), c};
-        ctx.tls.tcp.resolve = [this](std::string_view host, std::string_view,
-                                     asio::any_completion_handler<void(error_code,
-                                                                       joinme::resolve_results)>
-                                         h) {
-            resolved.emplace_back(host);
-            asio::post(ioc, [h = std::move(h)]() mutable {
-                std::move(h)(asio::error::host_not_found, joinme::resolve_results{});
-            });
-        };
+        ctx.tls.tcp.resolve =
+            [this](std::string_view host, std::string_view,
+                   asio::any_completion_handler<void(error_code, joinme::resolve_results)> h) {
+                resolved.emplace_back(host);
+                asio::post(ioc, [h = std::move(h)]() mutable {
+                    std::move(h)(asio::error::host_not_found, joinme::resolve_results{});
+                });
+            };
         pool.emplace(ioc.get_executor(), std::move(ctx), opts);
         return *pool;
     }
@@ -129,7 +128,8 @@ struct rig {
     outcome get(joinme::origin o, std::string target = "/v1/user") {
         auto start = std::chrono::steady_clock::now();
         auto r = test_support::run(
-            ioc, [](proxy_pool& p, joinme::origin o, std::string t) -> asio::awaitable<outcome> {
+            ioc,
+            [](proxy_pool& p, joinme::origin o, std::string t) -> asio::awaitable<outcome> {
                 outcome out;
                 response res;
                 joinme::http::request_options ro;
@@ -211,8 +211,8 @@ TEST_CASE("proxy: Basic authentication; a 407 keeps the proxy's words and no cre
     // "alice:Pr0xy-S3cret" in Base64.
     r.proxy.script().required_authorization = "Basic YWxpY2U6UHIweHktUzNjcmV0";
     joinme::proxy_config right;
-    REQUIRE(!right.set_proxy("http://alice:Pr0xy-S3cret@127.0.0.1:" +
-                             std::to_string(r.proxy.port())));
+    REQUIRE(
+        !right.set_proxy("http://alice:Pr0xy-S3cret@127.0.0.1:" + std::to_string(r.proxy.port())));
     SUBCASE("right credentials") {
         r.make_pool(right);
         auto a = r.get(r.origin());
@@ -295,8 +295,8 @@ TEST_CASE("proxy: refusals and failures are distinct, clear, and within the dead
         r.make_pool(down);
         auto a = r.get(r.origin());
         CHECK(a.ec == errc::proxy_unreachable);
-        CHECK(contains(a.diag.client_message, "could not connect to the proxy http://127.0.0.1:" +
-                                                  port));
+        CHECK(contains(a.diag.client_message,
+                       "could not connect to the proxy http://127.0.0.1:" + port));
         CHECK(a.took < 1s);
     }
     SUBCASE("the proxy stalls: timeout at the connect deadline") {
@@ -404,16 +404,24 @@ TEST_CASE("proxy: the API client honours client_config::proxy, and other streams
                                                           joinme::tls_context(ssl_ctx), cfg),
                     std::invalid_argument);
 
+    // A client over a shared pool goes where the pool's context says: it refuses a proxy of
+    // its own rather than ignore it.
+    auto shared = std::make_shared<proxy_pool>(ioc.get_executor(),
+                                               joinme::proxy_context(joinme::tls_context(ssl_ctx)));
+    CHECK_THROWS_AS(joinme::api::any_client(shared, cfg), std::invalid_argument);
+    shared->close();
+
     joinme::api::basic_client<joinme::proxy_stream> client(
         ioc.get_executor(), joinme::proxy_context(joinme::tls_context(ssl_ctx)), cfg);
     joinme::diagnostics d;
     // No token yet: the call fails before any connection. Warm-up opens one, through the proxy.
-    auto ec = test_support::run(
-        ioc, [](joinme::api::basic_client<joinme::proxy_stream>& c,
-                joinme::diagnostics& d) -> asio::awaitable<error_code> {
-            auto [ec] = co_await c.async_warm_up(1, d, asio::as_tuple(asio::use_awaitable));
-            co_return ec;
-        }(client, d));
+    auto ec = test_support::run(ioc,
+                                [](joinme::api::basic_client<joinme::proxy_stream>& c,
+                                   joinme::diagnostics& d) -> asio::awaitable<error_code> {
+                                    auto [ec] = co_await c.async_warm_up(
+                                        1, d, asio::as_tuple(asio::use_awaitable));
+                                    co_return ec;
+                                }(client, d));
     REQUIRE_MESSAGE(!ec, ec.message(), " ", d);
     CHECK(proxy.record().connections == 1);
     REQUIRE(proxy.record().requests.size() == 1);

@@ -153,6 +153,8 @@ public:
     /// A client over `pool`, shared with whoever else holds it (other users' clients). The
     /// pool's own options apply; `cfg.pool` is not used. Closing or destroying the client
     /// does not close a shared pool.
+    /// @throws std::invalid_argument when `cfg.proxy` is not empty: the pool's context
+    ///         chooses every connection's route (give a pool of `proxy_stream` its proxy).
     JOINME_DECL any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg = {});
 
     any_client(const any_client&) = delete;

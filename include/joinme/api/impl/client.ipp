@@ -11,6 +11,7 @@
 #include <joinme/oauth/client.hpp>
 
 #include <optional>
+#include <stdexcept>
 #include <string>
 #include <utility>
 #include <vector>
@@ -221,7 +222,12 @@ typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> imp
 namespace joinme::api {
 
 JOINME_DECL any_client::any_client(std::shared_ptr<http::connection_pool> pool, client_config cfg)
-    : impl_(std::make_shared<detail::client_impl>(std::move(pool), std::move(cfg), false)) {}
+    : impl_(std::make_shared<detail::client_impl>(std::move(pool), std::move(cfg), false)) {
+    if (!impl_->cfg.proxy.empty())
+        throw std::invalid_argument("client_config::proxy is set, but a client over a shared pool "
+                                    "goes where the pool's context says: configure the proxy in "
+                                    "the pool's proxy_context");
+}
 
 JOINME_DECL any_client& any_client::operator=(any_client&& other) noexcept {
     if (this != &other) {
