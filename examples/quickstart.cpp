@@ -9,7 +9,8 @@
 // http://127.0.0.1:8400/callback) in the environment, it runs the same story against join.me:
 // open the printed URL in a browser and consent. Steps join.me offers only to some
 // applications are then skipped, with a line that says why. JOINME_BASE_URL and JOINME_CA_FILE
-// point that run at another server instead (a joinme-sandbox program, say).
+// point that run at another server instead (a joinme-sandbox program, say). Behind an HTTP
+// proxy, https_proxy and no_proxy are honoured as curl reads them (docs/proxies.md).
 #include <joinme/joinme.hpp>
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/src.hpp>
@@ -26,7 +27,8 @@ namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace oauth = joinme::oauth;
 namespace api = joinme::api;
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
+// TLS, directly or through an HTTP proxy's tunnel: which one is configuration.
+using client_type = api::basic_client<joinme::proxy_stream>;
 using namespace std::chrono_literals;
 
 namespace {
@@ -51,7 +53,7 @@ struct production {
 
 // In the sandbox, stands in for the user's browser: opens the authorization page (the sandbox
 // consents at once and redirects) and follows the redirect to the loopback listener.
-asio::awaitable<void> act_as_browser(api::basic_client<tls_stream>& client, std::string url) {
+asio::awaitable<void> act_as_browser(client_type& client, std::string url) {
     const auto get = beast::http::verb::get;
     boost::urls::url_view authorize(url);
     joinme::http::request req;
@@ -62,8 +64,8 @@ asio::awaitable<void> act_as_browser(api::basic_client<tls_stream>& client, std:
     co_await loopback.async_request(get, callback, req);
 }
 
-asio::awaitable<void> run(api::basic_client<tls_stream>& client,
-                          const std::optional<production>& prod, std::string sandbox_user) {
+asio::awaitable<void> run(client_type& client, const std::optional<production>& prod,
+                          std::string sandbox_user) {
     const auto t0 = std::chrono::steady_clock::now();
 
     // 1. The authorization URL. The redirect comes back to a loopback listener (RFC 8252):
@@ -212,7 +214,14 @@ int main() {
         cfg.oauth.client_secret = joinme::secret(joinme::sandbox::default_client_secret);
         std::cout << "against the sandbox at " << sandbox->base_url() << "\n";
     }
-    api::basic_client<tls_stream> client(ioc.get_executor(), joinme::tls_context(ssl), cfg);
+    // The proxy of https_proxy / no_proxy, if any (the sandbox, on loopback, is never proxied).
+    joinme::error_code ec;
+    cfg.proxy = joinme::proxy_config_from_environment(ec);
+    if (ec) {
+        std::cerr << "https_proxy or http_proxy is not a proxy URL (http://host:port)\n";
+        return 2;
+    }
+    client_type client(ioc.get_executor(), joinme::proxy_context(joinme::tls_context(ssl)), cfg);
 
     int status = 0;
     asio::co_spawn(ioc, run(client, prod, sandbox_user), [&](std::exception_ptr e) {

@@ -64,7 +64,6 @@ namespace urls = boost::urls;
 namespace oauth = joinme::oauth;
 namespace api = joinme::api;
 using tcp = asio::ip::tcp;
-using tls_stream = beast::ssl_stream<beast::tcp_stream>;
 using request = bhttp::request<bhttp::string_body>;
 using response = bhttp::response<bhttp::string_body>;
 
@@ -844,19 +843,22 @@ private:
 
 // --- main ----------------------------------------------------------------------------------
 
-// The pool every user's client shares. Its stream type follows the API's scheme: plain TCP
-// for a sandbox on http, TLS (trusting the system's CAs, and JOINME_CA_FILE's) otherwise.
+// The pool every user's client shares: TLS for https origins (trusting the system's CAs, and
+// JOINME_CA_FILE's), plain TCP for a sandbox on http; directly, or through the proxy of
+// https_proxy / http_proxy / no_proxy as curl reads them (loopback origins go direct).
 // Past this point only `connection_pool`, the interface, is named.
 std::shared_ptr<joinme::http::connection_pool> make_pool(asio::any_io_executor ex,
                                                          const api::client_config& cfg) {
-    if (cfg.api_base_url.starts_with("http://"))
-        return std::make_shared<joinme::http::basic_connection_pool<beast::tcp_stream>>(
-            ex, joinme::tcp_context{}, cfg.pool);
+    joinme::error_code ec;
+    std::string why;
+    auto proxy = joinme::proxy_config_from_environment(ec, {}, &why);
+    if (ec)
+        throw std::runtime_error(why);
     auto ssl = std::make_shared<asio::ssl::context>(joinme::make_client_tls_context());
     if (auto ca = env("JOINME_CA_FILE"); !ca.empty())
         ssl->load_verify_file(ca);
-    return std::make_shared<joinme::http::basic_connection_pool<tls_stream>>(
-        ex, joinme::tls_context(ssl), cfg.pool);
+    return std::make_shared<joinme::http::basic_connection_pool<joinme::proxy_stream>>(
+        ex, joinme::proxy_context(joinme::tls_context(ssl), std::move(proxy)), cfg.pool);
 }
 
 int usage(const char* argv0) {
@@ -864,7 +866,8 @@ int usage(const char* argv0) {
               << "Serves on 127.0.0.1:PORT (8080 by default; 0 picks a free port). Without\n"
               << "JOINME_CLIENT_ID it runs against an in-process sandbox; otherwise set\n"
               << "JOINME_CLIENT_SECRET and JOINME_REDIRECT_URI too, and optionally\n"
-              << "JOINME_AUTH_BASE, JOINME_API_BASE and JOINME_CA_FILE.\n";
+              << "JOINME_AUTH_BASE, JOINME_API_BASE and JOINME_CA_FILE. https_proxy,\n"
+              << "http_proxy and no_proxy are honoured as curl reads them.\n";
     return 2;
 }
 

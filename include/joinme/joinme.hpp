@@ -8,8 +8,8 @@
 /// also include `joinme/src.hpp`.
 
 #include <joinme/error.hpp>
-#include <joinme/secret.hpp>
 #include <joinme/proxy.hpp>
+#include <joinme/secret.hpp>
 #include <joinme/time.hpp>
 #include <joinme/timeout_after.hpp>
 #include <joinme/version.hpp>

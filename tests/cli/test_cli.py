@@ -25,6 +25,9 @@ import threading
 import time
 import urllib.parse
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from refusing_proxy import RefusingProxy  # noqa: E402
+
 EXIT_OK, EXIT_API, EXIT_USAGE, EXIT_NOT_LOGGED_IN, EXIT_NETWORK, EXIT_LOGIN = 0, 1, 2, 3, 4, 5
 
 # A client of our own, with a distinctive secret, and the sandbox's Business client for the
@@ -235,6 +238,30 @@ class Test:
         err = self.run("whoami", env=dict(unproxied, HTTPS_PROXY="socks5://127.0.0.1:1080"),
                        expect=EXIT_USAGE).stderr
         assert "HTTPS_PROXY" in err, err
+        # join.me's address not on loopback: the code exchange goes to the proxy, with its
+        # credentials, and the proxy's refusal is a network error (exit 4).
+        refusing = RefusingProxy()
+        try:
+            proc = subprocess.Popen(
+                [self.joinme, "--auth-base", "https://joinme.invalid", "login", "--timeout", "20"],
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                env=dict(unproxied, https_proxy=refusing.url("alice:" + proxy_password)))
+            line = proc.stderr.readline()
+            query = urllib.parse.parse_qs(urllib.parse.urlsplit(line.split(": ", 1)[1]).query)
+            back = urllib.parse.urlsplit(query["redirect_uri"][0])
+            c = http.client.HTTPConnection(back.hostname, back.port, timeout=10)
+            c.request("GET", back.path + "?" + urllib.parse.urlencode(
+                {"code": "c0de", "state": query["state"][0]}))
+            c.getresponse().read()
+            c.close()
+            out, err = proc.communicate(timeout=20)
+            self.printed += [line, out, err]
+            assert proc.returncode == EXIT_NETWORK and "refused" in err, (proc.returncode, err)
+            assert len(refusing.requests) == 1, refusing.requests
+            assert refusing.requests[0].startswith("CONNECT joinme.invalid:443 HTTP/1.1\r\n")
+            assert "\r\nProxy-Authorization: Basic " in refusing.requests[0]
+        finally:
+            refusing.stop()
 
         tok = self.run_json("token")
         assert tok["logged_in"] and tok["refreshable"] and not tok["expired"], tok

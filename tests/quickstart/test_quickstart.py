@@ -9,7 +9,8 @@ names every step, in order. Given the joinme-sandbox program, runs it a second t
 runs against join.me (client id, secret and redirect URI from the environment), pointed at a
 joinme-sandbox process: consents on its page as a browser would, delivers the redirect to the
 quickstart's listener, and checks that the steps join.me offers only to some applications are
-skipped with a reason. Python 3 standard library only.
+skipped with a reason. Last, with https_proxy set to a proxy that refuses, checks that the code
+exchange goes to the proxy. Python 3 standard library only.
 """
 
 import http.client
@@ -23,6 +24,9 @@ import urllib.parse
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "cli"))
 from test_cli import CLIENT_ID, CLIENT_SECRET, ConsentForm, Sandbox  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from refusing_proxy import RefusingProxy  # noqa: E402
 
 # Each step's line, as a pattern over the whole line.
 STEPS = [
@@ -112,6 +116,40 @@ def from_environment(quickstart, sandbox_program):
             sandbox.stop()
 
 
+def through_proxy(quickstart):
+    """With https_proxy set and join.me's address not on loopback, the code exchange goes to the
+    proxy as a CONNECT with the proxy's credentials; its refusal is reported, and its password
+    never printed."""
+    proxy = RefusingProxy()
+    try:
+        port = free_port()
+        env = {k: v for k, v in os.environ.items()
+               if k.lower() not in ("https_proxy", "http_proxy", "no_proxy")}
+        env.update(JOINME_CLIENT_ID=CLIENT_ID, JOINME_CLIENT_SECRET=CLIENT_SECRET,
+                   JOINME_REDIRECT_URI=f"http://127.0.0.1:{port}/callback",
+                   JOINME_BASE_URL="https://joinme.invalid:8443",
+                   https_proxy=proxy.url("alice:Pr0xyQuickPassw0rd"))
+        proc = subprocess.Popen([quickstart], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                text=True, env=env)
+        out = [proc.stdout.readline(), proc.stdout.readline()]
+        url = urllib.parse.urlsplit(out[1].split(": ", 1)[1].strip())
+        state = urllib.parse.parse_qs(url.query)["state"][0]
+        c = http.client.HTTPConnection("127.0.0.1", port, timeout=10)
+        c.request("GET", "/callback?" + urllib.parse.urlencode({"code": "c0de", "state": state}))
+        assert c.getresponse().status == 200
+        c.close()
+        rest, err = proc.communicate(timeout=30)
+        assert proc.returncode == 1, (proc.returncode, err)
+        assert "refused" in err and "403" in err, err
+        assert len(proxy.requests) == 1, proxy.requests
+        head = proxy.requests[0]
+        assert head.startswith("CONNECT joinme.invalid:8443 HTTP/1.1\r\n"), head
+        assert "\r\nProxy-Authorization: Basic " in head, head
+        assert "Pr0xyQuickPassw0rd" not in "".join(out) + rest + err
+    finally:
+        proxy.stop()
+
+
 def free_port():
     """A loopback port that was free a moment ago, for the quickstart's listener."""
     with socket.socket() as s:
@@ -125,5 +163,6 @@ if __name__ == "__main__":
     in_process(sys.argv[1])
     if len(sys.argv) == 3:
         from_environment(sys.argv[1], sys.argv[2])
+    through_proxy(sys.argv[1])
     print("joinme-quickstart: every step named, in order"
-          + (", in both modes" if len(sys.argv) == 3 else ""))
+          + (", in both modes" if len(sys.argv) == 3 else "") + "; https_proxy honoured")

@@ -17,9 +17,11 @@ Python standard library only.
 """
 
 import html.parser
+import os
 import http.cookiejar
 import re
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -29,6 +31,9 @@ import urllib.parse
 import urllib.request
 
 TIMEOUT = 10  # seconds, for each HTTP request and for each wait
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from refusing_proxy import RefusingProxy  # noqa: E402
 
 
 class NoRedirect(urllib.request.HTTPRedirectHandler):
@@ -361,5 +366,45 @@ def main():
             proc.wait()
 
 
+def through_proxy(program):
+    """Against a join.me address that is not on loopback, with https_proxy set: the code
+    exchange goes to the proxy as a CONNECT with its credentials, the proxy's refusal is the
+    sign-in's error page, and its password is never shown."""
+    proxy = RefusingProxy()
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    env = {k: v for k, v in os.environ.items()
+           if k.lower() not in ("https_proxy", "http_proxy", "no_proxy")}
+    env.update(JOINME_CLIENT_ID="proxiedapp", JOINME_CLIENT_SECRET="Cl1entSecretProxied",
+               JOINME_REDIRECT_URI=f"http://127.0.0.1:{port}/callback",
+               JOINME_AUTH_BASE="https://joinme.invalid", JOINME_API_BASE="https://joinme.invalid",
+               https_proxy=proxy.url("alice:Pr0xyWebPassw0rd"))
+    proc = subprocess.Popen([program, "--port", str(port)], stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, env=env)
+    try:
+        first = proc.stdout.readline().strip()
+        assert first == f"joinme-web-server listening on http://127.0.0.1:{port}/", first
+        browser = Browser("proxied", f"http://127.0.0.1:{port}")
+        r = browser.get("/login")
+        assert r.status == 302 and r.location.startswith("https://joinme.invalid/"), r.location
+        state = urllib.parse.parse_qs(urllib.parse.urlsplit(r.location).query)["state"][0]
+        r = browser.get("/callback?" + urllib.parse.urlencode({"code": "c0de", "state": state}))
+        assert r.status == 502 and "refused" in r.body and "403" in r.body, (r.status, r.body)
+        assert len(proxy.requests) == 1, proxy.requests
+        assert proxy.requests[0].startswith("CONNECT joinme.invalid:443 HTTP/1.1\r\n")
+        assert "\r\nProxy-Authorization: Basic " in proxy.requests[0]
+        proc.send_signal(signal.SIGTERM)
+        out = proc.communicate(timeout=TIMEOUT)[0]
+        assert "Pr0xyWebPassw0rd" not in first + out + r.body
+        print("ok: through the proxy of https_proxy, with its credentials")
+    finally:
+        proxy.stop()
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+
+
 if __name__ == "__main__":
     main()
+    through_proxy(sys.argv[1])
