@@ -50,8 +50,10 @@ struct redis_options {
     /// up to `reconnect_max`, before the next attempt.
     std::chrono::milliseconds reconnect_min{100};
     std::chrono::milliseconds reconnect_max{2000}; ///< See `reconnect_min`.
-    /// How long `async_lock` waits while another process holds the lease.
-    std::chrono::milliseconds lock_wait{60'000};
+    /// How long `async_lock` waits while another process holds the lease: longer than the
+    /// token source's `refresh_timeout` (60 s by default, the lease's time to live), so that a
+    /// waiter outlives the lease of a holder that died.
+    std::chrono::milliseconds lock_wait{75'000};
     /// How often a waiting `async_lock` tries again without a notification.
     std::chrono::milliseconds lock_poll{500};
     /// 32 bytes: the token fields are stored encrypted (AES-256-GCM) with this key. Empty:
@@ -486,11 +488,7 @@ public:
             throw std::invalid_argument("joinme: a Redis store's key is 32 bytes");
     }
 
-    ~redis_token_store() override {
-        st_->closed = true;
-        st_->cmd->close();
-        st_->sub->close();
-    }
+    ~redis_token_store() override { close(); }
 
     redis_token_store(const redis_token_store&) = delete;
     redis_token_store& operator=(const redis_token_store&) = delete;
@@ -500,6 +498,14 @@ public:
 
     /// Why the last command or connection failed, for a log (no token is ever in it).
     const std::string& last_error() const noexcept { return st_->cmd->last_error; }
+
+    /// Closes both connections; later operations fail with `operation_aborted`. Then nothing
+    /// of the store is left on the executor (an io_context with nothing else to do returns).
+    void close() {
+        st_->closed = true;
+        st_->cmd->close();
+        st_->sub->close();
+    }
 
 protected:
     void do_load(std::string user, load_handler h) override {
@@ -615,7 +621,9 @@ private:
 
         boost::asio::awaitable<std::tuple<error_code, detail::redis_reply>>
         exec(std::vector<std::string> args) {
-            auto ec = co_await cmd->ensure();
+            error_code ec = boost::asio::error::operation_aborted;
+            if (!closed)
+                ec = co_await cmd->ensure();
             if (ec)
                 co_return std::tuple<error_code, detail::redis_reply>{ec, {}};
             auto r = co_await cmd->async_exec(std::move(args),
