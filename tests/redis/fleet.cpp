@@ -82,12 +82,14 @@ struct fleet {
         redis_test::wait_for(sandbox);
     }
 
-    pid_t start_worker(int n, std::size_t concurrency, double seconds, bool die = false) {
+    pid_t start_worker(int n, std::size_t concurrency, double seconds, bool die = false,
+                       int lease_ms = 2000) {
         std::vector<std::string> argv{JOINME_REDIS_WORKER, "run", url,
                                       std::to_string(redis.port), prefix, std::to_string(users),
                                       std::to_string(concurrency), std::to_string(seconds)};
         if (die)
             argv.push_back("die-after-lease");
+        argv.push_back("lease-ms=" + std::to_string(lease_ms));
         return redis_test::spawn(argv, output(n).string());
     }
     std::filesystem::path output(int n) const {
@@ -163,9 +165,10 @@ TEST_CASE("fleet: 8 processes x 200 concurrent calls, 20 users, 4 expiries: one 
     auto refreshes = f.check_refreshes_match_versions();
     MESSAGE("calls: " << calls << ", refreshes: " << refreshes << ", sent by the workers: " << sent);
     CHECK(refreshes == sent);
-    // 4 refresh periods: 4 refreshes per user (one more if the last one started in time),
-    // where 8 processes refreshing on their own would make 32.
-    CHECK(refreshes >= 4 * std::int64_t(users));
+    // 4 refresh periods: 4 refreshes per user (one more if the last one started in time;
+    // fewer when a loaded machine starts the processes late), where 8 processes refreshing
+    // on their own would make up to 32.
+    CHECK(refreshes >= 2 * std::int64_t(users));
     CHECK(refreshes <= 5 * std::int64_t(users));
     CHECK(f.counters().at("requests").at("token").as_int64() ==
           refreshes + std::int64_t(users)); // the refreshes and the 20 code exchanges: no retry
@@ -198,7 +201,7 @@ TEST_CASE("fleet: a refresher killed with SIGKILL while it holds the lease; anot
     auto refreshes = f.check_refreshes_match_versions();
     MESSAGE("refreshes: " << refreshes << ", sent by the survivors: " << sent);
     CHECK(refreshes == sent); // the victim sent none: it died holding the lease
-    CHECK(refreshes >= 3 * std::int64_t(users));
+    CHECK(refreshes >= 2 * std::int64_t(users));
 }
 
 TEST_CASE("fleet: Redis stopped and restarted mid-run: clear errors while down, recovery "
@@ -206,9 +209,11 @@ TEST_CASE("fleet: Redis stopped and restarted mid-run: clear errors while down, 
     if (!tools_and_redis())
         return;
     fleet f;
+    // The lease (the token source's refresh timeout) outlives the outage: a refresh whose save
+    // fails while Redis is down keeps its lease until its token is saved (docs/redis.md).
     std::vector<pid_t> workers;
     for (int i = 0; i < 4; ++i)
-        workers.push_back(f.start_worker(i, 50, 14));
+        workers.push_back(f.start_worker(i, 50, 14, false, 10000));
     std::this_thread::sleep_for(3s);
     f.redis.stop();
     auto down_at = 3.0;

@@ -5,11 +5,13 @@
 //     signs user1@example.com..userN@example.com in at a joinme-sandbox started with
 //     --auto-consent --users N, and stores their tokens (version 1).
 //   worker run SANDBOX_URL REDIS_PORT PREFIX USERS CONCURRENCY SECONDS [die-after-lease]
+//              [lease-ms=N]
 //     makes CONCURRENCY concurrent get-user calls (user i % USERS) for SECONDS, one client per
 //     user over one pool, each with a token source over the Redis store; prints one JSON line:
 //     calls, errors, the errors by kind, the time of the last error, refresh requests sent.
 //     With die-after-lease, it prints "leased" once it holds a lease and stops running (the
 //     test then kills it with SIGKILL): a refresher that dies in the middle of its refresh.
+//     lease-ms: the token source's refresh timeout, which is the lease's time to live (2000).
 #include <joinme/joinme.hpp>
 #include <joinme/src.hpp>
 #include <joinme/store/redis.hpp>
@@ -41,7 +43,7 @@ std::string user_name(std::size_t i) {
     return "user" + std::to_string(i + 1) + "@example.com";
 }
 
-api::client_config config(const std::string& url) {
+api::client_config config(const std::string& url, std::chrono::milliseconds lease = std::chrono::seconds(2)) {
     api::client_config c;
     c.set_base_url(url);
     c.oauth.client_id = client_id;
@@ -51,7 +53,7 @@ api::client_config config(const std::string& url) {
     c.pool.max_connections_per_origin = 8;
     c.pool.limits.timeout = std::chrono::seconds(60);
     c.token_source.refresh_margin = std::chrono::seconds(1);
-    c.token_source.refresh_timeout = std::chrono::seconds(2); // the lease's time to live
+    c.token_source.refresh_timeout = lease; // the lease's time to live
     return c;
 }
 
@@ -170,12 +172,18 @@ int main(int argc, char** argv) {
     std::size_t concurrency = std::stoul(a[5]);
     auto seconds = std::stod(a[6]);
     auto store = std::make_shared<dying_store>(ioc.get_executor(), ro);
-    store->die = a.size() > 7 && a[7] == "die-after-lease";
+    auto lease = std::chrono::milliseconds(2000);
+    for (std::size_t i = 7; i < a.size(); ++i) {
+        if (a[i] == "die-after-lease")
+            store->die = true;
+        else if (a[i].starts_with("lease-ms="))
+            lease = std::chrono::milliseconds(std::stol(a[i].substr(9)));
+    }
     api::basic_client<boost::beast::tcp_stream> first(ioc.get_executor(), joinme::tcp_context{},
                                                       config(url));
     std::vector<std::unique_ptr<api::any_client>> clients;
     for (std::size_t i = 0; i < users; ++i) {
-        auto c = config(url);
+        auto c = config(url, lease);
         c.token_source.store = store;
         c.token_source.user = user_name(i);
         clients.push_back(std::make_unique<api::any_client>(first.shared_pool(), c));
@@ -184,12 +192,17 @@ int main(int argc, char** argv) {
     auto end = clock_type::now() + std::chrono::duration_cast<clock_type::duration>(
                                        std::chrono::duration<double>(seconds));
     std::size_t running = concurrency;
+    asio::steady_timer drain(ioc);
     for (std::size_t i = 0; i < concurrency; ++i)
         asio::co_spawn(ioc, caller(clients, i, end, t), [&](std::exception_ptr e) {
             if (e)
                 std::rethrow_exception(e);
-            if (--running == 0)
-                ioc.stop(); // the pool and the store's subscription would run on
+            if (--running > 0)
+                return;
+            // A refresh started in the background by the last calls finishes (and is saved)
+            // before the process ends; then stop: the pool and the store would run on.
+            drain.expires_after(std::chrono::seconds(2));
+            drain.async_wait([&](error_code) { ioc.stop(); });
         });
     ioc.run();
     std::size_t refreshes = 0;
