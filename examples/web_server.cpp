@@ -17,7 +17,9 @@
 //   `isAuthorizationRenewed`; with the in-process sandbox, a button makes the token stale;
 // - many users, one pool: one `api::any_client` per user, each with its own token source
 //   keyed by the user's e-mail in one shared `oauth::memory_token_store`, all over a single
-//   `http::connection_pool`;
+//   `http::connection_pool`; with `--redis redis://HOST:PORT` (when built with hiredis) the
+//   store is a `store::redis_token_store` shared by several instances of this server, so
+//   that one of them refreshes a user's token and the others take the new one;
 // - a webhook receiver: starting a meeting registers `meeting.start` and `meeting.end`
 //   webhooks pointing at `POST /webhooks/joinme`; the callbacks are parsed as
 //   `api::webhook_event` and shown on the page of the user who started the meeting.
@@ -34,6 +36,9 @@
 #include <joinme/joinme.hpp>
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/src.hpp>
+#ifdef JOINME_EXAMPLE_REDIS
+#include <joinme/store/redis.hpp>
+#endif
 
 #include <boost/asio.hpp>
 #include <boost/beast/core.hpp>
@@ -47,6 +52,7 @@
 #include <charconv>
 #include <cstdlib>
 #include <deque>
+#include <functional>
 #include <iostream>
 #include <map>
 #include <memory>
@@ -277,10 +283,10 @@ struct account {
 class web_app {
 public:
     web_app(std::shared_ptr<joinme::http::connection_pool> pool, app_config cfg,
-            joinme::sandbox::server* sandbox)
+            std::shared_ptr<oauth::token_store> store, joinme::sandbox::server* sandbox)
         : pool_(std::move(pool))
         , cfg_(std::move(cfg))
-        , store_(std::make_shared<oauth::memory_token_store>(pool_->get_executor()))
+        , store_(std::move(store))
         , sandbox_(sandbox) {}
 
     // Answers one request. Never throws: an unexpected failure is a 500 page.
@@ -736,7 +742,7 @@ private:
 
     std::shared_ptr<joinme::http::connection_pool> pool_; // shared by every user's client
     app_config cfg_;
-    std::shared_ptr<oauth::memory_token_store> store_; // every user's tokens, by e-mail
+    std::shared_ptr<oauth::token_store> store_; // every user's tokens, by e-mail
     joinme::sandbox::server* sandbox_;                 // the in-process sandbox, if any
     std::map<std::string, std::shared_ptr<session>, std::less<>> sessions_; // by session id
     std::map<std::string, std::shared_ptr<account>, std::less<>> accounts_; // by e-mail
@@ -862,9 +868,10 @@ std::shared_ptr<joinme::http::connection_pool> make_pool(asio::any_io_executor e
 }
 
 int usage(const char* argv0) {
-    std::cerr << "usage: " << argv0 << " [--port PORT]\n"
-              << "Serves on 127.0.0.1:PORT (8080 by default; 0 picks a free port). Without\n"
-              << "JOINME_CLIENT_ID it runs against an in-process sandbox; otherwise set\n"
+    std::cerr << "usage: " << argv0 << " [--port PORT] [--redis redis://HOST:PORT]\n"
+              << "Serves on 127.0.0.1:PORT (8080 by default; 0 picks a free port). With\n"
+              << "--redis, users' tokens are kept in Redis, shared with other instances.\n"
+              << "Without JOINME_CLIENT_ID it runs against an in-process sandbox; otherwise set\n"
               << "JOINME_CLIENT_SECRET and JOINME_REDIRECT_URI too, and optionally\n"
               << "JOINME_AUTH_BASE, JOINME_API_BASE and JOINME_CA_FILE. https_proxy,\n"
               << "http_proxy and no_proxy are honoured as curl reads them.\n";
@@ -875,6 +882,7 @@ int usage(const char* argv0) {
 
 int main(int argc, char** argv) {
     unsigned short port = 8080;
+    std::string redis_url;
     for (int i = 1; i < argc; ++i) {
         std::string_view arg = argv[i];
         if (arg == "--port" && i + 1 < argc) {
@@ -882,6 +890,8 @@ int main(int argc, char** argv) {
             if (!v || *v < 0 || *v > 65535)
                 return usage(argv[0]);
             port = static_cast<unsigned short>(*v);
+        } else if (arg == "--redis" && i + 1 < argc) {
+            redis_url = argv[++i];
         } else
             return usage(argv[0]);
     }
@@ -928,7 +938,22 @@ int main(int argc, char** argv) {
         cfg.secure_cookies = redirect->scheme() == "https";
 
         auto pool = make_pool(ioc.get_executor(), cfg.client);
-        web_app app(pool, cfg, sandbox ? &*sandbox : nullptr);
+        std::shared_ptr<oauth::token_store> store;
+        std::function<void()> close_store = [] {};
+        if (!redis_url.empty()) {
+#ifdef JOINME_EXAMPLE_REDIS
+            auto redis = std::make_shared<joinme::store::redis_token_store>(
+                pool->get_executor(), joinme::store::redis_options::from_url(redis_url));
+            close_store = [redis] { redis->close(); };
+            store = redis;
+#else
+            std::cerr << "joinme-web-server: built without hiredis, so without --redis\n";
+            return 2;
+#endif
+        } else {
+            store = std::make_shared<oauth::memory_token_store>(pool->get_executor());
+        }
+        web_app app(pool, cfg, store, sandbox ? &*sandbox : nullptr);
         server.start(app);
 
         // The first line is what a test (or a person) looks for.
@@ -945,6 +970,7 @@ int main(int argc, char** argv) {
             std::cout << "shutting down" << std::endl;
             server.stop();
             pool->close();
+            close_store();
             if (sandbox)
                 sandbox->stop();
         });

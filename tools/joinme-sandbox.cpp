@@ -63,6 +63,11 @@ int main(int argc, char** argv) {
                    "The user signed in at the authorize page (pro@example.com, free@example.com, "
                    "admin@example.com)")
         ->capture_default_str();
+    unsigned extra_users = 0;
+    cli.add_option("--users", extra_users,
+                   "Add N users, user1@example.com to userN@example.com (with --auto-consent, "
+                   "the authorize request's user parameter picks one)")
+        ->check(CLI::Range(0, 100000));
     cli.add_option("--access-token-lifetime", access_lifetime,
                    "Seconds an authorization-code access token lives")
         ->capture_default_str()
@@ -116,6 +121,12 @@ int main(int argc, char** argv) {
     opts.code_lifetime = std::chrono::seconds(code_lifetime);
     opts.expire_access_delay = std::chrono::seconds(expire_delay);
     opts.rotate_refresh_tokens = !no_rotate;
+    for (unsigned i = 1; i <= extra_users; ++i) {
+        joinme::sandbox::user u;
+        u.email = "user" + std::to_string(i) + "@example.com";
+        u.full_name = "User " + std::to_string(i);
+        opts.users.push_back(std::move(u));
+    }
 
     if (!quiet) {
         opts.on_request = [](const joinme::sandbox::request_log_entry& e) {

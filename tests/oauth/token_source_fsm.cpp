@@ -365,6 +365,23 @@ TEST_CASE("with a store: lock, read again, refresh, save, unlock") {
     }
 }
 
+TEST_CASE("an entry erased from the store: reauthorization, never a refresh with the remembered "
+          "token") {
+    bench b;
+    b.hold(token("A1", "R1", t0), 3);
+    b.now = t0 + 3601s;
+    refresh_fsm m(b.s);
+    CHECK(m.resume(ok()) == refresh_action::lock);
+    CHECK(m.resume(locked(7)) == refresh_action::load);
+    CHECK(m.resume(loaded(std::nullopt)) == refresh_action::unlock); // no refresh
+    CHECK(m.resume(ok()) == refresh_action::done);
+    CHECK(m.outcome().ec == errc::reauthorization_required);
+    CHECK(mentions(m, "no token is stored"));
+    CHECK(!b.s.current);
+    CHECK(b.s.stats.refresh_requests == 0);
+    CHECK(b.s.ask(std::nullopt) == serve::wait);
+}
+
 TEST_CASE("rotation: a token another process stored while we waited for the lease is adopted") {
     bench b;
     b.hold(token("A1", "R1", t0), 1);

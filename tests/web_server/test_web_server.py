@@ -216,7 +216,8 @@ def check_output(output, seen):
 
 def main():
     program = sys.argv[1]
-    proc = subprocess.Popen([program, "--port", "0"], stdout=subprocess.PIPE,
+    # Further arguments go to the server (with_redis.py passes --redis URL).
+    proc = subprocess.Popen([program, "--port", "0"] + sys.argv[2:], stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True)
     lines = []
     try:

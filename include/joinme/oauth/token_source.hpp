@@ -403,6 +403,8 @@ private:
         detail::token_state tokens;
         bool flying = false;
         std::vector<waiter*> waiters;
+        // Until when a token the store failed to save is saved again in the background.
+        std::optional<std::chrono::steady_clock::time_point> resave_until;
     };
 
     static auto get_body(std::shared_ptr<state> st, std::optional<joinme::secret> rejected) {
@@ -506,6 +508,27 @@ private:
         }
         st->flying = false;
         wake(*st, fsm.outcome());
+        co_await save_again(st);
+    }
+
+    // A new token the store failed to save is saved again without waiting for a caller, every
+    // 200 ms for up to `refresh_timeout` (the lease's time to live): until it is saved, the
+    // processes sharing the store do not see it, and once the lease lapses one of them could
+    // refresh with the refresh token this one rotated away.
+    static awaitable<void> save_again(std::shared_ptr<state> st) {
+        if (st->tokens.saved || !st->tokens.has_store || !st->tokens.current || !st->pool) {
+            st->resave_until.reset();
+            co_return;
+        }
+        auto now = std::chrono::steady_clock::now();
+        if (!st->resave_until)
+            st->resave_until = now + st->opts.refresh_timeout;
+        if (now >= *st->resave_until)
+            co_return; // the next caller saves it
+        boost::asio::steady_timer t(st->ex, std::chrono::milliseconds(200));
+        (void)co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        if (st->pool && !st->flying && !st->tokens.saved)
+            take_off(st);
     }
 
     // Does `action` (anything but `done`), its result in `in`.

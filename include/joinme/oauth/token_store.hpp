@@ -66,6 +66,9 @@ enum class store_errc {
     lock_timeout,  ///< The lease could not be obtained within the store's wait limit.
     corrupt,       ///< The stored data could not be read back as tokens.
     unknown_lease, ///< `async_unlock` with a lease the store does not hold.
+    unavailable,   ///< The store (a server) cannot be reached or did not answer in time.
+    refused,       ///< The store (a server) refused a command.
+    bad_key,       ///< A stored token could not be decrypted with the key given to the store.
 };
 
 } // namespace joinme::oauth
@@ -84,6 +87,11 @@ inline constexpr joinme::detail::errc_info store_errc_table[] = {
     {"lock_timeout", "the token store's lock was not obtained in time; another process holds it"},
     {"corrupt", "the token store holds data that is not a valid token; remove or repair it"},
     {"unknown_lease", "the token store does not hold this lease"},
+    {"unavailable", "the token store cannot be reached or did not answer in time; check that it "
+                    "runs and its address"},
+    {"refused", "the token store refused a command; see the store's last_error() and its log"},
+    {"bad_key", "a stored token cannot be decrypted with this key (or is stored in clear while a "
+                "key is set); use the key it was stored with"},
 };
 
 } // namespace detail

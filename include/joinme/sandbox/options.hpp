@@ -18,6 +18,7 @@
 #include <functional>
 #include <iterator>
 #include <limits>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -183,6 +184,8 @@ struct counters {
     std::size_t random_statuses = 0;    ///< Error statuses answered by `options::random`.
     std::size_t random_interim = 0;     ///< Answers with an interim response before them.
     std::size_t random_unsolicited = 0; ///< Answers with an unsolicited response after them.
+    /// Token responses to refreshes, per user (e-mail address).
+    std::map<std::string, std::size_t, std::less<>> refreshes_by_user{};
 
     /// Requests received by `e`.
     std::size_t operator[](endpoint e) const noexcept {
@@ -210,7 +213,8 @@ struct options {
     /// Free user `free@example.com` and a Master Account Holder `admin@example.com`.
     std::vector<user> users = default_users();
     /// The user who is logged in at the authorize page and consents. The consent page lets the
-    /// person signing in pick another of `users` (its form's `user` field).
+    /// person signing in pick another of `users` (its form's `user` field); with
+    /// `auto_consent`, the authorize request's `user` query parameter does.
     std::string current_user = "pro@example.com";
     /// Skip the consent page: authorize redirects at once as if the user accepted.
     bool auto_consent = false;

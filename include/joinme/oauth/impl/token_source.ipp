@@ -27,6 +27,13 @@ JOINME_DECL token_state::serve token_state::ask(const std::optional<joinme::secr
 
 JOINME_DECL void token_state::adopt(std::optional<stored_token> stored) {
     loaded = true;
+    // A saved token that is no longer stored was erased (a logout, a store that lost its
+    // data): it must not be refreshed, since the user must authorize again.
+    if (!stored && current && saved && version != 0) {
+        current.reset();
+        version = 0;
+        return;
+    }
     // An unsaved token of ours is newer than anything stored: it is saved, not replaced.
     if (!stored || (current && (stored->version == version || !saved)))
         return;
@@ -55,6 +62,12 @@ JOINME_DECL bool refresh_fsm::loaded(refresh_input& in) {
         return false;
     }
     s_.adopt(std::move(in.stored));
+    if (!s_.current) {
+        out_ = refresh_outcome::failure(errc::reauthorization_required,
+                                        "no token is stored for this user: authorize the "
+                                        "application first");
+        return false;
+    }
     return true;
 }
 
@@ -220,7 +233,8 @@ JOINME_DECL refresh_action refresh_fsm::step(refresh_input& in) {
                         BOOST_ASIO_CORO_YIELD return refresh_action::load;
                         if (!in.ec) {
                             s.adopt(std::move(in.stored));
-                            if (!(s.current->refresh_token == previous_.refresh_token) &&
+                            if (s.current &&
+                                !(s.current->refresh_token == previous_.refresh_token) &&
                                 !s.current->expired(s.server_now()))
                                 out_ = refresh_outcome::success(*s.current);
                         }

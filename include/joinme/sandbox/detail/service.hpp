@@ -664,7 +664,9 @@ private:
             if (s != "user_info" && s != "scheduler" && s != "start_meeting" &&
                 (s != "provisioning" || !app->business))
                 return error_page("The scope contains a value this application may not request.");
-        auto u = find_user(opts_.current_user);
+        // With auto-consent, `user` names who consents (the consent page's choice, for tests).
+        auto u = find_user(opts_.auto_consent && p.find("user") ? p.get("user")
+                                                                 : opts_.current_user);
         if (!u)
             return error_page("No user is logged in to the sandbox.");
         authorization a{{app->client_id, u->email, scopes, redirect_uri},
@@ -716,6 +718,9 @@ private:
         for (std::size_t e = 0; e < endpoint_count; ++e)
             requests[to_string(static_cast<endpoint>(e))] = counters_.requests[e];
         const auto& c = counters_;
+        json::object by_user;
+        for (auto& [u, n] : c.refreshes_by_user)
+            by_user[u] = n;
         return json_response(
             200,
             json::object{{"requests", std::move(requests)},
@@ -729,7 +734,8 @@ private:
                          {"random_disconnects", c.random_disconnects},
                          {"random_statuses", c.random_statuses},
                          {"random_interim", c.random_interim},
-                         {"random_unsolicited", c.random_unsolicited}});
+                         {"random_unsolicited", c.random_unsolicited},
+                         {"refreshes_by_user", std::move(by_user)}});
     }
 
     response finish(authorization a, bool accepted) {
@@ -908,6 +914,7 @@ private:
         auto g = *found;
         auto access = issue_access(g, opts_.access_token_lifetime);
         ++counters_.tokens_issued_refresh_token;
+        ++counters_.refreshes_by_user[g.user];
         if (opts_.refresh_omit_refresh_token)
             return token_response(access, nullptr, g.scopes);
         if (!opts_.rotate_refresh_tokens)
