@@ -39,6 +39,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <exception>
+#include <memory>
 #include <tuple>
 #include <utility>
 
@@ -64,29 +65,53 @@ void spawn_op(const boost::asio::any_io_executor& ex, op_awaitable<Ts...> op, op
     boost::asio::co_spawn(ex, std::move(op), unpack_handler<Ts...>{std::move(h)});
 }
 
+template <class... Ts, class Function>
+op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag);
+
+// `op` (a `run_op` awaited from another executor), its results written to `r`: returning them
+// would leave a copy of them in the awaiting frame.
+template <class... Ts>
+boost::asio::awaitable<void> run_into(op_awaitable<Ts...> op, std::tuple<error_code, Ts...>& r) {
+    r = co_await std::move(op);
+}
+
+// `run_op` spawned on `home`, its results to `r`.
+template <class... Ts, class Function>
+boost::asio::awaitable<void> hop(Function& f, const boost::asio::any_io_executor& home,
+                                 diagnostics* diag, std::tuple<error_code, Ts...>& r) {
+    return boost::asio::co_spawn(home, run_into<Ts...>(run_op<Ts...>(std::move(f), home, diag), r),
+                                 boost::asio::use_awaitable);
+}
+
 // The coroutine of an operation: `f`'s results, or its error with the results left empty. A
 // cancelled coroutine throws operation_aborted from its next co_await; that, as any
 // system_error, becomes the error code. Awaited from a coroutine on an executor other than
-// `home`, it runs on `home` instead.
+// `home`, it runs on `home` instead. Its frame is kept small, as many calls may wait at once:
+// the results, the body and a pointer to the diagnostics (allocated here only when the caller
+// passed none). Temporaries in a co_await expression take room in the frame, so the rare
+// path takes everything by reference.
 template <class... Ts, class Function>
 op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag) {
+    std::tuple<error_code, Ts...> r;
     if ((co_await boost::asio::this_coro::executor) != home) {
-        auto r = co_await boost::asio::co_spawn(home, run_op<Ts...>(std::move(f), home, diag),
-                                                boost::asio::use_awaitable);
+        co_await hop(f, home, diag, r);
         co_return r;
     }
-    diagnostics own;
-    diagnostics& d = diag ? *diag : own;
-    d.clear();
-    std::tuple<error_code, Ts...> r;
-    auto& ec = std::get<0>(r);
-    try {
-        ec = co_await std::apply([&f, &d](error_code&, Ts&... out) { return f(d, out...); }, r);
-    } catch (const boost::system::system_error& err) {
-        ec = err.code();
+    std::unique_ptr<diagnostics> own;
+    if (!diag) {
+        own = std::make_unique<diagnostics>();
+        diag = own.get();
+    } else {
+        diag->clear();
     }
-    if (ec)
-        r = std::tuple<error_code, Ts...>{ec, Ts{}...};
+    try {
+        std::get<0>(r) = co_await std::apply(
+            [&f, diag](error_code&, Ts&... out) { return f(*diag, out...); }, r);
+    } catch (const boost::system::system_error& err) {
+        std::get<0>(r) = err.code();
+    }
+    if (std::get<0>(r))
+        std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, r);
     co_return r;
 }
 
