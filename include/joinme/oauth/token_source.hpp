@@ -369,8 +369,9 @@ private:
             });
     }
 
-    // Lives in the frame of an operation waiting for the flight.
-    // It joins the waiters when made and leaves them when destroyed, by any path.
+    // Lives in the frame of an operation waiting for the flight (no coroutine of its own: many
+    // calls may wait at once). It joins the waiters when made and leaves them when destroyed,
+    // by any path.
     struct waiter {
         explicit waiter(state& s)
             : st(s)
@@ -382,6 +383,37 @@ private:
         // A frame can be destroyed without being woken (its io_context destroyed first): the
         // source must not wake it later.
         ~waiter() { std::erase(st.waiters, this); }
+
+        // Starts the flight, unless one is in the air: whether the caller must wait for it.
+        // co_spawn may run the flight inline up to its first suspension, and a flight that
+        // needs no I/O has then already woken this waiter.
+        bool start(const std::shared_ptr<state>& s) {
+            if (!s->pool) // started just before the source was destroyed
+                return false;
+            take_off(s);
+            return !woken;
+        }
+
+        // Waits until woken, `deadline`, or the caller's cancellation.
+        auto wait(std::chrono::steady_clock::time_point deadline) {
+            timer.expires_at(deadline);
+            return timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        }
+
+        // The flight's outcome, or why the caller stopped waiting (`ec`, the wait's result):
+        // the source is gone, out of time, or cancelled. The flight goes on for the others.
+        std::shared_ptr<const outcome> result(error_code ec) {
+            if (woken)
+                return std::move(out);
+            if (!st.pool)
+                return std::make_shared<const outcome>(outcome::aborted());
+            if (ec)
+                return std::make_shared<const outcome>(
+                    outcome::failure(boost::asio::error::operation_aborted, ""));
+            return std::make_shared<const outcome>(outcome::failure(
+                errc::timeout, "the call's deadline passed while it waited for a token refresh"));
+        }
+
         state& st;
         boost::asio::steady_timer timer;
         bool woken = false;
@@ -418,7 +450,11 @@ private:
                 out = *st->tokens.current;
                 co_return error_code{};
             }
-            auto flight = co_await join(st);
+            waiter w(*st);
+            error_code ec;
+            if (w.start(st))
+                std::tie(ec) = co_await w.wait(std::chrono::steady_clock::time_point::max());
+            auto flight = w.result(ec);
             if (flight->ec)
                 diag = flight->diag;
             else
@@ -440,7 +476,11 @@ private:
             access = st->tokens.current->access_token;
             co_return error_code{};
         }
-        auto flight = co_await join(st, deadline);
+        waiter w(*st);
+        error_code ec;
+        if (w.start(st))
+            std::tie(ec) = co_await w.wait(deadline);
+        auto flight = w.result(ec);
         if (flight->ec)
             diag = flight->diag;
         else
@@ -453,34 +493,6 @@ private:
         auto ex = st->ex;
         return joinme::detail::run_op<oauth::token>(get_body(std::move(st), std::move(rejected)),
                                                     std::move(ex), diag);
-    }
-
-    // Waits for the flight (starting it if none) until `deadline`, or the caller's cancellation.
-    static awaitable<std::shared_ptr<const outcome>>
-    join(std::shared_ptr<state> st, std::chrono::steady_clock::time_point deadline =
-                                        std::chrono::steady_clock::time_point::max()) {
-        if (!st->pool) // started just before the source was destroyed
-            co_return std::make_shared<const outcome>(outcome::aborted());
-        waiter w(*st);
-        take_off(st);
-        // co_spawn may run the flight inline up to its first suspension; a flight that needs
-        // no I/O has then already woken this waiter.
-        error_code ec;
-        if (!w.woken) {
-            w.timer.expires_at(deadline);
-            std::tie(ec) =
-                co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        }
-        if (!w.woken) {
-            // Out of time, or cancelled by this caller: leave (`w` leaves the list); the
-            // flight goes on for the others.
-            if (ec)
-                co_return std::make_shared<const outcome>(
-                    outcome::failure(boost::asio::error::operation_aborted, ""));
-            co_return std::make_shared<const outcome>(outcome::failure(
-                errc::timeout, "the call's deadline passed while it waited for a token refresh"));
-        }
-        co_return std::move(w.out);
     }
 
     // Starts the flight, unless one is in the air.
