@@ -249,6 +249,13 @@ private:
         connection_ptr c_;
     };
 
+    // A connection for a request, or why there is none.
+    struct acquired {
+        error_code ec;
+        lease conn;
+        bool reused = false;
+    };
+
     // A request waiting in its host's line for a connection, until `deadline` at the latest
     // (its timer's expiry: only a request that has to wait arms one). Whoever wakes it cancels
     // its timer and hands it a released connection (`conn`), the slot of a closed one (`slot`:
@@ -270,6 +277,23 @@ private:
                 h.waiters.erase(std::find(h.waiters.begin(), h.waiters.end(), this));
             else if (slot)
                 free_slot(h);
+        }
+
+        // What the request was handed, after its wait ended with `ec`: a connection, room to
+        // open one (neither error nor connection), or why neither (cancelled, out of time, the
+        // pool closed).
+        acquired result(error_code ec, bool closed) {
+            if (!woken) // cancelled, or nothing came in time
+                return {ec ? error_code(boost::asio::error::operation_aborted)
+                           : error_code(errc::pool_exhausted),
+                        {},
+                        false};
+            if (closed)
+                return {boost::asio::error::operation_aborted, {}, false};
+            if (conn)
+                return {{}, std::move(conn), true};
+            slot = false; // the slot is the request's now: its connection's lease gives it back
+            return {};
         }
 
         boost::asio::steady_timer timer;
@@ -314,12 +338,6 @@ private:
             hosts.back()->key = o;
             return *hosts.back();
         }
-    };
-
-    struct acquired {
-        error_code ec;
-        lease conn;
-        bool reused = false;
     };
 
     // Takes the request that has waited longest out of the line and wakes it.
@@ -543,35 +561,18 @@ private:
         return {};
     }
 
-    // An idle connection that still looks alive, a new one if the origin has room, or what
-    // the line hands over: a released connection, or room to open one. When a new connection
-    // fails, what the stream says about it goes to `diag`, if any. Waiting in line ends at
-    // `deadline` with errc::pool_exhausted; a connect ends at `connect_timeout` or at the
-    // call's deadline, whichever comes first, with errc::timeout.
-    static awaitable<acquired> acquire(std::shared_ptr<state> st, host& h, bool fresh,
-                                       diagnostics* diag, steady::time_point deadline,
-                                       steady::time_point call_deadline) {
-        if (st->closed)
-            co_return acquired{boost::asio::error::operation_aborted, {}, false};
-        if (!fresh) {
-            if (auto c = take_idle(*st, h))
-                co_return acquired{{}, std::move(c), true};
-        }
-        if (h.open < st->opts.max_connections_per_origin) {
-            ++h.open;
-        } else {
-            waiter w(st->ex, h, deadline);
-            auto [ec] =
-                co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-            if (!w.woken && !ec) // nothing came in time
-                co_return acquired{errc::pool_exhausted, {}, false};
-            if (!w.woken || st->closed) // cancelled, or the pool closed
-                co_return acquired{boost::asio::error::operation_aborted, {}, false};
-            if (w.conn)
-                co_return acquired{{}, std::move(w.conn), true};
-            w.slot = false; // the slot is this request's now: the lease below gives it back
-        }
-        lease c(h, std::make_shared<connection>(traits::create(st->ex, st->ctx)));
+    // A new connection in a slot already counted in the host's `open`, leased at once: the
+    // lease gives the slot back by any path, even when the coroutine that opens it never starts
+    // (a cancelled coroutine throws from its next co_await).
+    static lease new_connection(state& st, host& h) {
+        return lease(h, std::make_shared<connection>(traits::create(st.ex, st.ctx)));
+    }
+
+    // Opens `c`. When that fails, what the stream says about it goes to `diag`, if any, and
+    // the slot is given back. A connect ends at `connect_timeout` or at the call's deadline,
+    // whichever comes first, with errc::timeout.
+    static awaitable<acquired> open_one(std::shared_ptr<state> st, host& h, lease c,
+                                        diagnostics* diag, steady::time_point call_deadline) {
         auto timeout = within(st->opts.connect_timeout, call_deadline);
         if (timeout.count() <= 0)
             co_return acquired{errc::timeout, {}, false}; // `c` gives the slot back
@@ -603,16 +604,26 @@ private:
             auto start = steady::now();
             if (start >= opts.deadline)
                 co_return errc::timeout;
-            // The common case, a live idle connection, without a coroutine.
+            // An idle connection that still looks alive, a new one if the origin has room, or
+            // what the line hands over: a released connection, or room to open one. Waiting in
+            // line ends by `limits.timeout` from the start of the attempt (or the call's
+            // deadline) with errc::pool_exhausted. No coroutine of its own, for the common
+            // case, a live idle connection, and because many requests may wait at once.
             acquired a;
-            if (!fresh && !st->closed)
-                a.conn = take_idle(*st, h);
-            if (a.conn)
+            if (st->closed) {
+                a.ec = boost::asio::error::operation_aborted;
+            } else if (!fresh && (a.conn = take_idle(*st, h))) {
                 a.reused = true;
-            else
-                a = co_await acquire(st, h, fresh, opts.diag,
-                                     std::min(start + st->opts.limits.timeout, opts.deadline),
-                                     opts.deadline);
+            } else if (h.open < st->opts.max_connections_per_origin) {
+                ++h.open;
+            } else {
+                waiter w(st->ex, h, std::min(start + st->opts.limits.timeout, opts.deadline));
+                auto [ec] =
+                    co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                a = w.result(ec, st->closed);
+            }
+            if (!a.ec && !a.conn)
+                a = co_await open_one(st, h, new_connection(*st, h), opts.diag, opts.deadline);
             exchange_progress progress;
             error_code ec = a.ec;
             if (!ec) {
@@ -695,8 +706,11 @@ private:
             co_return errc::invalid_url;
         host& h = st->host_for(target);
         while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
-            auto a = co_await acquire(st, h, true, diag, steady::time_point::max(),
-                                      steady::time_point::max());
+            if (st->closed)
+                co_return boost::asio::error::operation_aborted;
+            ++h.open;
+            auto a =
+                co_await open_one(st, h, new_connection(*st, h), diag, steady::time_point::max());
             if (a.ec)
                 co_return a.ec;
             release(st, h, a.conn.take());
