@@ -24,11 +24,7 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/bind_executor.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/coroutine.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
 #include <chrono>
@@ -369,56 +365,8 @@ private:
             });
     }
 
-    // Lives in the frame of an operation waiting for the flight (no coroutine of its own: many
-    // calls may wait at once). It joins the waiters when made and leaves them when destroyed,
-    // by any path.
-    struct waiter {
-        explicit waiter(state& s)
-            : st(s)
-            , timer(s.ex, std::chrono::steady_clock::time_point::max()) {
-            st.waiters.push_back(this);
-        }
-        waiter(const waiter&) = delete;
-        waiter& operator=(const waiter&) = delete;
-        // A frame can be destroyed without being woken (its io_context destroyed first): the
-        // source must not wake it later.
-        ~waiter() { std::erase(st.waiters, this); }
-
-        // Starts the flight, unless one is in the air: whether the caller must wait for it.
-        // co_spawn may run the flight inline up to its first suspension, and a flight that
-        // needs no I/O has then already woken this waiter.
-        bool start(const std::shared_ptr<state>& s) {
-            if (!s->pool) // started just before the source was destroyed
-                return false;
-            take_off(s);
-            return !woken;
-        }
-
-        // Waits until woken, `deadline`, or the caller's cancellation.
-        auto wait(std::chrono::steady_clock::time_point deadline) {
-            timer.expires_at(deadline);
-            return timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        }
-
-        // The flight's outcome, or why the caller stopped waiting (`ec`, the wait's result):
-        // the source is gone, out of time, or cancelled. The flight goes on for the others.
-        std::shared_ptr<const outcome> result(error_code ec) {
-            if (woken)
-                return std::move(out);
-            if (!st.pool)
-                return std::make_shared<const outcome>(outcome::aborted());
-            if (ec)
-                return std::make_shared<const outcome>(
-                    outcome::failure(boost::asio::error::operation_aborted, ""));
-            return std::make_shared<const outcome>(outcome::failure(
-                errc::timeout, "the call's deadline passed while it waited for a token refresh"));
-        }
-
-        state& st;
-        boost::asio::steady_timer timer;
-        bool woken = false;
-        std::shared_ptr<const outcome> out; // shared by every waiter of a flight
-    };
+    struct waiter;   // a call waiting for the flight
+    struct get_body; // of `async_get_token` and `async_force_refresh`
 
     struct state {
         state(pool_type& p, config c, token_source_options o)
@@ -439,205 +387,26 @@ private:
         std::optional<std::chrono::steady_clock::time_point> resave_until;
     };
 
-    static auto get_body(std::shared_ptr<state> st, std::optional<joinme::secret> rejected) {
-        return [st = std::move(st), rejected = std::move(rejected)](
-                   diagnostics& diag, oauth::token& out) -> awaitable<error_code> {
-            using serve = detail::token_state::serve;
-            auto how = st->tokens.ask(rejected);
-            if (how == serve::now_and_refresh)
-                take_off(st); // due for refresh, still valid: refreshed behind the caller's back
-            if (how != serve::wait) {
-                out = *st->tokens.current;
-                co_return error_code{};
-            }
-            waiter w(*st);
-            error_code ec;
-            if (w.start(st))
-                std::tie(ec) = co_await w.wait(std::chrono::steady_clock::time_point::max());
-            auto flight = w.result(ec);
-            if (flight->ec)
-                diag = flight->diag;
-            else
-                out = flight->value;
-            co_return flight->ec;
-        };
-    }
-
-    static awaitable<error_code> run_access(std::shared_ptr<state> st,
-                                            const joinme::secret* rejected, diagnostics& diag,
-                                            joinme::secret& access,
-                                            std::chrono::steady_clock::time_point deadline) {
-        using serve = detail::token_state::serve;
-        diag.clear();
-        auto how = st->tokens.ask(rejected ? std::optional(*rejected) : std::nullopt);
-        if (how == serve::now_and_refresh)
-            take_off(st);
-        if (how != serve::wait) {
-            access = st->tokens.current->access_token;
-            co_return error_code{};
-        }
-        waiter w(*st);
-        error_code ec;
-        if (w.start(st))
-            std::tie(ec) = co_await w.wait(deadline);
-        auto flight = w.result(ec);
-        if (flight->ec)
-            diag = flight->diag;
-        else
-            access = flight->value.access_token;
-        co_return flight->ec;
-    }
-
-    static joinme::detail::op_awaitable<oauth::token>
-    run_get(std::shared_ptr<state> st, diagnostics* diag, std::optional<joinme::secret> rejected) {
-        auto ex = st->ex;
-        return joinme::detail::run_op<oauth::token>(get_body(std::move(st), std::move(rejected)),
-                                                    std::move(ex), diag);
-    }
-
-    // Starts the flight, unless one is in the air.
-    static void take_off(const std::shared_ptr<state>& st) {
-        if (st->flying)
-            return;
-        st->flying = true;
-        boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
-    }
-
-    // The single flight: performs what the machine asks for until it is done, then every
-    // waiter gets the result. An exception is the machine's to handle (it releases the lease).
-    static awaitable<void> fly(std::shared_ptr<state> st) {
-        detail::refresh_fsm fsm(st->tokens);
-        auto next = fsm.resume(detail::refresh_input());
-        while (next != detail::refresh_action::done) {
-            detail::refresh_input in;
-            std::exception_ptr thrown;
-            try {
-                co_await perform(*st, fsm, next, in);
-            } catch (...) {
-                thrown = std::current_exception();
-            }
-            next = thrown ? fsm.fail(thrown) : fsm.resume(std::move(in));
-        }
-        st->flying = false;
-        wake(*st, fsm.outcome());
-        co_await save_again(st);
-    }
-
-    // A new token the store failed to save is saved again without waiting for a caller, every
-    // 200 ms for up to `refresh_timeout` (the lease's time to live): until it is saved, the
-    // processes sharing the store do not see it, and once the lease lapses one of them could
-    // refresh with the refresh token this one rotated away.
-    static awaitable<void> save_again(std::shared_ptr<state> st) {
-        if (st->tokens.saved || !st->tokens.has_store || !st->tokens.current || !st->pool) {
-            st->resave_until.reset();
-            co_return;
-        }
-        auto now = std::chrono::steady_clock::now();
-        if (!st->resave_until)
-            st->resave_until = now + st->opts.refresh_timeout;
-        if (now >= *st->resave_until)
-            co_return; // the next caller saves it
-        boost::asio::steady_timer t(st->ex, std::chrono::milliseconds(200));
-        (void)co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (st->pool && !st->flying && !st->tokens.saved)
-            take_off(st);
-    }
-
-    // Does `action` (anything but `done`), its result in `in`.
-    static awaitable<void> perform(state& st, const detail::refresh_fsm& fsm,
-                                   detail::refresh_action action, detail::refresh_input& in) {
-        token_store* store = st.opts.store.get();
-        const std::string& user = st.opts.user;
-        switch (action) {
-        case detail::refresh_action::load:
-            co_await call_store(
-                st, in, [&](auto h) { store->async_load(user, std::move(h)); }, in.stored);
-            break;
-        case detail::refresh_action::lock:
-            co_await call_store(
-                st, in,
-                [&](auto h) { store->async_lock(user, st.opts.refresh_timeout, std::move(h)); },
-                in.lease);
-            break;
-        case detail::refresh_action::save:
-            co_await call_store(
-                st, in,
-                [&](auto h) {
-                    store->async_save(user, fsm.to_save(), fsm.expected_version(), std::move(h));
-                },
-                in.version);
-            break;
-        case detail::refresh_action::unlock:
-            co_await call_store(
-                st, in, [&](auto h) { store->async_unlock(user, fsm.lease(), std::move(h)); });
-            break;
-        case detail::refresh_action::refresh: {
-            auto op = request(st, fsm.request(), in.reply);
-            auto noop = [] {};
-            in.ec =
-                co_await http::detail::with_deadline(std::move(op), st.opts.refresh_timeout, noop);
-            break;
-        }
-        case detail::refresh_action::done:
-            break;
-        }
-    }
-
-    // The refresh request proper. Checks the pool where it is used: this coroutine starts
-    // when `with_deadline` awaits it.
-    static awaitable<error_code> request(state& st, const token_request& tr,
-                                         detail::endpoint_reply& reply) {
-        if (!st.pool)
-            reply.ec = boost::asio::error::operation_aborted;
-        else
-            reply = co_await detail::post(*st.pool, tr, st.tokens.clock);
-        co_return reply.ec;
-    }
-
-    // Completes every waiter with `out`.
-    static void wake(state& st, const outcome& out) {
-        auto waiters = std::move(st.waiters);
-        st.waiters.clear();
-        auto shared = std::make_shared<const outcome>(out);
-        for (waiter* w : waiters) {
-            w->out = shared;
-            w->woken = true;
-            w->timer.cancel();
-        }
-    }
-
-    // Awaits the store operation that `start(handler)` initiates: its error in `in.ec`, its
-    // values in `out...`. The store is the application's code: an exception it throws is
-    // reported as `errc::token_store_failed`, its message in `in.thrown`. (Awaited with
-    // `use_awaitable`, an exception thrown by the initiation would not reach this coroutine but
-    // leave `io_context::run`.)
+    // The engine, in impl/token_source.ipp: the calls (`run_get`, `run_access`), the single
+    // flight that performs what `detail::refresh_fsm` asks for (`take_off`, `fly`, `perform`,
+    // `request`, `call_store`), and the waiters' wake-up (`wake`).
+    JOINME_DECL static awaitable<error_code>
+    run_access(std::shared_ptr<state> st, const joinme::secret* rejected, diagnostics& diag,
+               joinme::secret& access, std::chrono::steady_clock::time_point deadline);
+    JOINME_DECL static joinme::detail::op_awaitable<oauth::token>
+    run_get(std::shared_ptr<state> st, diagnostics* diag, std::optional<joinme::secret> rejected);
+    JOINME_DECL static void take_off(const std::shared_ptr<state>& st);
+    JOINME_DECL static awaitable<void> fly(std::shared_ptr<state> st);
+    JOINME_DECL static awaitable<void> save_again(std::shared_ptr<state> st);
+    JOINME_DECL static awaitable<void> perform(state& st, const detail::refresh_fsm& fsm,
+                                               detail::refresh_action action,
+                                               detail::refresh_input& in);
+    JOINME_DECL static awaitable<error_code> request(state& st, const token_request& tr,
+                                                     detail::endpoint_reply& reply);
+    JOINME_DECL static void wake(state& st, const outcome& out);
     template <class Start, class... Ts>
     static awaitable<void> call_store(const state& st, detail::refresh_input& in, Start start,
-                                      Ts&... out) {
-        struct call {
-            explicit call(const boost::asio::any_io_executor& ex)
-                : timer(ex, std::chrono::steady_clock::time_point::max()) {}
-            boost::asio::steady_timer timer;
-            std::optional<std::tuple<error_code, Ts...>> result;
-        };
-        auto c = std::make_shared<call>(st.ex);
-        try {
-            start(boost::asio::bind_executor(st.ex, [c](error_code ec, Ts... values) {
-                c->result.emplace(ec, std::move(values)...);
-                c->timer.cancel();
-            }));
-        } catch (const std::exception& e) {
-            in.thrown = *e.what() ? e.what() : "(no message)";
-        } catch (...) {
-            in.thrown = "(not a std::exception)";
-        }
-        if (in.thrown.empty() && !c->result)
-            (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        if (c->result)
-            std::tie(in.ec, out...) = std::move(*c->result);
-        else
-            in.ec = errc::token_store_failed;
-    }
+                                      Ts&... out);
 
     std::shared_ptr<state> st_;
 };

@@ -4,7 +4,11 @@
 
 #include <joinme/oauth/token_source.hpp>
 
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/coroutine.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/system/errc.hpp>
 #include <boost/system/system_error.hpp>
 
@@ -265,6 +269,289 @@ JOINME_DECL refresh_action refresh_fsm::step(refresh_input& in) {
     return finish();
 }
 
+// What the flight asks of the store: `store_start<Op>{call}(handler)` initiates `Op`, for
+// `token_source::call_store`. (Named types rather than lambdas: with separate compilation, the
+// coroutine frames that hold them are compiled in a source file.)
+enum class store_op { load, lock, save, unlock };
+
+struct store_call {
+    token_store& store;
+    const std::string& user;
+    std::chrono::milliseconds lease_ttl;
+    const refresh_fsm& fsm;
+};
+
+template <store_op Op>
+struct store_start {
+    const store_call& c;
+
+    template <class Handler>
+    void operator()(Handler h) const {
+        if constexpr (Op == store_op::load)
+            c.store.async_load(c.user, std::move(h));
+        else if constexpr (Op == store_op::lock)
+            c.store.async_lock(c.user, c.lease_ttl, std::move(h));
+        else if constexpr (Op == store_op::save)
+            c.store.async_save(c.user, c.fsm.to_save(), c.fsm.expected_version(), std::move(h));
+        else
+            c.store.async_unlock(c.user, c.fsm.lease(), std::move(h));
+    }
+};
+
+// A refresh out of time needs nothing closed: its connection is the pool's.
+struct nothing {
+    void operator()() const {}
+};
+
 } // namespace joinme::oauth::detail
+
+namespace joinme::oauth {
+
+// Lives in the frame of an operation waiting for the flight (no coroutine of its own: many
+// calls may wait at once). It joins the waiters when made and leaves them when destroyed,
+// by any path.
+struct token_source::waiter {
+    explicit waiter(state& s) : st(s), timer(s.ex, std::chrono::steady_clock::time_point::max()) {
+        st.waiters.push_back(this);
+    }
+    waiter(const waiter&) = delete;
+    waiter& operator=(const waiter&) = delete;
+    // A frame can be destroyed without being woken (its io_context destroyed first): the
+    // source must not wake it later.
+    ~waiter() { std::erase(st.waiters, this); }
+
+    // Starts the flight, unless one is in the air: whether the caller must wait for it.
+    // co_spawn may run the flight inline up to its first suspension, and a flight that
+    // needs no I/O has then already woken this waiter.
+    bool start(const std::shared_ptr<state>& s) {
+        if (!s->pool) // started just before the source was destroyed
+            return false;
+        take_off(s);
+        return !woken;
+    }
+
+    // Waits until woken, `deadline`, or the caller's cancellation.
+    auto wait(std::chrono::steady_clock::time_point deadline) {
+        timer.expires_at(deadline);
+        return timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    }
+
+    // The flight's outcome, or why the caller stopped waiting (`ec`, the wait's result):
+    // the source is gone, out of time, or cancelled. The flight goes on for the others.
+    std::shared_ptr<const outcome> result(error_code ec) {
+        if (woken)
+            return std::move(out);
+        if (!st.pool)
+            return std::make_shared<const outcome>(outcome::aborted());
+        if (ec)
+            return std::make_shared<const outcome>(
+                outcome::failure(boost::asio::error::operation_aborted, ""));
+        return std::make_shared<const outcome>(outcome::failure(
+            errc::timeout, "the call's deadline passed while it waited for a token refresh"));
+    }
+
+    state& st;
+    boost::asio::steady_timer timer;
+    bool woken = false;
+    std::shared_ptr<const outcome> out; // shared by every waiter of a flight
+};
+
+// The body of `async_get_token` and `async_force_refresh`: the token at once, or the
+// flight's result.
+struct token_source::get_body {
+    std::shared_ptr<state> st;
+    std::optional<joinme::secret> rejected;
+
+    awaitable<error_code> operator()(diagnostics& diag, oauth::token& out) const {
+        using serve = detail::token_state::serve;
+        auto how = st->tokens.ask(rejected);
+        if (how == serve::now_and_refresh)
+            take_off(st); // due for refresh, still valid: refreshed behind the caller's back
+        if (how != serve::wait) {
+            out = *st->tokens.current;
+            co_return error_code{};
+        }
+        waiter w(*st);
+        error_code ec;
+        if (w.start(st))
+            std::tie(ec) = co_await w.wait(std::chrono::steady_clock::time_point::max());
+        auto flight = w.result(ec);
+        if (flight->ec)
+            diag = flight->diag;
+        else
+            out = flight->value;
+        co_return flight->ec;
+    }
+};
+
+JOINME_DECL joinme::detail::op_awaitable<oauth::token>
+token_source::run_get(std::shared_ptr<state> st, diagnostics* diag,
+                      std::optional<joinme::secret> rejected) {
+    auto ex = st->ex;
+    return joinme::detail::run_op<oauth::token>(get_body{std::move(st), std::move(rejected)},
+                                                std::move(ex), diag);
+}
+
+// `co_access_token`: as `run_get`, the access token only.
+JOINME_DECL boost::asio::awaitable<error_code>
+token_source::run_access(std::shared_ptr<state> st, const joinme::secret* rejected,
+                         diagnostics& diag, joinme::secret& access,
+                         std::chrono::steady_clock::time_point deadline) {
+    using serve = detail::token_state::serve;
+    diag.clear();
+    auto how = st->tokens.ask(rejected ? std::optional(*rejected) : std::nullopt);
+    if (how == serve::now_and_refresh)
+        take_off(st);
+    if (how != serve::wait) {
+        access = st->tokens.current->access_token;
+        co_return error_code{};
+    }
+    waiter w(*st);
+    error_code ec;
+    if (w.start(st))
+        std::tie(ec) = co_await w.wait(deadline);
+    auto flight = w.result(ec);
+    if (flight->ec)
+        diag = flight->diag;
+    else
+        access = flight->value.access_token;
+    co_return flight->ec;
+}
+
+// Starts the flight, unless one is in the air.
+JOINME_DECL void token_source::take_off(const std::shared_ptr<state>& st) {
+    if (st->flying)
+        return;
+    st->flying = true;
+    boost::asio::co_spawn(st->ex, fly(st), boost::asio::detached);
+}
+
+// The single flight: performs what the machine asks for until it is done, then every
+// waiter gets the result. An exception is the machine's to handle (it releases the lease).
+JOINME_DECL boost::asio::awaitable<void> token_source::fly(std::shared_ptr<state> st) {
+    detail::refresh_fsm fsm(st->tokens);
+    auto next = fsm.resume(detail::refresh_input());
+    while (next != detail::refresh_action::done) {
+        detail::refresh_input in;
+        std::exception_ptr thrown;
+        try {
+            co_await perform(*st, fsm, next, in);
+        } catch (...) {
+            thrown = std::current_exception();
+        }
+        next = thrown ? fsm.fail(thrown) : fsm.resume(std::move(in));
+    }
+    st->flying = false;
+    wake(*st, fsm.outcome());
+    co_await save_again(st);
+}
+
+// A new token the store failed to save is saved again without waiting for a caller, every
+// 200 ms for up to `refresh_timeout` (the lease's time to live): until it is saved, the
+// processes sharing the store do not see it, and once the lease lapses one of them could
+// refresh with the refresh token this one rotated away.
+JOINME_DECL boost::asio::awaitable<void> token_source::save_again(std::shared_ptr<state> st) {
+    if (st->tokens.saved || !st->tokens.has_store || !st->tokens.current || !st->pool) {
+        st->resave_until.reset();
+        co_return;
+    }
+    auto now = std::chrono::steady_clock::now();
+    if (!st->resave_until)
+        st->resave_until = now + st->opts.refresh_timeout;
+    if (now >= *st->resave_until)
+        co_return; // the next caller saves it
+    boost::asio::steady_timer t(st->ex, std::chrono::milliseconds(200));
+    (void)co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (st->pool && !st->flying && !st->tokens.saved)
+        take_off(st);
+}
+
+// Does `action` (anything but `done`), its result in `in`.
+JOINME_DECL boost::asio::awaitable<void> token_source::perform(state& st,
+                                                               const detail::refresh_fsm& fsm,
+                                                               detail::refresh_action action,
+                                                               detail::refresh_input& in) {
+    using detail::store_op;
+    using detail::store_start;
+    const detail::store_call call{*st.opts.store, st.opts.user, st.opts.refresh_timeout, fsm};
+    switch (action) {
+    case detail::refresh_action::load:
+        co_await call_store(st, in, store_start<store_op::load>{call}, in.stored);
+        break;
+    case detail::refresh_action::lock:
+        co_await call_store(st, in, store_start<store_op::lock>{call}, in.lease);
+        break;
+    case detail::refresh_action::save:
+        co_await call_store(st, in, store_start<store_op::save>{call}, in.version);
+        break;
+    case detail::refresh_action::unlock:
+        co_await call_store(st, in, store_start<store_op::unlock>{call});
+        break;
+    case detail::refresh_action::refresh:
+        in.ec = co_await http::detail::with_deadline(request(st, fsm.request(), in.reply),
+                                                     st.opts.refresh_timeout, detail::nothing{});
+        break;
+    case detail::refresh_action::done:
+        break;
+    }
+}
+
+// The refresh request proper. Checks the pool where it is used: this coroutine starts
+// when `with_deadline` awaits it.
+JOINME_DECL boost::asio::awaitable<error_code>
+token_source::request(state& st, const token_request& tr, detail::endpoint_reply& reply) {
+    if (!st.pool)
+        reply.ec = boost::asio::error::operation_aborted;
+    else
+        reply = co_await detail::post(*st.pool, tr, st.tokens.clock);
+    co_return reply.ec;
+}
+
+// Completes every waiter with `out`.
+JOINME_DECL void token_source::wake(state& st, const outcome& out) {
+    auto waiters = std::move(st.waiters);
+    st.waiters.clear();
+    auto shared = std::make_shared<const outcome>(out);
+    for (waiter* w : waiters) {
+        w->out = shared;
+        w->woken = true;
+        w->timer.cancel();
+    }
+}
+
+// Awaits the store operation that `start(handler)` initiates: its error in `in.ec`, its
+// values in `out...`. The store is the application's code: an exception it throws is
+// reported as `errc::token_store_failed`, its message in `in.thrown`. (Awaited with
+// `use_awaitable`, an exception thrown by the initiation would not reach this coroutine but
+// leave `io_context::run`.)
+template <class Start, class... Ts>
+boost::asio::awaitable<void> token_source::call_store(const state& st, detail::refresh_input& in,
+                                                      Start start, Ts&... out) {
+    struct call {
+        explicit call(const boost::asio::any_io_executor& ex)
+            : timer(ex, std::chrono::steady_clock::time_point::max()) {}
+        boost::asio::steady_timer timer;
+        std::optional<std::tuple<error_code, Ts...>> result;
+    };
+    auto c = std::make_shared<call>(st.ex);
+    try {
+        start(boost::asio::bind_executor(st.ex, [c](error_code ec, Ts... values) {
+            c->result.emplace(ec, std::move(values)...);
+            c->timer.cancel();
+        }));
+    } catch (const std::exception& e) {
+        in.thrown = *e.what() ? e.what() : "(no message)";
+    } catch (...) {
+        in.thrown = "(not a std::exception)";
+    }
+    if (in.thrown.empty() && !c->result)
+        (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    if (c->result)
+        std::tie(in.ec, out...) = std::move(*c->result);
+    else
+        in.ec = errc::token_store_failed;
+}
+
+} // namespace joinme::oauth
 
 #endif
