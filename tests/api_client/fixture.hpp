@@ -10,6 +10,8 @@
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/transport/tcp.hpp>
 #include <joinme/transport/test_stream.hpp>
+
+#include "support/test_stream_pool.hpp"
 #include <joinme/transport/tls.hpp>
 
 #include <boost/asio.hpp>

@@ -12,6 +12,8 @@
 #include <joinme/oauth/token_store.hpp>
 #include <joinme/sandbox/sandbox.hpp>
 #include <joinme/transport/test_stream.hpp>
+
+#include "support/test_stream_pool.hpp"
 #include <joinme/transport/tls.hpp>
 
 #include "support/http_server.hpp"

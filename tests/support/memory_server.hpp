@@ -5,6 +5,8 @@
 
 #include <joinme/transport/test_stream.hpp>
 
+#include "support/test_stream_pool.hpp"
+
 #include "support/http_server.hpp"
 
 #include <memory>

@@ -757,4 +757,15 @@ private:
 
 } // namespace joinme::http
 
+#if defined(JOINME_SEPARATE_COMPILATION)
+// The pools over joinme's own streams are compiled once, in src.hpp (http/impl/pool.ipp).
+#include <joinme/transport/proxy.hpp>
+
+namespace joinme::http {
+extern template class basic_connection_pool<boost::beast::tcp_stream>;
+extern template class basic_connection_pool<joinme::detail::tls_stream>;
+extern template class basic_connection_pool<proxy_stream>;
+} // namespace joinme::http
+#endif
+
 #endif
