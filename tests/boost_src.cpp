@@ -2,6 +2,3 @@
 // test programs, the way joinme documents it for users (see joinme/src.hpp).
 #include <joinme/sandbox/src.hpp>
 #include <joinme/src.hpp>
-
-#include "support/test_stream_pool.hpp"
-template class joinme::http::basic_connection_pool<boost::beast::test::stream>;

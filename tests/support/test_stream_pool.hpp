@@ -1,4 +1,4 @@
-// The pool over in-memory streams, compiled once for the test suite (tests/boost_src.cpp), as
+// The pool over in-memory streams, compiled once for the test suite (test_stream_pool.cpp), as
 // <joinme/src.hpp> compiles the pools over joinme's own streams.
 #ifndef JOINME_TESTS_SUPPORT_TEST_STREAM_POOL_HPP
 #define JOINME_TESTS_SUPPORT_TEST_STREAM_POOL_HPP
