@@ -275,7 +275,7 @@ JOINME_DECL refresh_action refresh_fsm::step(refresh_input& in) {
 enum class store_op { load, lock, save, unlock };
 
 struct store_call {
-    token_store& store;
+    token_store* store; // null without a store: then no action asks for it
     const std::string& user;
     std::chrono::milliseconds lease_ttl;
     const refresh_fsm& fsm;
@@ -288,13 +288,13 @@ struct store_start {
     template <class Handler>
     void operator()(Handler h) const {
         if constexpr (Op == store_op::load)
-            c.store.async_load(c.user, std::move(h));
+            c.store->async_load(c.user, std::move(h));
         else if constexpr (Op == store_op::lock)
-            c.store.async_lock(c.user, c.lease_ttl, std::move(h));
+            c.store->async_lock(c.user, c.lease_ttl, std::move(h));
         else if constexpr (Op == store_op::save)
-            c.store.async_save(c.user, c.fsm.to_save(), c.fsm.expected_version(), std::move(h));
+            c.store->async_save(c.user, c.fsm.to_save(), c.fsm.expected_version(), std::move(h));
         else
-            c.store.async_unlock(c.user, c.fsm.lease(), std::move(h));
+            c.store->async_unlock(c.user, c.fsm.lease(), std::move(h));
     }
 };
 
@@ -473,7 +473,7 @@ JOINME_DECL boost::asio::awaitable<void> token_source::perform(state& st,
                                                                detail::refresh_input& in) {
     using detail::store_op;
     using detail::store_start;
-    const detail::store_call call{*st.opts.store, st.opts.user, st.opts.refresh_timeout, fsm};
+    const detail::store_call call{st.opts.store.get(), st.opts.user, st.opts.refresh_timeout, fsm};
     switch (action) {
     case detail::refresh_action::load:
         co_await call_store(st, in, store_start<store_op::load>{call}, in.stored);
