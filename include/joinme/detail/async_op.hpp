@@ -8,6 +8,7 @@
 
 #include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
+#include <joinme/with_diagnostics.hpp>
 
 #include <boost/asio/any_completion_handler.hpp>
 #include <boost/asio/any_io_executor.hpp>
@@ -16,6 +17,7 @@
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/use_awaitable.hpp>
 
+#include <memory>
 #include <tuple>
 #include <type_traits>
 #include <utility>
@@ -29,6 +31,30 @@ template <class... Ts>
 using op_handler = boost::asio::any_completion_handler<void(error_code, Ts...)>;
 
 using tuple_awaitable_t = boost::asio::as_tuple_t<boost::asio::use_awaitable_t<>>;
+
+// What `co_await` gives with the default token: the result, or nothing.
+template <class... Ts>
+struct value_of {
+    using type = void;
+};
+template <class T>
+struct value_of<T> {
+    using type = T;
+};
+
+// `op`'s result, or its error thrown as `error_with_diagnostics` carrying `*diag` (which `own`
+// holds when the caller passed none): what the default token,
+// `with_diagnostics(use_awaitable)`, gives, without spawning a coroutine.
+template <class... Ts>
+boost::asio::awaitable<typename value_of<Ts...>::type>
+throwing(op_awaitable<Ts...> op, diagnostics* diag,
+         [[maybe_unused]] std::unique_ptr<diagnostics> own) {
+    auto r = co_await std::move(op);
+    if (std::get<0>(r))
+        throw error_with_diagnostics(std::get<0>(r), std::move(*diag));
+    if constexpr (sizeof...(Ts) == 1)
+        co_return std::move(std::get<1>(r));
+}
 
 // True for a completion token, false for the diagnostics argument of the other overload.
 template <class Token>
@@ -53,12 +79,20 @@ struct op_initiation {
 
 // Runs the operation `make(diag)` on `ex` (see async_run.hpp); it completes with
 // `void(error_code, Ts...)`. `diag` may be null: the operation then keeps diagnostics of its
-// own, and a `with_diagnostics` token supplies them.
+// own, and a `with_diagnostics` token supplies them. Awaited with `as_tuple(use_awaitable)` or
+// the default token, the operation runs within the awaiting coroutine.
 template <class... Ts, class Token, class Make>
 auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&& token, Make make) {
-    if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>)
+    if constexpr (std::is_same_v<std::decay_t<Token>, tuple_awaitable_t>) {
         return make(diag);
-    else
+    } else if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
+        std::unique_ptr<diagnostics> own;
+        if (!diag) {
+            own = std::make_unique<diagnostics>();
+            diag = own.get();
+        }
+        return throwing<Ts...>(make(diag), diag, std::move(own));
+    } else
         return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
             op_initiation<Ts...>{ex}, token, diag, std::move(make));
 }

@@ -12,6 +12,8 @@
 //    do, less a coroutine, a dispatch and a post per operation. Nothing leaks into the
 //    awaiting coroutine: `run_op` only reads its executor, and an operation awaited from
 //    another executor is spawned on its own;
+//  - with the default token, `with_diagnostics(use_awaitable)`, returns that coroutine inside
+//    one that throws its error (`throwing` in async_op.hpp), for the same reason;
 //  - with any other completion token, initiates an operation of signature
 //    `void(error_code, Ts...)` whose initiation arguments are `(diagnostics*, make)`, so that
 //    a token adapter (`with_diagnostics`) finds the diagnostics. The initiation erases the
