@@ -596,14 +596,60 @@ private:
                         std::chrono::ceil<std::chrono::milliseconds>(deadline - steady::now()));
     }
 
-    // One attempt, plus one replay on a fresh connection when a reused one turned out dead.
-    // The response is read into `res`. Every step ends by the call's deadline, `opts.deadline`.
-    static awaitable<error_code> send_once(std::shared_ptr<state> st, host& h, const request& req,
-                                           unsigned attempt, response& res, request_options opts) {
-        for (bool fresh = false;; fresh = true) {
+    static awaitable<error_code> sleep(state& st, std::chrono::milliseconds d) {
+        if (st.opts.retry.sleep) {
+            auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+            auto [ec] = co_await boost::asio::async_initiate<decltype(token), void(error_code)>(
+                [&st, d](auto handler) { st.opts.retry.sleep(d, std::move(handler)); }, token);
+            co_return ec;
+        }
+        boost::asio::steady_timer timer(st.ex, d);
+        auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        co_return ec;
+    }
+
+    static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
+                                             std::size_t count, diagnostics* diag) {
+        if (target.host.empty())
+            co_return errc::invalid_url;
+        host& h = st->host_for(target);
+        while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
+            if (st->closed)
+                co_return boost::asio::error::operation_aborted;
+            ++h.open;
+            auto a =
+                co_await open_one(st, h, new_connection(*st, h), diag, steady::time_point::max());
+            if (a.ec)
+                co_return a.ec;
+            release(st, h, a.conn.take());
+        }
+        co_return error_code{};
+    }
+
+    // The whole request: its attempts, each with one replay on a fresh connection when a reused
+    // one turned out dead, and the retries of rate-limited answers. The last response is read
+    // into `res`, which is left empty on failure. Every step ends by the call's deadline,
+    // `opts.deadline`. One coroutine for all of it, so that a request waiting in line holds
+    // one frame.
+    static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
+                                             response& res, request_options opts) {
+        if (target.host.empty())
+            co_return errc::invalid_url;
+        if (req.find(beast_http::field::host) == req.end())
+            req.set(beast_http::field::host, target.host_header());
+        if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
+            req.set(beast_http::field::user_agent, st->opts.user_agent);
+        req.keep_alive(true);
+        req.prepare_payload();
+        host& h = st->host_for(target);
+        std::chrono::milliseconds waited{0};
+        unsigned attempt = 1;
+        for (bool fresh = false;;) {
             auto start = steady::now();
-            if (start >= opts.deadline)
+            if (start >= opts.deadline) {
+                res = response{};
                 co_return errc::timeout;
+            }
             // An idle connection that still looks alive, a new one if the origin has room, or
             // what the line hands over: a released connection, or room to open one. Waiting in
             // line ends by `limits.timeout` from the start of the attempt (or the call's
@@ -650,9 +696,9 @@ private:
                 }
             }
             if (st->opts.on_request) {
-                auto target = req.target();
+                auto path = req.target();
                 request_event ev{req.method(),
-                                 std::string(target.substr(0, target.find('?'))),
+                                 std::string(path.substr(0, path.find('?'))),
                                  ec ? 0u : res.result_int(),
                                  ec,
                                  steady::now() - start,
@@ -660,82 +706,32 @@ private:
                                  a.reused};
                 st->opts.on_request(ev);
             }
-            if (!ec) {
-                ++a.conn->requests;
-                auto limit = st->opts.max_requests_per_connection;
-                // Bytes after a complete answer were never asked for: the connection would hand
-                // them to the next call as its answer.
-                if (res.keep_alive() && !a.conn->expired && a.conn->buffer.size() == 0 &&
-                    (limit == 0 || a.conn->requests < limit))
-                    release(st, h, a.conn.take());
-                else
-                    a.conn.reset();
-                co_return ec;
-            }
-            a.conn.reset();
-            // A kept-alive connection the server had already closed fails before any byte
-            // of response; such a request was not processed if it was not completely
-            // written, and is harmless to repeat if idempotent or if the caller says so.
-            bool replay = a.reused && !fresh && !progress.response_started && ec != errc::timeout &&
-                          ec != boost::asio::error::operation_aborted &&
-                          (is_idempotent(req.method()) || !progress.request_written ||
-                           opts.replay_unanswered);
-            if (!replay)
-                co_return ec;
-            ++st->stats.replayed_on_fresh;
-        }
-    }
-
-    static awaitable<error_code> sleep(state& st, std::chrono::milliseconds d) {
-        if (st.opts.retry.sleep) {
-            auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
-            auto [ec] = co_await boost::asio::async_initiate<decltype(token), void(error_code)>(
-                [&st, d](auto handler) { st.opts.retry.sleep(d, std::move(handler)); }, token);
-            co_return ec;
-        }
-        boost::asio::steady_timer timer(st.ex, d);
-        auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
-        co_return ec;
-    }
-
-    // The whole request, retries included; the last response is read into `res`, which is
-    // left empty on failure.
-    static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
-                                             std::size_t count, diagnostics* diag) {
-        if (target.host.empty())
-            co_return errc::invalid_url;
-        host& h = st->host_for(target);
-        while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
-            if (st->closed)
-                co_return boost::asio::error::operation_aborted;
-            ++h.open;
-            auto a =
-                co_await open_one(st, h, new_connection(*st, h), diag, steady::time_point::max());
-            if (a.ec)
-                co_return a.ec;
-            release(st, h, a.conn.take());
-        }
-        co_return error_code{};
-    }
-
-    static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
-                                             response& res, request_options opts) {
-        if (target.host.empty())
-            co_return errc::invalid_url;
-        if (req.find(beast_http::field::host) == req.end())
-            req.set(beast_http::field::host, target.host_header());
-        if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
-            req.set(beast_http::field::user_agent, st->opts.user_agent);
-        req.keep_alive(true);
-        req.prepare_payload();
-        host& h = st->host_for(target);
-        std::chrono::milliseconds waited{0};
-        for (unsigned attempt = 1;; ++attempt) {
-            auto ec = co_await send_once(st, h, req, attempt, res, opts);
             if (ec) {
-                res = response{}; // not a retried attempt's answer
-                co_return ec;
+                a.conn.reset();
+                // A kept-alive connection the server had already closed fails before any byte
+                // of response; such a request was not processed if it was not completely
+                // written, and is harmless to repeat if idempotent or if the caller says so.
+                bool replay = a.reused && !fresh && !progress.response_started &&
+                              ec != errc::timeout && ec != boost::asio::error::operation_aborted &&
+                              (is_idempotent(req.method()) || !progress.request_written ||
+                               opts.replay_unanswered);
+                if (!replay) {
+                    res = response{}; // not a retried attempt's answer
+                    co_return ec;
+                }
+                ++st->stats.replayed_on_fresh;
+                fresh = true;
+                continue;
             }
+            ++a.conn->requests;
+            auto limit = st->opts.max_requests_per_connection;
+            // Bytes after a complete answer were never asked for: the connection would hand
+            // them to the next call as its answer.
+            if (res.keep_alive() && !a.conn->expired && a.conn->buffer.size() == 0 &&
+                (limit == 0 || a.conn->requests < limit))
+                release(st, h, a.conn.take());
+            else
+                a.conn.reset();
             if (!is_rate_limited(res))
                 co_return ec; // the common case: no jitter to draw, no clock to read
             double r = std::uniform_real_distribution<double>(0.0, 1.0)(st->rng);
@@ -749,6 +745,8 @@ private:
                 co_return sec;
             }
             waited += d.delay;
+            ++attempt;
+            fresh = false;
         }
     }
 
