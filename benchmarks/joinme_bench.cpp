@@ -116,6 +116,8 @@ awaitable<void> drive(Call& call, int calls, int in_flight, bench::run* run) {
     auto ex = co_await asio::this_coro::executor;
     // One coroutine per in-flight call; wait for all of them with a counter.
     int running = std::min(in_flight, calls);
+    if (running <= 0) // `--warmup 0`: nothing to wait for
+        co_return;
     asio::steady_timer all_done(ex, clock_type::time_point::max());
     for (int i = 0; i < std::min(in_flight, calls); ++i)
         asio::co_spawn(ex, worker(), [&](std::exception_ptr e) {
