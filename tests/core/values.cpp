@@ -107,6 +107,33 @@ TEST_CASE("diagnostics::redact removes a secret from every text, a cut-off start
     CHECK(d == before);
 }
 
+TEST_CASE("diagnostics::clear forgets every field") {
+    joinme::diagnostics d;
+    auto texts = {&d.error,
+                  &d.error_description,
+                  &d.error_uri,
+                  &d.error_ticket_id,
+                  &d.message,
+                  &d.error_code,
+                  &d.error_detail_header,
+                  &d.mashery_error_code,
+                  &d.www_authenticate,
+                  &d.proxy_authenticate,
+                  &d.via,
+                  &d.body_excerpt,
+                  &d.client_message};
+    for (auto* text : texts) {
+        *text = "said";
+        CHECK_FALSE(d.empty());
+        d.clear();
+        CHECK(d.empty());
+    }
+    d.status = 401;
+    d.retry_after = std::chrono::seconds(3);
+    d.clear();
+    CHECK(d == joinme::diagnostics{});
+}
+
 TEST_CASE("diagnostics print what the server said and truncate bodies") {
     joinme::diagnostics d;
     CHECK(d.empty());
