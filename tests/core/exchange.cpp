@@ -454,6 +454,29 @@ TEST_CASE("pool: a Connection: close answer retires the connection") {
     CHECK(idle == 0);
 }
 
+TEST_CASE("pool: an answer whose body runs to the end of the stream retires the connection") {
+    asio::io_context ioc;
+    memory_server srv(ioc);
+    // HTTP/1.1, no Content-Length, no Connection: close: the body ends where the stream does.
+    srv.behaviour->prefix = "HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\n\r\nuntil the end";
+    srv.behaviour->handler = [](const request&) { return response(bhttp::status::no_content, 11); };
+    srv.behaviour->close_after_response = true;
+    memory_pool pool(ioc.get_executor(), srv.connector());
+    int ok = 0;
+    std::vector<std::size_t> idle;
+    run_client(ioc, srv, pool, [&]() -> asio::awaitable<void> {
+        for (int i = 0; i < 2; ++i) {
+            auto [ec, res] =
+                co_await pool.async_request(api, get(), asio::as_tuple(asio::use_awaitable));
+            ok += !ec && res.result_int() == 200 && res.body().starts_with("until the end");
+            idle.push_back(pool.idle_connections(api));
+        }
+    });
+    CHECK(ok == 2);
+    CHECK(idle == std::vector<std::size_t>{0, 0});
+    CHECK(pool.stats().reused == 0);
+}
+
 TEST_CASE("pool: a reused connection the server dropped is replayed once for GET, not for POST") {
     asio::io_context ioc;
     memory_server srv(ioc);

@@ -32,6 +32,7 @@
 #include <chrono>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <tuple>
 
 namespace joinme::http {
@@ -40,6 +41,9 @@ namespace joinme::http {
 struct exchange_progress {
     bool request_written = false;  ///< The whole request was handed to the stream.
     bool response_started = false; ///< At least one byte of a response arrived.
+    /// The answer read allows the connection to be kept alive, as its parser found out (no
+    /// `Connection: close`, a length that does not run to the end of the stream).
+    bool keep_alive = false;
 };
 
 /// Translates Beast's reading errors into joinme's conditions; other codes pass through.
@@ -70,22 +74,23 @@ namespace asio = boost::asio;
 // One contiguous buffer, kept per connection, goes out in one write: far cheaper per request
 // than Beast's composed write over a chain of buffers.
 inline void serialize_request(const request& req, std::string& out) {
+    using namespace std::string_view_literals; // no strlen per piece
     out.clear();
     out.append(req.method_string());
     out += ' ';
     out.append(req.target());
-    out.append(" HTTP/");
+    out.append(" HTTP/"sv);
     out += static_cast<char>('0' + req.version() / 10 % 10);
     out += '.';
     out += static_cast<char>('0' + req.version() % 10);
-    out.append("\r\n");
+    out.append("\r\n"sv);
     for (const auto& field : req) {
         out.append(field.name_string());
-        out.append(": ");
+        out.append(": "sv);
         out.append(field.value());
-        out.append("\r\n");
+        out.append("\r\n"sv);
     }
-    out.append("\r\n");
+    out.append("\r\n"sv);
     out.append(req.body());
 }
 
@@ -186,6 +191,7 @@ asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& 
         if (status == 101)
             co_return errc::malformed_response;
         if (status < 100 || status >= 200) {
+            progress.keep_alive = parser.keep_alive();
             res = parser.release();
             co_return error_code{};
         }

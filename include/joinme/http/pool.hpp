@@ -305,6 +305,7 @@ private:
 
     struct host {
         origin key;
+        std::string host_header;          // key.host_header(), sent with every request
         std::vector<connection_ptr> idle; // most recently used last
         std::size_t open = 0;             // idle + in use + connecting
         std::deque<waiter*> waiters;
@@ -336,6 +337,7 @@ private:
                     return *h;
             hosts.push_back(std::make_unique<host>());
             hosts.back()->key = o;
+            hosts.back()->host_header = o.host_header();
             return *hosts.back();
         }
     };
@@ -635,13 +637,13 @@ private:
                                              response& res, request_options opts) {
         if (target.host.empty())
             co_return errc::invalid_url;
+        host& h = st->host_for(target);
         if (req.find(beast_http::field::host) == req.end())
-            req.set(beast_http::field::host, target.host_header());
+            req.set(beast_http::field::host, h.host_header);
         if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
             req.set(beast_http::field::user_agent, st->opts.user_agent);
         req.keep_alive(true);
         req.prepare_payload();
-        host& h = st->host_for(target);
         std::chrono::milliseconds waited{0};
         unsigned attempt = 1;
         for (bool fresh = false;;) {
@@ -727,7 +729,7 @@ private:
             auto limit = st->opts.max_requests_per_connection;
             // Bytes after a complete answer were never asked for: the connection would hand
             // them to the next call as its answer.
-            if (res.keep_alive() && !a.conn->expired && a.conn->buffer.size() == 0 &&
+            if (progress.keep_alive && !a.conn->expired && a.conn->buffer.size() == 0 &&
                 (limit == 0 || a.conn->requests < limit))
                 release(st, h, a.conn.take());
             else
