@@ -51,6 +51,15 @@ using default_token = with_diagnostics_t<boost::asio::use_awaitable_t<>>;
 
 namespace detail {
 
+// `diag`, or diagnostics of the operation's own, held by `owned`, when the caller passed none.
+inline diagnostics* diagnostics_or_own(diagnostics* diag, std::unique_ptr<diagnostics>& owned) {
+    if (!diag) {
+        owned = std::make_unique<diagnostics>();
+        diag = owned.get();
+    }
+    return diag;
+}
+
 template <class Handler>
 struct with_diagnostics_handler {
     Handler handler;
@@ -73,10 +82,7 @@ struct with_diagnostics_init {
     template <class Handler, class... Args>
     void operator()(Handler&& handler, diagnostics* diag, Args&&... args) && {
         std::unique_ptr<diagnostics> owned;
-        if (!diag) {
-            owned = std::make_unique<diagnostics>();
-            diag = owned.get();
-        }
+        diag = diagnostics_or_own(diag, owned);
         std::move(init)(
             with_diagnostics_handler<std::decay_t<Handler>>{std::forward<Handler>(handler), diag,
                                                             std::move(owned)},

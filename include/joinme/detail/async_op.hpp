@@ -87,14 +87,12 @@ auto async_op(const boost::asio::any_io_executor& ex, diagnostics* diag, Token&&
         return make(diag);
     } else if constexpr (std::is_same_v<std::decay_t<Token>, default_token>) {
         std::unique_ptr<diagnostics> own;
-        if (!diag) {
-            own = std::make_unique<diagnostics>();
-            diag = own.get();
-        }
+        diag = diagnostics_or_own(diag, own);
         return throwing<Ts...>(make(diag), diag, std::move(own));
-    } else
+    } else {
         return boost::asio::async_initiate<Token, void(error_code, Ts...)>(
             op_initiation<Ts...>{ex}, token, diag, std::move(make));
+    }
 }
 
 } // namespace joinme::detail

@@ -100,12 +100,9 @@ op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagno
         co_return r;
     }
     std::unique_ptr<diagnostics> own;
-    if (!diag) {
-        own = std::make_unique<diagnostics>();
-        diag = own.get();
-    } else {
+    if (diag)
         diag->clear();
-    }
+    diag = diagnostics_or_own(diag, own);
     try {
         std::get<0>(r) = co_await std::apply(
             [&f, diag](error_code&, Ts&... out) { return f(*diag, out...); }, r);
