@@ -610,6 +610,8 @@ private:
         co_return ec;
     }
 
+    // Opens connections to `target` until it has `count` (within the per-origin limit), each
+    // put in the idle list.
     static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
                                              std::size_t count, diagnostics* diag) {
         if (target.host.empty())
