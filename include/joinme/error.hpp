@@ -10,6 +10,7 @@
 #include <boost/system/system_error.hpp>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <iterator>
@@ -290,10 +291,8 @@ struct diagnostics {
     /// their storage, and clearing empty diagnostics (the common case) costs next to nothing.
     void clear() noexcept {
         status = 0;
-        for (auto* s : {&error, &error_description, &error_uri, &error_ticket_id, &message,
-                        &error_code, &error_detail_header, &mashery_error_code, &www_authenticate,
-                        &proxy_authenticate, &via, &body_excerpt, &client_message})
-            s->clear();
+        for (auto* text : texts())
+            text->clear();
         retry_after.reset();
     }
 
@@ -311,10 +310,7 @@ struct diagnostics {
         if (secret.empty())
             return;
         constexpr std::string_view mark = "[redacted]";
-        for (std::string* f :
-             {&error, &error_description, &error_uri, &error_ticket_id, &message, &error_code,
-              &error_detail_header, &mashery_error_code, &www_authenticate, &proxy_authenticate,
-              &via, &body_excerpt, &client_message}) {
+        for (std::string* f : texts()) {
             for (auto at = f->find(secret); at != std::string::npos;
                  at = f->find(secret, at + mark.size()))
                 f->replace(at, secret.size(), mark);
@@ -375,6 +371,24 @@ struct diagnostics {
     /// Writes `to_string()`.
     friend std::ostream& operator<<(std::ostream& os, const diagnostics& d) {
         return os << d.to_string();
+    }
+
+private:
+    // The text fields, which `clear` empties and `redact` cleans.
+    std::array<std::string*, 13> texts() noexcept {
+        return {&error,
+                &error_description,
+                &error_uri,
+                &error_ticket_id,
+                &message,
+                &error_code,
+                &error_detail_header,
+                &mashery_error_code,
+                &www_authenticate,
+                &proxy_authenticate,
+                &via,
+                &body_excerpt,
+                &client_message};
     }
 };
 
