@@ -51,7 +51,7 @@ ssl::context trusting_client_context() {
     return ctx;
 }
 
-request get(std::string target = "/v1/user") {
+request get_request(std::string target = "/v1/user") {
     return request(bhttp::verb::get, target, 11);
 }
 
@@ -87,7 +87,7 @@ TEST_CASE("TLS: a certificate the client trusts, for the host it dialled, succee
     response res;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         std::tie(ec, res) =
-            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
         // A graceful close: close_notify, tolerating a peer that does not answer it.
         auto [sec] = co_await pool.async_shutdown(1s, asio::as_tuple(asio::use_awaitable));
         CHECK(!sec);
@@ -113,7 +113,7 @@ TEST_CASE("TLS: a tls_context made from a shared_ptr keeps the ssl::context aliv
     error_code ec;
     run_client(ioc, server, *pool, [&]() -> asio::awaitable<void> {
         std::tie(ec, std::ignore) =
-            co_await pool->async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            co_await pool->async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
     });
     CHECK_FALSE(ec);
     pool.reset();
@@ -133,7 +133,7 @@ TEST_CASE("TLS: insecure_skip_verify exists for tests and does skip verification
     error_code ec;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         std::tie(ec, std::ignore) =
-            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
     });
     CHECK(!ec);
 }
@@ -179,7 +179,7 @@ error_code tls_request(ssl::context& client_ctx) {
     error_code ec;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         std::tie(ec, std::ignore) =
-            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
     });
     return ec;
 }
@@ -296,10 +296,10 @@ TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
                 // Two statements: g++ 12 mishandles co_await inside a conditional operator.
                 std::tuple<error_code, response> r;
                 if (tls)
-                    r = co_await t.secure.async_request(t.target, get(),
+                    r = co_await t.secure.async_request(t.target, get_request(),
                                                         asio::as_tuple(asio::use_awaitable));
                 else
-                    r = co_await t.plain.async_request(t.target, get(),
+                    r = co_await t.plain.async_request(t.target, get_request(),
                                                        asio::as_tuple(asio::use_awaitable));
                 ok += !std::get<0>(r) && std::get<1>(r).result_int() == 200;
             }
@@ -325,7 +325,7 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
                 co_await t.async_wait(asio::use_awaitable);
             }
             auto [ec, res] =
-                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
             ok += !ec;
         }
     });
@@ -396,14 +396,14 @@ TEST_CASE("TCP: an answer nobody asked for, arriving while a connection is idle,
                 auto token = asio::as_tuple(asio::use_awaitable);
                 asio::steady_timer timer(ioc);
                 if (busy)
-                    pool.async_request(target, get("/slow"), [](error_code, response) {});
+                    pool.async_request(target, get_request("/slow"), [](error_code, response) {});
                 for (const char* path : {"/1", "/2"}) {
                     if (bodies.size() == 1) { // idle while the extra answer arrives
                         timer.expires_after(60ms);
                         co_await timer.async_wait(token);
                         idle_before_second = pool.idle_connections(target);
                     }
-                    auto [ec, res] = co_await pool.async_request(target, get(path), token);
+                    auto [ec, res] = co_await pool.async_request(target, get_request(path), token);
                     bodies.push_back(ec ? ec.message() : res.body());
                 }
                 timer.expires_after(150ms); // until /slow is answered
@@ -473,7 +473,7 @@ TEST_CASE("TCP and TLS: a server that accepts and never answers gives a timeout 
         auto start = std::chrono::steady_clock::now();
         t.run([&]() -> asio::awaitable<void> {
             response res;
-            ec = co_await t.pool().co_request(t.target, get(), res);
+            ec = co_await t.pool().co_request(t.target, get_request(), res);
         });
         auto elapsed = std::chrono::steady_clock::now() - start;
         CHECK(ec == errc::timeout);
@@ -506,10 +506,10 @@ TEST_CASE("TLS: a request waiting in line for a connection fails at its deadline
     asio::co_spawn(
         ioc,
         [&]() -> asio::awaitable<void> {
-            pool.async_request(target, get(), [&](error_code ec, response) { first = ec; });
+            pool.async_request(target, get_request(), [&](error_code ec, response) { first = ec; });
             auto start = std::chrono::steady_clock::now();
             auto [ec, res] =
-                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
             queued = ec;
             queued_after = std::chrono::steady_clock::now() - start;
             pool.close();
@@ -539,13 +539,13 @@ TEST_CASE("TCP and TLS: a stalled request times out while requests beside it suc
             using namespace asio::experimental::awaitable_operators;
             auto stall = [&]() -> asio::awaitable<void> {
                 response res;
-                stalled = co_await t.pool().co_request(t.target, get("/stall"), res);
+                stalled = co_await t.pool().co_request(t.target, get_request("/stall"), res);
                 stalled_after = std::chrono::steady_clock::now() - start;
             };
             auto others = [&]() -> asio::awaitable<void> {
                 for (int i = 0; i < 50; ++i) {
                     response res;
-                    auto ec = co_await t.pool().co_request(t.target, get(), res);
+                    auto ec = co_await t.pool().co_request(t.target, get_request(), res);
                     ok += !ec && res.body() == "ok";
                 }
             };
@@ -576,7 +576,7 @@ TEST_CASE("TCP and TLS: sequential requests start the deadline watchdog once, an
             [&]() -> asio::awaitable<void> {
                 for (int i = 0; i < 100; ++i) {
                     response res;
-                    auto ec = co_await t.pool().co_request(t.target, get(), res);
+                    auto ec = co_await t.pool().co_request(t.target, get_request(), res);
                     ok += !ec && res.result_int() == 200;
                 }
                 // And through the operation's default completion token (which throws).
@@ -584,9 +584,9 @@ TEST_CASE("TCP and TLS: sequential requests start the deadline watchdog once, an
                     response res;
                     // Two statements: g++ 12 mishandles co_await inside a conditional operator.
                     if (tls)
-                        res = co_await t.secure.async_request(t.target, get());
+                        res = co_await t.secure.async_request(t.target, get_request());
                     else
-                        res = co_await t.plain.async_request(t.target, get());
+                        res = co_await t.plain.async_request(t.target, get_request());
                     ok += res.result_int() == 200;
                 }
                 t.server.stop(); // the pool stays open
@@ -612,7 +612,7 @@ TEST_CASE("TCP: a request awaited in a coroutine is cancelled with its caller") 
     auto start = std::chrono::steady_clock::now();
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(co_await asio::this_coro::executor, 50ms);
-        auto request = pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+        auto request = pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
         auto r = co_await (std::move(request) || timer.async_wait(asio::use_awaitable));
         if (r.index() == 0)
             ec = std::get<0>(std::get<0>(r));
@@ -646,13 +646,13 @@ TEST_CASE("TCP: a cancelled request gives its connection slot back") {
             server.behaviour().never_answer = true;
             asio::steady_timer timer(ex, 30ms);
             (void)co_await (
-                pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
+                pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable)) ||
                 timer.async_wait(asio::use_awaitable));
         }
         server.behaviour().never_answer = false;
         answer = true;
         asio::steady_timer limit(ex, 2s);
-        auto r = co_await (pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable)) ||
+        auto r = co_await (pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable)) ||
                            limit.async_wait(asio::use_awaitable));
         if (r.index() == 0)
             second = std::get<0>(std::get<0>(r));
@@ -697,15 +697,15 @@ struct line_of_three {
                 // B joins the line once A holds the slot.
                 asio::post(ex, [&] {
                     pool.async_request(
-                        target, get("/b"),
+                        target, get_request("/b"),
                         asio::bind_cancellation_slot(cancel_b.slot(),
                                                      [&](error_code ec, response) { b = ec; }));
                 });
-                auto [aec, ares] = co_await pool.async_request(target, get("/a"),
+                auto [aec, ares] = co_await pool.async_request(target, get_request("/a"),
                                                                asio::as_tuple(asio::use_awaitable));
                 CHECK_FALSE(aec);
                 between();
-                auto [cec, cres] = co_await pool.async_request(target, get("/c"),
+                auto [cec, cres] = co_await pool.async_request(target, get_request("/c"),
                                                                asio::as_tuple(asio::use_awaitable));
                 c = cec;
                 for (int i = 0; i < 200 && !b; ++i) {
@@ -760,7 +760,7 @@ TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {
         strand,
         [&]() -> asio::awaitable<void> {
             std::tie(ec, std::ignore) =
-                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
             resumed_on_strand = strand.running_in_this_thread();
             pool.close();
             server.stop();
@@ -827,9 +827,9 @@ TEST_CASE("TCP and TLS: a host name lookup that never answers is bounded by the 
         std::optional<error_code> ec;
         auto done = [&](error_code e, response) { ec = e; };
         if (tls)
-            s.secure.async_request(s.target, get(), done);
+            s.secure.async_request(s.target, get_request(), done);
         else
-            s.plain.async_request(s.target, get(), done);
+            s.plain.async_request(s.target, get_request(), done);
         auto start = std::chrono::steady_clock::now();
         test_support::run_until(
             ioc, [&] { return ec.has_value(); }, 5s);
@@ -856,7 +856,7 @@ TEST_CASE("TCP: a request cancelled during its host name lookup ends at once") {
     std::optional<error_code> ec;
     asio::cancellation_signal sig;
     pool.async_request(
-        target, get(),
+        target, get_request(),
         asio::bind_cancellation_slot(sig.slot(), [&](error_code e, response) { ec = e; }));
     test_support::run_until(
         ioc, [&] { return !dns.pending.empty(); }, 5s);
@@ -887,7 +887,7 @@ TEST_CASE("TCP: a resolver of one's own is used for host names, not for IP liter
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         for (const auto& o : {named, literal}) {
             auto [ec, res] =
-                co_await pool.async_request(o, get(), asio::as_tuple(asio::use_awaitable));
+                co_await pool.async_request(o, get_request(), asio::as_tuple(asio::use_awaitable));
             ok += !ec && res.body() == "ok";
         }
     });
@@ -904,7 +904,7 @@ TEST_CASE("TCP: a refused connection is reported") {
     tcp_pool pool(ioc.get_executor(), joinme::tcp_context{});
     const joinme::origin target{"http", "127.0.0.1", std::to_string(port)};
     error_code ec;
-    pool.async_request(target, get(), [&](error_code e, response) { ec = e; });
+    pool.async_request(target, get_request(), [&](error_code e, response) { ec = e; });
     ioc.run();
     CHECK(ec == asio::error::connection_refused);
 }
@@ -932,7 +932,7 @@ TEST_CASE("TCP: 429 with Retry-After: 1, then 200, succeeds after one retry (inj
     auto start = std::chrono::steady_clock::now();
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         auto [ec, res] =
-            co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+            co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
         status = res.result_int();
     });
     CHECK(status == 200);
@@ -992,7 +992,7 @@ TEST_CASE("a user-defined stream (unix domain socket) works without touching the
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
             auto [ec, res] =
-                co_await pool.async_request(target, get(), asio::as_tuple(asio::use_awaitable));
+                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
             ok += !ec && res.body() == "ok";
         }
     });
@@ -1018,7 +1018,7 @@ TEST_CASE("TCP and TLS: a warm-up opens connections before the first request, wh
             // Asking for more than max_connections_per_origin opens up to the limit.
             capped = co_await pool.co_warm_up(t.target, 10);
             response res;
-            ec = co_await pool.co_request(t.target, get(), res);
+            ec = co_await pool.co_request(t.target, get_request(), res);
         });
         CHECK(!warm);
         CHECK(idle_after_warm_up == 2);
@@ -1075,7 +1075,7 @@ asio::awaitable<void> request_within(joinme::http::connection_pool& pool, joinme
     joinme::http::request_options o;
     o.deadline = start + budget;
     response res;
-    out.ec = co_await pool.co_request(std::move(target), get(), res, o);
+    out.ec = co_await pool.co_request(std::move(target), get_request(), res, o);
     out.took = std::chrono::steady_clock::now() - start;
     out.status = res.result_int();
 }
@@ -1194,7 +1194,7 @@ error_code against_script(Script script, joinme::http::exchange_limits limits = 
     const auto target = origin_of("http", acceptor.local_endpoint());
     std::optional<error_code> result;
     asio::co_spawn(ioc, serve_script(acceptor, std::move(script)), asio::detached);
-    pool.async_request(target, get(), [&](error_code ec, response) {
+    pool.async_request(target, get_request(), [&](error_code ec, response) {
         result = ec;
         pool.close();
         acceptor.close();
@@ -1282,7 +1282,7 @@ TEST_CASE("TLS fault matrix: a connection reset during the handshake is a clear 
     opts.connect_timeout = 2s;
     tls_pool pool(ioc.get_executor(), joinme::tls_context(client_ctx), opts);
     std::optional<error_code> result;
-    pool.async_request(origin_of("https", acceptor.local_endpoint()), get(),
+    pool.async_request(origin_of("https", acceptor.local_endpoint()), get_request(),
                        [&](error_code ec, response) { result = ec; });
     auto start = std::chrono::steady_clock::now();
     test_support::run_until(

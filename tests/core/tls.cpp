@@ -26,16 +26,16 @@ namespace {
 
 using tls_pool = joinme::http::basic_connection_pool<beast::ssl_stream<beast::tcp_stream>>;
 
-constexpr long day = 24 * 3600;
+constexpr long one_day = 24 * 3600;
 
 // The CA the client trusts, and one it does not.
 const test_certificate& trusted_ca() {
-    static const auto ca = make_certificate({"joinme test CA", "", -day, 30 * day, true});
+    static const auto ca = make_certificate({"joinme test CA", "", -one_day, 30 * one_day, true});
     return ca;
 }
 
 const test_certificate& untrusted_ca() {
-    static const auto ca = make_certificate({"joinme untrusted CA", "", -day, 30 * day, true});
+    static const auto ca = make_certificate({"joinme untrusted CA", "", -one_day, 30 * one_day, true});
     return ca;
 }
 
@@ -119,14 +119,14 @@ TEST_CASE("TLS verification: a certificate for another name is certificate_name_
 
 TEST_CASE("TLS verification: an expired certificate is certificate_expired") {
     auto expired =
-        issued(trusted_ca(), {"expired.test", "DNS:localhost,IP:127.0.0.1", -10 * day, -day});
+        issued(trusted_ca(), {"expired.test", "DNS:localhost,IP:127.0.0.1", -10 * one_day, -one_day});
     auto a = request_to(expired, "127.0.0.1");
     CHECK(a.ec == errc::certificate_expired);
     check_reported(a, X509_V_ERR_CERT_HAS_EXPIRED, "CN=expired.test");
 }
 
 TEST_CASE("TLS verification: a certificate valid from tomorrow is certificate_not_yet_valid") {
-    auto early = issued(trusted_ca(), {"early.test", "DNS:localhost,IP:127.0.0.1", day, 10 * day});
+    auto early = issued(trusted_ca(), {"early.test", "DNS:localhost,IP:127.0.0.1", one_day, 10 * one_day});
     auto a = request_to(early, "localhost");
     CHECK(a.ec == errc::certificate_not_yet_valid);
     check_reported(a, X509_V_ERR_CERT_NOT_YET_VALID, "CN=early.test");
@@ -150,7 +150,7 @@ TEST_CASE("TLS verification: a certificate from a CA the client does not trust i
 }
 
 TEST_CASE("TLS verification: insecure_skip_verify accepts any certificate") {
-    auto bad = issued(untrusted_ca(), {"bad.test", "DNS:other.example", -10 * day, -day});
+    auto bad = issued(untrusted_ca(), {"bad.test", "DNS:other.example", -10 * one_day, -one_day});
     auto a = request_to(bad, "127.0.0.1", true);
     CHECK_MESSAGE(!a.ec, a.ec.message());
     CHECK(a.requests == 1);

@@ -10,6 +10,8 @@
 #include <boost/url.hpp>
 #include <doctest/doctest.h>
 
+#include "oauth/common.hpp"
+
 #include <algorithm>
 #include <map>
 #include <set>
@@ -17,6 +19,8 @@
 
 using namespace std::chrono;
 using namespace std::string_literals;
+using oauth_test::print;
+using oauth_test::t0;
 namespace oauth = joinme::oauth;
 namespace urls = boost::urls;
 using joinme::errc;
@@ -24,13 +28,6 @@ using joinme::error_code;
 using joinme::secret;
 
 namespace {
-
-template <class T>
-std::string print(const T& v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
-}
 
 // The query of `url` decoded as a form, one value a key (a repeated key fails the test).
 std::map<std::string, std::string> query_of(std::string_view url) {
@@ -57,8 +54,6 @@ oauth::config rfc_client() {
     c.token_url = "https://server.example.com/token";
     return c;
 }
-
-const sys_seconds t0 = sys_days{2024y / 3 / 1} + 12h;
 
 } // namespace
 

@@ -6,11 +6,15 @@
 
 #include <doctest/doctest.h>
 
+#include "oauth/common.hpp"
+
 #include <initializer_list>
 #include <sstream>
 
 using namespace std::chrono;
 using namespace std::string_literals;
+using oauth_test::print;
+using oauth_test::t0;
 namespace oauth = joinme::oauth;
 using joinme::diagnostics;
 using joinme::errc;
@@ -20,7 +24,6 @@ using joinme::secret;
 
 namespace {
 
-const sys_seconds t0 = sys_days{2024y / 3 / 1} + 12h;
 const oauth::time_point now = t0 + milliseconds{250};
 
 // Values used as codes and tokens throughout: none may ever show up in printed output.
@@ -36,13 +39,6 @@ void check_no_secret(const error_code& ec, const diagnostics& d) {
     check_no_secret(ec.message());
     check_no_secret(d.to_string());
     check_no_secret(d.error_uri);
-}
-
-template <class T>
-std::string print(const T& v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
 }
 
 oauth::authorization_request sent(oauth::response_type type = oauth::response_type::code) {

@@ -37,7 +37,7 @@ std::ostream& operator<<(std::ostream& os, refresh_action a) {
 
 namespace {
 
-const oauth::time_point t0 = sys_days{year{2030} / March / 1};
+const oauth::time_point t_start = sys_days{year{2030} / March / 1};
 
 oauth::config registration() {
     oauth::config c;
@@ -48,7 +48,7 @@ oauth::config registration() {
 
 // A token source's state on a clock the test moves; with a store unless told otherwise.
 struct bench {
-    oauth::time_point now = t0;
+    oauth::time_point now = t_start;
     token_state s;
 
     explicit bench(bool store = true, oauth::token_source_options o = {})
@@ -138,24 +138,24 @@ TEST_CASE("served before any I/O: at once, at once with a background refresh, or
     bench b(false);
     CHECK(b.s.ask(std::nullopt) == serve::wait); // no token
 
-    b.hold(token("A1", "R1", t0));
+    b.hold(token("A1", "R1", t_start));
     CHECK(b.s.ask(std::nullopt) == serve::now);
     CHECK(b.s.usable());
 
-    b.now = t0 + 3600s - 30s; // in the 60 s margin, not expired
+    b.now = t_start + 3600s - 30s; // in the 60 s margin, not expired
     CHECK(b.s.ask(std::nullopt) == serve::now_and_refresh);
     CHECK(!b.s.usable());
 
-    b.now = t0 + 3600s;
+    b.now = t_start + 3600s;
     CHECK(b.s.ask(std::nullopt) == serve::wait);
 
     SUBCASE("an unsaved token waits for its save") {
-        b.now = t0;
+        b.now = t_start;
         b.s.saved = false;
         CHECK(b.s.ask(std::nullopt) == serve::wait);
     }
     SUBCASE("a forced refresh: the rejected token is refreshed, another one handed out") {
-        b.now = t0;
+        b.now = t_start;
         CHECK(b.s.ask(secret("A0")) == serve::now);
         CHECK(!b.s.force);
         CHECK(b.s.ask(secret("A1")) == serve::wait);
@@ -164,10 +164,10 @@ TEST_CASE("served before any I/O: at once, at once with a background refresh, or
         CHECK(b.s.needs_refresh(*b.s.current));
     }
     SUBCASE("a token without a refresh token is handed out until it expires") {
-        b.hold(token("I1", "", t0));
-        b.now = t0 + 3600s - 30s;
+        b.hold(token("I1", "", t_start));
+        b.now = t_start + 3600s - 30s;
         CHECK(b.s.ask(std::nullopt) == serve::now);
-        b.now = t0 + 3600s;
+        b.now = t_start + 3600s;
         CHECK(b.s.ask(std::nullopt) == serve::wait);
     }
 }
@@ -178,17 +178,17 @@ TEST_CASE("adopting what the store holds: only a newer version, never over an un
     CHECK(b.s.loaded);
     CHECK(!b.s.current);
 
-    b.hold(token("A1", "R1", t0), 3);
-    b.s.adopt(oauth::stored_token{token("X", "RX", t0), 3}); // the version we hold
+    b.hold(token("A1", "R1", t_start), 3);
+    b.s.adopt(oauth::stored_token{token("X", "RX", t_start), 3}); // the version we hold
     CHECK(b.s.current->access_token == secret("A1"));
 
     b.s.saved = false; // refreshed, not yet saved: ours is the newest
-    b.s.adopt(oauth::stored_token{token("B1", "RB", t0), 4});
+    b.s.adopt(oauth::stored_token{token("B1", "RB", t_start), 4});
     CHECK(b.s.current->access_token == secret("A1"));
     CHECK(b.s.stats.adopted == 0);
 
     b.s.saved = true;
-    b.s.adopt(oauth::stored_token{token("B1", "RB", t0), 4});
+    b.s.adopt(oauth::stored_token{token("B1", "RB", t_start), 4});
     CHECK(b.s.current->access_token == secret("B1"));
     CHECK(b.s.version == 4);
     CHECK(b.s.stats.adopted == 1);
@@ -198,19 +198,19 @@ TEST_CASE("the margin has sub-second precision, cut to half the lifetime") {
     oauth::token_source_options o;
     o.refresh_margin = 1500ms;
     bench b(false, o);
-    b.hold(token("A1", "R1", t0));
-    b.now = t0 + 3600s - 1600ms;
+    b.hold(token("A1", "R1", t_start));
+    b.now = t_start + 3600s - 1600ms;
     CHECK(b.s.usable());
-    b.now = t0 + 3600s - 1400ms;
+    b.now = t_start + 3600s - 1400ms;
     CHECK(!b.s.usable());
     CHECK(b.s.ask(std::nullopt) == serve::now_and_refresh);
 
     o.refresh_margin = 600s; // a 100 s token: due after 50 s, not at once
     bench c(false, o);
-    c.hold(token("A1", "R1", t0, 100s));
-    c.now = t0 + 49900ms;
+    c.hold(token("A1", "R1", t_start, 100s));
+    c.now = t_start + 49900ms;
     CHECK(c.s.usable());
-    c.now = t0 + 50s;
+    c.now = t_start + 50s;
     CHECK(!c.s.usable());
 }
 
@@ -226,7 +226,7 @@ TEST_CASE("no token") {
         bench b;
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 4})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 4})) ==
               refresh_action::done);
         CHECK(!m.outcome().ec);
         CHECK(m.outcome().value.access_token == secret("A1"));
@@ -258,7 +258,7 @@ TEST_CASE("no token") {
 
 TEST_CASE("a token given with set_token is saved unconditionally before it is handed out") {
     bench b;
-    b.s.current = token("A1", "R1", t0);
+    b.s.current = token("A1", "R1", t_start);
     b.s.saved = false;
     b.s.unconditional_save = true;
     refresh_fsm m(b.s);
@@ -276,7 +276,7 @@ TEST_CASE("a token given with set_token is saved unconditionally before it is ha
 
 TEST_CASE("a token that needs no refresh: done at once") {
     bench b;
-    b.hold(token("A1", "R1", t0));
+    b.hold(token("A1", "R1", t_start));
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::done);
     CHECK(m.outcome().value.access_token == secret("A1"));
@@ -285,8 +285,8 @@ TEST_CASE("a token that needs no refresh: done at once") {
 
 TEST_CASE("without a store: refresh, then done with the new token") {
     bench b(false);
-    b.hold(token("A1", "R1", t0));
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start));
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::refresh);
     CHECK(m.request().body.reveal().find("refresh_token=R1") != std::string::npos);
@@ -319,8 +319,8 @@ TEST_CASE("without a store: refresh, then done with the new token") {
 TEST_CASE("the refresh request cannot be built: its error, nothing sent") {
     bench b(false);
     b.s.cfg.client_id.clear();
-    b.hold(token("A1", "R1", t0));
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start));
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::done);
     CHECK(m.outcome().ec == boost::system::errc::invalid_argument);
@@ -329,12 +329,12 @@ TEST_CASE("the refresh request cannot be built: its error, nothing sent") {
 
 TEST_CASE("with a store: lock, read again, refresh, save, unlock") {
     bench b;
-    b.hold(token("A1", "R1", t0), 5);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 5);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
     CHECK(m.resume(locked(7)) == refresh_action::load);
-    CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 5})) ==
+    CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 5})) ==
           refresh_action::refresh);
     CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
     CHECK(m.to_save().access_token == secret("A2"));
@@ -368,8 +368,8 @@ TEST_CASE("with a store: lock, read again, refresh, save, unlock") {
 TEST_CASE("an entry erased from the store: reauthorization, never a refresh with the remembered "
           "token") {
     bench b;
-    b.hold(token("A1", "R1", t0), 3);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 3);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
     CHECK(m.resume(locked(7)) == refresh_action::load);
@@ -384,8 +384,8 @@ TEST_CASE("an entry erased from the store: reauthorization, never a refresh with
 
 TEST_CASE("rotation: a token another process stored while we waited for the lease is adopted") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 1);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
     CHECK(m.resume(locked()) == refresh_action::load);
@@ -401,8 +401,8 @@ TEST_CASE("rotation: a token another process stored while we waited for the leas
 
 TEST_CASE("the store fails under the lease") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 1);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
 
@@ -426,7 +426,7 @@ TEST_CASE("the store fails under the lease") {
     }
     SUBCASE("saving conflicts: token_store_failed; the token is kept and saved next time") {
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::refresh);
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
         CHECK(m.resume(failed(oauth::store_errc::conflict)) == refresh_action::unlock);
@@ -446,7 +446,7 @@ TEST_CASE("the store fails under the lease") {
     }
     SUBCASE("the store throws on save") {
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::refresh);
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
         CHECK(m.resume(threw("the disk is full")) == refresh_action::unlock);
@@ -458,8 +458,8 @@ TEST_CASE("the store fails under the lease") {
 
 TEST_CASE("invalid_grant without a store: never sent again until a new token arrives") {
     bench b(false);
-    b.hold(token("A1", "R1", t0));
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start));
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::refresh);
     CHECK(m.resume(invalid_grant(b.now)) == refresh_action::done);
@@ -491,12 +491,12 @@ TEST_CASE("invalid_grant without a store: never sent again until a new token arr
 
 TEST_CASE("invalid_grant with a store: the store is read again") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 1);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
     CHECK(m.resume(locked()) == refresh_action::load);
-    CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+    CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
           refresh_action::refresh);
     CHECK(m.resume(invalid_grant(b.now)) == refresh_action::load);
 
@@ -509,14 +509,14 @@ TEST_CASE("invalid_grant with a store: the store is read again") {
         CHECK(b.s.stats.adopted == 1);
     }
     SUBCASE("nothing newer: invalid_grant; later calls read the store, without lease or request") {
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::unlock);
         CHECK(m.resume(ok()) == refresh_action::done);
         CHECK(m.outcome().ec == oauth_errc::invalid_grant);
 
         refresh_fsm later(b.s);
         CHECK(later.resume(ok()) == refresh_action::load);
-        CHECK(later.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(later.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::done);
         CHECK(later.outcome().ec == errc::reauthorization_required);
 
@@ -543,16 +543,16 @@ TEST_CASE("invalid_grant with a store: the store is read again") {
 
 TEST_CASE("a token without a refresh token") {
     bench b(false);
-    b.hold(token("I1", "", t0));
+    b.hold(token("I1", "", t_start));
     SUBCASE("in its margin: handed out, nothing sent") {
-        b.now = t0 + 3600s - 30s;
+        b.now = t_start + 3600s - 30s;
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::done);
         CHECK(!m.outcome().ec);
         CHECK(m.outcome().value.access_token == secret("I1"));
     }
     SUBCASE("expired: reauthorization_required, nothing sent") {
-        b.now = t0 + 3600s;
+        b.now = t_start + 3600s;
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::done);
         CHECK(m.outcome().ec == errc::reauthorization_required);
@@ -570,14 +570,14 @@ TEST_CASE("a token without a refresh token") {
 
 TEST_CASE("a forced refresh") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
+    b.hold(token("A1", "R1", t_start), 1);
     REQUIRE(b.s.ask(secret("A1")) == serve::wait);
 
     SUBCASE("a valid token is refreshed; the force is then cleared") {
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::refresh);
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
         CHECK(m.resume(saved(2)) == refresh_action::unlock);
@@ -592,7 +592,7 @@ TEST_CASE("a forced refresh") {
         CHECK(m.resume(ok()) == refresh_action::save);
         CHECK(m.resume(saved(2)) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 2})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 2})) ==
               refresh_action::refresh);
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
         CHECK(m.resume(saved(3)) == refresh_action::unlock);
@@ -605,7 +605,7 @@ TEST_CASE("a forced refresh") {
         CHECK(m.resume(ok()) == refresh_action::save);
         CHECK(m.resume(saved(2)) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 2})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 2})) ==
               refresh_action::refresh);
         b.s.force = secret("A2"); // another 401, on the new token, while it was refreshed
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
@@ -616,7 +616,7 @@ TEST_CASE("a forced refresh") {
     }
     SUBCASE("forced during the flight, after the round decided: another round") {
         b.s.force.reset();
-        b.now = t0 + 3600s - 30s; // due: refreshed in the background
+        b.now = t_start + 3600s - 30s; // due: refreshed in the background
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
@@ -636,8 +636,8 @@ TEST_CASE("a forced refresh") {
 
 TEST_CASE("the source destroyed: no request, the lease released, a sent refresh still saved") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 1);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
 
     SUBCASE("before the flight, without a store") {
@@ -651,7 +651,7 @@ TEST_CASE("the source destroyed: no request, the lease released, a sent refresh 
         CHECK(m.resume(ok()) == refresh_action::lock);
         b.s.closed = true;
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::unlock);
         CHECK(m.resume(ok()) == refresh_action::done);
         CHECK(m.outcome().ec == boost::asio::error::operation_aborted);
@@ -661,7 +661,7 @@ TEST_CASE("the source destroyed: no request, the lease released, a sent refresh 
         CHECK(m.resume(ok()) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
         b.s.closed = true;
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::unlock);
         CHECK(m.resume(ok()) == refresh_action::done);
         CHECK(m.outcome().ec == boost::asio::error::operation_aborted);
@@ -670,7 +670,7 @@ TEST_CASE("the source destroyed: no request, the lease released, a sent refresh 
     SUBCASE("during the request: its token is saved (a rotated refresh token is not lost)") {
         CHECK(m.resume(ok()) == refresh_action::lock);
         CHECK(m.resume(locked()) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::refresh);
         b.s.closed = true;
         CHECK(m.resume(issued("A2", "R2", b.now)) == refresh_action::save);
@@ -682,8 +682,8 @@ TEST_CASE("the source destroyed: no request, the lease released, a sent refresh 
 
 TEST_CASE("an exception while an action runs fails the flight; the lease is released") {
     bench b;
-    b.hold(token("A1", "R1", t0), 1);
-    b.now = t0 + 3601s;
+    b.hold(token("A1", "R1", t_start), 1);
+    b.now = t_start + 3601s;
     refresh_fsm m(b.s);
     CHECK(m.resume(ok()) == refresh_action::lock);
 
@@ -693,7 +693,7 @@ TEST_CASE("an exception while an action runs fails the flight; the lease is rele
     }
     SUBCASE("under the lease: unlock, then done") {
         CHECK(m.resume(locked(9)) == refresh_action::load);
-        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t0), 1})) ==
+        CHECK(m.resume(loaded(oauth::stored_token{token("A1", "R1", t_start), 1})) ==
               refresh_action::refresh);
         CHECK(m.fail(std::make_exception_ptr(std::runtime_error("boom"))) ==
               refresh_action::unlock);
@@ -717,32 +717,32 @@ TEST_CASE("an exception while an action runs fails the flight; the lease is rele
 
 TEST_CASE("the clock offset comes from the token endpoint's Date header") {
     const auto server_ahead = 3600s;
-    auto date = floor<seconds>(t0 + 30s) + server_ahead;
+    auto date = floor<seconds>(t_start + 30s) + server_ahead;
 
     SUBCASE("use_server_date: expiry on the server's clock") {
         bench b(false);
-        b.hold(token("A1", "R1", t0 - 2h));
+        b.hold(token("A1", "R1", t_start - 2h));
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::refresh);
-        auto in = issued("A2", "R2", t0 + 30s);
+        auto in = issued("A2", "R2", t_start + 30s);
         in.reply.server_date = date;
         CHECK(m.resume(std::move(in)) == refresh_action::done);
         CHECK(b.s.offset == server_ahead);
         REQUIRE(m.outcome().value.expires_at);
         CHECK(*m.outcome().value.expires_at == date + 3600s);
-        CHECK(b.s.server_now() == t0 + server_ahead);
+        CHECK(b.s.server_now() == t_start + server_ahead);
     }
     SUBCASE("without use_server_date: the local clock") {
         oauth::token_source_options o;
         o.use_server_date = false;
         bench b(false, o);
-        b.hold(token("A1", "R1", t0 - 2h));
+        b.hold(token("A1", "R1", t_start - 2h));
         refresh_fsm m(b.s);
         CHECK(m.resume(ok()) == refresh_action::refresh);
-        auto in = issued("A2", "R2", t0 + 30s);
+        auto in = issued("A2", "R2", t_start + 30s);
         in.reply.server_date = date;
         CHECK(m.resume(std::move(in)) == refresh_action::done);
         CHECK(b.s.offset == system_clock::duration::zero());
-        CHECK(*m.outcome().value.expires_at == floor<seconds>(t0 + 30s) + 3600s);
+        CHECK(*m.outcome().value.expires_at == floor<seconds>(t_start + 30s) + 3600s);
     }
 }
