@@ -112,8 +112,8 @@ TEST_CASE("TLS: a tls_context made from a shared_ptr keeps the ssl::context aliv
     const auto target = origin_of("https", server.endpoint());
     error_code ec;
     run_client(ioc, server, *pool, [&]() -> asio::awaitable<void> {
-        std::tie(ec, std::ignore) =
-            co_await pool->async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+        std::tie(ec, std::ignore) = co_await pool->async_request(
+            target, get_request(), asio::as_tuple(asio::use_awaitable));
     });
     CHECK_FALSE(ec);
     pool.reset();
@@ -324,8 +324,8 @@ TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fa
                 asio::steady_timer t(ioc, 20ms);
                 co_await t.async_wait(asio::use_awaitable);
             }
-            auto [ec, res] =
-                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] = co_await pool.async_request(target, get_request(),
+                                                         asio::as_tuple(asio::use_awaitable));
             ok += !ec;
         }
     });
@@ -508,8 +508,8 @@ TEST_CASE("TLS: a request waiting in line for a connection fails at its deadline
         [&]() -> asio::awaitable<void> {
             pool.async_request(target, get_request(), [&](error_code ec, response) { first = ec; });
             auto start = std::chrono::steady_clock::now();
-            auto [ec, res] =
-                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] = co_await pool.async_request(target, get_request(),
+                                                         asio::as_tuple(asio::use_awaitable));
             queued = ec;
             queued_after = std::chrono::steady_clock::now() - start;
             pool.close();
@@ -612,7 +612,8 @@ TEST_CASE("TCP: a request awaited in a coroutine is cancelled with its caller") 
     auto start = std::chrono::steady_clock::now();
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         asio::steady_timer timer(co_await asio::this_coro::executor, 50ms);
-        auto request = pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+        auto request =
+            pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
         auto r = co_await (std::move(request) || timer.async_wait(asio::use_awaitable));
         if (r.index() == 0)
             ec = std::get<0>(std::get<0>(r));
@@ -652,8 +653,9 @@ TEST_CASE("TCP: a cancelled request gives its connection slot back") {
         server.behaviour().never_answer = false;
         answer = true;
         asio::steady_timer limit(ex, 2s);
-        auto r = co_await (pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable)) ||
-                           limit.async_wait(asio::use_awaitable));
+        auto r = co_await (
+            pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable)) ||
+            limit.async_wait(asio::use_awaitable));
         if (r.index() == 0)
             second = std::get<0>(std::get<0>(r));
     });
@@ -759,8 +761,8 @@ TEST_CASE("TCP: a request awaited from a strand runs on the pool's executor") {
     asio::co_spawn(
         strand,
         [&]() -> asio::awaitable<void> {
-            std::tie(ec, std::ignore) =
-                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+            std::tie(ec, std::ignore) = co_await pool.async_request(
+                target, get_request(), asio::as_tuple(asio::use_awaitable));
             resumed_on_strand = strand.running_in_this_thread();
             pool.close();
             server.stop();
@@ -991,8 +993,8 @@ TEST_CASE("a user-defined stream (unix domain socket) works without touching the
     int ok = 0;
     run_client(ioc, server, pool, [&]() -> asio::awaitable<void> {
         for (int i = 0; i < 3; ++i) {
-            auto [ec, res] =
-                co_await pool.async_request(target, get_request(), asio::as_tuple(asio::use_awaitable));
+            auto [ec, res] = co_await pool.async_request(target, get_request(),
+                                                         asio::as_tuple(asio::use_awaitable));
             ok += !ec && res.body() == "ok";
         }
     });

@@ -35,7 +35,8 @@ const test_certificate& trusted_ca() {
 }
 
 const test_certificate& untrusted_ca() {
-    static const auto ca = make_certificate({"joinme untrusted CA", "", -one_day, 30 * one_day, true});
+    static const auto ca =
+        make_certificate({"joinme untrusted CA", "", -one_day, 30 * one_day, true});
     return ca;
 }
 
@@ -118,15 +119,16 @@ TEST_CASE("TLS verification: a certificate for another name is certificate_name_
 }
 
 TEST_CASE("TLS verification: an expired certificate is certificate_expired") {
-    auto expired =
-        issued(trusted_ca(), {"expired.test", "DNS:localhost,IP:127.0.0.1", -10 * one_day, -one_day});
+    auto expired = issued(trusted_ca(),
+                          {"expired.test", "DNS:localhost,IP:127.0.0.1", -10 * one_day, -one_day});
     auto a = request_to(expired, "127.0.0.1");
     CHECK(a.ec == errc::certificate_expired);
     check_reported(a, X509_V_ERR_CERT_HAS_EXPIRED, "CN=expired.test");
 }
 
 TEST_CASE("TLS verification: a certificate valid from tomorrow is certificate_not_yet_valid") {
-    auto early = issued(trusted_ca(), {"early.test", "DNS:localhost,IP:127.0.0.1", one_day, 10 * one_day});
+    auto early =
+        issued(trusted_ca(), {"early.test", "DNS:localhost,IP:127.0.0.1", one_day, 10 * one_day});
     auto a = request_to(early, "localhost");
     CHECK(a.ec == errc::certificate_not_yet_valid);
     check_reported(a, X509_V_ERR_CERT_NOT_YET_VALID, "CN=early.test");
