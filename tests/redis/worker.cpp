@@ -12,8 +12,8 @@
 //     With die-after-lease, it prints "leased" once it holds a lease and stops running (the
 //     test then kills it with SIGKILL): a refresher that dies in the middle of its refresh.
 //     lease-ms: the token source's refresh timeout, which is the lease's time to live (2000).
+// joinme's own code comes compiled from the tests' support library (tests/boost_src.cpp).
 #include <joinme/joinme.hpp>
-#include <joinme/src.hpp>
 #include <joinme/store/redis.hpp>
 
 #include <boost/asio/io_context.hpp>
@@ -43,7 +43,8 @@ std::string user_name(std::size_t i) {
     return "user" + std::to_string(i + 1) + "@example.com";
 }
 
-api::client_config config(const std::string& url, std::chrono::milliseconds lease = std::chrono::seconds(2)) {
+api::client_config config(const std::string& url,
+                          std::chrono::milliseconds lease = std::chrono::seconds(2)) {
     api::client_config c;
     c.set_base_url(url);
     c.oauth.client_id = client_id;
@@ -81,7 +82,8 @@ protected:
     }
 };
 
-asio::awaitable<int> authorize(std::string url, joinme::store::redis_options ro, std::size_t users) {
+asio::awaitable<int> authorize(std::string url, joinme::store::redis_options ro,
+                               std::size_t users) {
     auto ex = co_await asio::this_coro::executor;
     joinme::store::redis_token_store store(ex, ro);
     api::basic_client<boost::beast::tcp_stream> client(ex, joinme::tcp_context{}, config(url));
@@ -109,8 +111,8 @@ asio::awaitable<int> authorize(std::string url, joinme::store::redis_options ro,
             std::cerr << "exchange " << user_name(i) << ": " << xec.message() << "\n";
             co_return 1;
         }
-        auto [sec, v] = co_await store.async_save(user_name(i), t, 0,
-                                                  asio::as_tuple(asio::use_awaitable));
+        auto [sec, v] =
+            co_await store.async_save(user_name(i), t, 0, asio::as_tuple(asio::use_awaitable));
         if (sec) {
             std::cerr << "save: " << sec.message() << " " << store.last_error() << "\n";
             co_return 1;
@@ -127,8 +129,8 @@ struct tally {
     clock_type::time_point start = clock_type::now();
 };
 
-asio::awaitable<void> caller(std::vector<std::unique_ptr<api::any_client>>& clients, std::size_t first,
-                             clock_type::time_point end, tally& t) {
+asio::awaitable<void> caller(std::vector<std::unique_ptr<api::any_client>>& clients,
+                             std::size_t first, clock_type::time_point end, tally& t) {
     for (std::size_t i = first; clock_type::now() < end; i += 7) {
         auto& c = *clients[i % clients.size()];
         joinme::diagnostics d;
@@ -161,9 +163,8 @@ int main(int argc, char** argv) {
     std::size_t users = std::stoul(a[4]);
     if (a[0] == "authorize") {
         int rc = 1;
-        asio::co_spawn(ioc, authorize(url, ro, users), [&](std::exception_ptr e, int r) {
-            rc = e ? 1 : r;
-        });
+        asio::co_spawn(ioc, authorize(url, ro, users),
+                       [&](std::exception_ptr e, int r) { rc = e ? 1 : r; });
         ioc.run();
         return rc;
     }
