@@ -80,14 +80,16 @@ struct answered_pair {
     beast::test::stream server;
 };
 
+/// The bytes Beast's serializer writes for `req`.
+std::string beast_bytes(const request& req) {
+    std::ostringstream os;
+    os << req;
+    return os.str();
+}
+
 } // namespace
 
 TEST_CASE("exchange: a request goes out byte for byte as Beast's serializer writes it") {
-    auto beast_bytes = [](const request& req) {
-        std::ostringstream os;
-        os << req; // Beast's serializer
-        return os.str();
-    };
     std::string out;
     request get(bhttp::verb::get, "/v1/user", 11);
     get.set(bhttp::field::host, "api.join.me");
@@ -110,6 +112,28 @@ TEST_CASE("exchange: a request goes out byte for byte as Beast's serializer writ
     joinme::http::detail::serialize_request(old, out);
     CHECK(out == beast_bytes(old));
     CHECK(out.starts_with("DELETE /v1/meetings/7 HTTP/1.0\r\n"));
+}
+
+TEST_CASE("exchange: the pool's Host and User-Agent go with a request that lacks them") {
+    const joinme::http::detail::request_defaults defaults{"api.join.me:8443", "joinme/test"};
+    std::string out;
+    request bare(bhttp::verb::get, "/v1/user", 11);
+    bare.set(bhttp::field::authorization, "Bearer abc");
+    joinme::http::detail::serialize_request(bare, out, defaults);
+    request full(bhttp::verb::get, "/v1/user", 11); // Host first, User-Agent last
+    full.set(bhttp::field::host, "api.join.me:8443");
+    full.set(bhttp::field::authorization, "Bearer abc");
+    full.set(bhttp::field::user_agent, "joinme/test");
+    CHECK(out == beast_bytes(full));
+
+    // The request's own fields win, and an empty default is not sent.
+    request own(bhttp::verb::get, "/v1/user", 11);
+    own.set(bhttp::field::user_agent, "mine");
+    own.set(bhttp::field::host, "example.com");
+    joinme::http::detail::serialize_request(own, out, defaults);
+    CHECK(out == beast_bytes(own));
+    joinme::http::detail::serialize_request(bare, out, {"api.join.me", ""});
+    CHECK(out == "GET /v1/user HTTP/1.1\r\nHost: api.join.me\r\nAuthorization: Bearer abc\r\n\r\n");
 }
 
 TEST_CASE("exchange: chunked body decoded") {

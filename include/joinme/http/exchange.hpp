@@ -69,12 +69,33 @@ namespace detail {
 
 namespace asio = boost::asio;
 
+// The fields the pool sends with a request that does not set them itself. Written with the
+// request rather than inserted into it: each insertion into Beast's field set allocates.
+struct request_defaults {
+    std::string_view host;       // sent first, as RFC 9110 §7.2 asks
+    std::string_view user_agent; // sent last
+};
+
 // Writes `req` into `out` exactly as Beast's serializer would send a request whose body
-// length is known (not chunked): request line, the fields in order, a blank line, the body.
-// One contiguous buffer, kept per connection, goes out in one write: far cheaper per request
-// than Beast's composed write over a chain of buffers.
-inline void serialize_request(const request& req, std::string& out) {
+// length is known (not chunked): request line, the fields in order, a blank line, the body;
+// and the `defaults` that `req` lacks. One contiguous buffer, kept per connection, goes out
+// in one write: far cheaper per request than Beast's composed write over a chain of buffers.
+inline void serialize_request(const request& req, std::string& out,
+                              request_defaults defaults = {}) {
     using namespace std::string_view_literals; // no strlen per piece
+    namespace bh = boost::beast::http;
+    auto line = [&out](std::string_view name, std::string_view value) {
+        out.append(name);
+        out.append(": "sv);
+        out.append(value);
+        out.append("\r\n"sv);
+    };
+    for (const auto& field : req) { // a few fields: a scan is cheaper than two lookups
+        if (field.name() == bh::field::host)
+            defaults.host = {};
+        else if (field.name() == bh::field::user_agent)
+            defaults.user_agent = {};
+    }
     out.clear();
     out.append(req.method_string());
     out += ' ';
@@ -84,12 +105,12 @@ inline void serialize_request(const request& req, std::string& out) {
     out += '.';
     out += static_cast<char>('0' + req.version() % 10);
     out.append("\r\n"sv);
-    for (const auto& field : req) {
-        out.append(field.name_string());
-        out.append(": "sv);
-        out.append(field.value());
-        out.append("\r\n"sv);
-    }
+    if (!defaults.host.empty())
+        line("Host"sv, defaults.host);
+    for (const auto& field : req)
+        line(field.name_string(), field.value());
+    if (!defaults.user_agent.empty())
+        line("User-Agent"sv, defaults.user_agent);
     out.append("\r\n"sv);
     out.append(req.body());
 }
@@ -143,19 +164,20 @@ struct early_read {
     }
 };
 
-// The exchange proper, without a deadline. `scratch` holds the serialized request; `early`, if
-// any, a read already pending on the stream.
+// The exchange proper, without a deadline. `scratch` holds the serialized request, with the
+// `defaults` it lacks (a chunked request goes out as it is, through Beast's serializer); `early`,
+// if any, is a read already pending on the stream.
 template <class Stream>
-asio::awaitable<error_code> exchange(Stream& stream, boost::beast::flat_buffer& buffer,
-                                     const request& req, response& res,
-                                     const exchange_limits& limits, exchange_progress& progress,
-                                     std::string& scratch, early_read* early = nullptr) {
+asio::awaitable<error_code>
+exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
+         const exchange_limits& limits, exchange_progress& progress, std::string& scratch,
+         request_defaults defaults = {}, early_read* early = nullptr) {
     error_code wec;
     if (req.chunked()) {
         std::tie(wec, std::ignore) = co_await boost::beast::http::async_write(
             stream, req, asio::as_tuple(asio::use_awaitable));
     } else {
-        serialize_request(req, scratch);
+        serialize_request(req, scratch, defaults);
         std::tie(wec, std::ignore) = co_await asio::async_write(
             stream, asio::buffer(scratch), asio::as_tuple(asio::use_awaitable));
     }
@@ -236,17 +258,18 @@ template <class Stream>
 asio::awaitable<error_code>
 exchange_with_deadline(Stream& stream, boost::beast::flat_buffer& buffer, const request& req,
                        response& res, const exchange_limits& limits, exchange_progress& progress,
-                       std::string& scratch, std::chrono::milliseconds timeout) {
+                       std::string& scratch, std::chrono::milliseconds timeout,
+                       request_defaults defaults = {}) {
     if constexpr (has_native_deadline<Stream>) {
         auto& lowest = boost::beast::get_lowest_layer(stream);
         lowest.expires_after(timeout);
-        auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch);
+        auto ec = co_await exchange(stream, buffer, req, res, limits, progress, scratch, defaults);
         if (!ec)
             lowest.expires_never(); // a connection kept for reuse must not time out while idle
         co_return ec;
     } else {
         co_return co_await with_deadline(
-            exchange(stream, buffer, req, res, limits, progress, scratch), timeout,
+            exchange(stream, buffer, req, res, limits, progress, scratch, defaults), timeout,
             [&stream] { stream_traits<Stream>::close(stream); });
     }
 }

@@ -640,10 +640,9 @@ private:
         if (target.host.empty())
             co_return errc::invalid_url;
         host& h = st->host_for(target);
-        if (req.find(beast_http::field::host) == req.end())
-            req.set(beast_http::field::host, h.host_header);
-        if (req.find(beast_http::field::user_agent) == req.end() && !st->opts.user_agent.empty())
-            req.set(beast_http::field::user_agent, st->opts.user_agent);
+        // Host and User-Agent, unless the request has its own, are written with it, not
+        // inserted into it. A prepared string body has a length: the request is never chunked.
+        const detail::request_defaults defaults{h.host_header, st->opts.user_agent};
         req.keep_alive(true);
         req.prepare_payload();
         std::chrono::milliseconds waited{0};
@@ -686,7 +685,7 @@ private:
                     watched w(st, c, std::min(begun + st->opts.limits.timeout, opts.deadline));
                     auto* early = c.early.pending ? &c.early : nullptr;
                     ec = co_await detail::exchange(c.stream, c.buffer, req, res, st->opts.limits,
-                                                   progress, c.scratch, early);
+                                                   progress, c.scratch, defaults, early);
                     if (ec && c.expired)
                         ec = errc::timeout;
                 } else {
@@ -696,7 +695,7 @@ private:
                     else
                         ec = co_await detail::exchange_with_deadline(c.stream, c.buffer, req, res,
                                                                      st->opts.limits, progress,
-                                                                     c.scratch, timeout);
+                                                                     c.scratch, timeout, defaults);
                 }
             }
             if (st->opts.on_request) {
