@@ -1,4 +1,4 @@
-// What the OAuth value tests share: a fixed instant and printing through operator<<.
+// What the OAuth tests share: a fixed instant and printing through operator<<.
 #ifndef JOINME_TESTS_OAUTH_COMMON_HPP
 #define JOINME_TESTS_OAUTH_COMMON_HPP
 

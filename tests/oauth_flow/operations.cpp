@@ -1,12 +1,11 @@
 // The OAuth back-channel operations (exchange, refresh, expire access) against the sandbox
 // over TLS on loopback, and against a scripted server for answers the sandbox does not give.
+#include "oauth/common.hpp"
 #include "oauth_flow/fixture.hpp"
 
 #include <tuple>
 
 #include <boost/asio/deferred.hpp>
-
-#include <sstream>
 
 using namespace flow;
 
@@ -39,12 +38,6 @@ token_result refresh(sandbox_env& env, const oauth::token& current) {
     r.ec = ec;
     r.value = std::move(t);
     return r;
-}
-
-std::string printed(const auto& v) {
-    std::ostringstream os;
-    os << v;
-    return os.str();
 }
 
 } // namespace
@@ -268,15 +261,14 @@ TEST_CASE("a token endpoint that quotes the request: no credential in diagnostic
                       access = "acc3ss-5555-zz";
     env.cfg.client_secret = secret(client_secret);
     auto check_clean = [&](const diagnostics& d, const std::string& what) {
-        std::ostringstream printed;
-        printed << d;
-        for (const auto& text : {printed.str(), what})
+        auto printed = oauth_test::print(d);
+        for (const auto& text : {printed, what})
             for (const auto& s : {client_secret, code, verifier, refresh, access,
                                   oauth::detail::form_encode(client_secret)}) {
                 INFO(text);
                 CHECK(text.find(s) == std::string::npos);
             }
-        CHECK(printed.str().find("[redacted]") != std::string::npos);
+        CHECK(printed.find("[redacted]") != std::string::npos);
     };
     for (auto method : {oauth::client_auth_method::client_secret_post,
                         oauth::client_auth_method::client_secret_basic})
@@ -351,7 +343,7 @@ TEST_CASE("the request sent: form body, Accept, no secret outside the body") {
     CHECK(seen[bhttp::field::accept] == "application/json");
     CHECK(seen.body().find("grant_type=refresh_token") != std::string::npos);
     CHECK(seen.body().find("refresh_token=R1") != std::string::npos);
-    CHECK(printed(t).find("A2") == std::string::npos);
+    CHECK(oauth_test::print(t).find("A2") == std::string::npos);
 }
 
 TEST_CASE("exchange of what the authorization step produced: its redirect URI, verifier, scopes") {
