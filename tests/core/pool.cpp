@@ -310,6 +310,21 @@ TEST_CASE("TCP and TLS: 200 sequential GETs reuse exactly one connection") {
     }
 }
 
+TEST_CASE("TCP: a request reads its origin when it is made, not when it is awaited") {
+    over_transport t(false);
+    error_code ec = asio::error::would_block;
+    response res;
+    t.run([&]() -> asio::awaitable<void> {
+        auto target = std::make_unique<joinme::origin>(t.target);
+        auto request = t.pool().co_request(*target, get_request(), res);
+        target.reset(); // gone before the request runs (AddressSanitizer sees any later read)
+        ec = co_await std::move(request);
+    });
+    CHECK(!ec);
+    CHECK(res.result_int() == 200);
+    CHECK(t.server.counters().requests == 1);
+}
+
 TEST_CASE("TCP: a keep-alive connection the server closed while idle does not fail the next call") {
     asio::io_context ioc;
     test_support::tcp_test_server server(ioc, {asio::ip::make_address("127.0.0.1"), 0});

@@ -80,18 +80,18 @@ public:
     virtual pool_stats stats() const noexcept = 0;
 
     /// Sends `req` to `target` and reads the response into `res` (left empty on failure),
-    /// which must outlive the operation. The pool sets `Host`, `User-Agent` (unless present),
-    /// keep-alive and `Content-Length`. A response with any status is a success at this
-    /// level, except that 429 / 503 / over-QPS answers are retried per the retry policy and
-    /// the last one is returned when retries run out.
+    /// which must outlive the operation; `target` is read before this returns. The pool sets
+    /// `Host`, `User-Agent` (unless present), keep-alive and `Content-Length`. A response with any
+    /// status is a success at this level, except that 429 / 503 / over-QPS answers are retried per
+    /// the retry policy and the last one is returned when retries run out.
     ///
     /// For a coroutine running on the pool's executor. Errors: those of `async_exchange`,
     /// connect and TLS errors (`errc::certificate_*` when the server's certificate is
     /// rejected), `operation_aborted`. Cancellation: that of the awaiting coroutine
     /// (terminal); the connection in use is closed. `opts`: where a failed connect is
     /// explained, and when the request may be sent again.
-    virtual boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
-                                                          request_options opts = {}) = 0;
+    virtual boost::asio::awaitable<error_code>
+    co_request(const origin& target, request req, response& res, request_options opts = {}) = 0;
 
     /// Opens connections to `target`, one after another, until `count` of them (at most
     /// `pool_options::max_connections_per_origin`) are open, and keeps them idle: the connects
@@ -103,7 +103,7 @@ public:
     /// `errc::timeout` (`connect_timeout`), `errc::invalid_url`, `operation_aborted`;
     /// `operation_not_supported` from a pool that does not override it. `diag` as in
     /// `request_options`.
-    virtual boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count,
+    virtual boost::asio::awaitable<error_code> co_warm_up(const origin& target, std::size_t count,
                                                           diagnostics* diag = nullptr) {
         (void)target;
         (void)count;

@@ -101,8 +101,8 @@ public:
                 return joinme::detail::run_op<response>(
                     [st = std::move(st), target = std::move(target),
                      req = std::move(req)](diagnostics& d, response& res) mutable {
-                        return run_request(std::move(st), std::move(target), std::move(req), res,
-                                           {&d});
+                        auto* h = host_of(*st, target);
+                        return run_request(std::move(st), h, std::move(req), res, {&d});
                     },
                     std::move(ex), diag);
             });
@@ -110,9 +110,9 @@ public:
 
     /// `async_request` as an awaitable (see `connection_pool::co_request`): the same work,
     /// without a coroutine of its own per request.
-    boost::asio::awaitable<error_code> co_request(origin target, request req, response& res,
+    boost::asio::awaitable<error_code> co_request(const origin& target, request req, response& res,
                                                   request_options opts = {}) override {
-        return run_request(st_, std::move(target), std::move(req), res, opts);
+        return run_request(st_, host_of(*st_, target), std::move(req), res, opts);
     }
 
     /// `co_warm_up` (connection_pool.hpp) as an asynchronous operation. Completion:
@@ -126,15 +126,16 @@ public:
                 return joinme::detail::run_op<>(
                     [st = std::move(st), target = std::move(target),
                      count](diagnostics& d) mutable {
-                        return run_warm_up(std::move(st), std::move(target), count, &d);
+                        auto* h = host_of(*st, target);
+                        return run_warm_up(std::move(st), h, count, &d);
                     },
                     std::move(ex), diag);
             });
     }
 
-    boost::asio::awaitable<error_code> co_warm_up(origin target, std::size_t count,
+    boost::asio::awaitable<error_code> co_warm_up(const origin& target, std::size_t count,
                                                   diagnostics* diag = nullptr) override {
-        return run_warm_up(st_, std::move(target), count, diag);
+        return run_warm_up(st_, host_of(*st_, target), count, diag);
     }
 
     /// Sends a request to an absolute URL: `method url` with an optional body in `req`, as
@@ -341,6 +342,13 @@ private:
             return *hosts.back();
         }
     };
+
+    // The host of `o`, looked up when a request is made, so that its coroutine need not keep
+    // the origin; none for an origin without a host (errc::invalid_url). Hosts live as long
+    // as the pool's state, which every operation keeps.
+    static host* host_of(state& st, const origin& o) {
+        return o.host.empty() ? nullptr : &st.host_for(o);
+    }
 
     // Takes the request that has waited longest out of the line and wakes it.
     static waiter& next_waiter(host& h) {
@@ -612,11 +620,11 @@ private:
 
     // Opens connections to `target` until it has `count` (within the per-origin limit), each
     // put in the idle list.
-    static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, origin target,
-                                             std::size_t count, diagnostics* diag) {
-        if (target.host.empty())
+    static awaitable<error_code> run_warm_up(std::shared_ptr<state> st, host* hp, std::size_t count,
+                                             diagnostics* diag) {
+        if (!hp)
             co_return errc::invalid_url;
-        host& h = st->host_for(target);
+        host& h = *hp;
         while (h.open < std::min(count, st->opts.max_connections_per_origin)) {
             if (st->closed)
                 co_return boost::asio::error::operation_aborted;
@@ -635,11 +643,11 @@ private:
     // into `res`, which is left empty on failure. Every step ends by the call's deadline,
     // `opts.deadline`. One coroutine for all of it, so that a request waiting in line holds
     // one frame.
-    static awaitable<error_code> run_request(std::shared_ptr<state> st, origin target, request req,
+    static awaitable<error_code> run_request(std::shared_ptr<state> st, host* hp, request req,
                                              response& res, request_options opts) {
-        if (target.host.empty())
+        if (!hp)
             co_return errc::invalid_url;
-        host& h = st->host_for(target);
+        host& h = *hp;
         // Host and User-Agent, unless the request has its own, are written with it, not
         // inserted into it. A prepared string body has a length: the request is never chunked.
         const detail::request_defaults defaults{h.host_header, st->opts.user_agent};

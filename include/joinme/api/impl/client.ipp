@@ -65,8 +65,22 @@ JOINME_DECL error_code client_impl::check_base(diagnostics& diag) const {
     return base_error_;
 }
 
+// "Bearer <access token>", the Authorization header's value: the copy of the token a call
+// keeps, made with one allocation.
+inline joinme::secret bearer_of(const joinme::secret& token) {
+    std::string v;
+    v.reserve(7 + token.reveal().size());
+    v.append("Bearer ").append(token.reveal());
+    return joinme::secret(std::move(v));
+}
+
+// The access token in a value of `bearer_of`.
+inline std::string_view token_of(const joinme::secret& bearer) {
+    return std::string_view(bearer.reveal()).substr(7);
+}
+
 inline http::request make_request(const api_call& call, std::string_view base_path,
-                                  const joinme::secret& access_token) {
+                                  const joinme::secret& bearer) {
     http::request req;
     req.version(11);
     req.method(call.method);
@@ -75,7 +89,7 @@ inline http::request make_request(const api_call& call, std::string_view base_pa
     target.append(base_path).append(call.target);
     req.target(target);
     // The header is the only place the token goes; request events carry no header.
-    req.set(boost::beast::http::field::authorization, "Bearer " + access_token.reveal());
+    req.set(boost::beast::http::field::authorization, bearer.reveal());
     req.set(boost::beast::http::field::accept, "application/json");
     if (!call.body.empty()) {
         req.set(boost::beast::http::field::content_type, "application/json");
@@ -95,11 +109,13 @@ client_impl::send(const api_call& call, diagnostics& diag, void* out,
     if (auto t = timeout.value_or(cfg.call_timeout); t.count() > 0)
         send.deadline = std::chrono::steady_clock::now() + t;
     // A token that needs no refresh is taken as is: no I/O, no coroutine.
-    joinme::secret access;
+    joinme::secret bearer;
     if (auto* current = source.usable_token()) {
-        access = current->access_token;
-    } else if (auto ec = co_await source.co_access_token(nullptr, diag, access, send.deadline)) {
+        bearer = bearer_of(current->access_token);
+    } else if (auto ec = co_await source.co_access_token(nullptr, diag, bearer, send.deadline)) {
         co_return ec;
+    } else {
+        bearer = bearer_of(bearer);
     }
 
     http::response res;
@@ -111,7 +127,7 @@ client_impl::send(const api_call& call, diagnostics& diag, void* out,
     int replays = 0;
     bool refreshed = false;
     for (;;) {
-        auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, access),
+        auto ec = co_await pool_->co_request(api_origin_, make_request(call, base_path_, bearer),
                                              res, send);
         if (ec)
             co_return ec;
@@ -119,16 +135,17 @@ client_impl::send(const api_call& call, diagnostics& diag, void* out,
         if (!ec)
             co_return call.parse ? call.parse(res, out, diag) : ec;
         res = http::response{};
-        diag.redact(access.reveal()); // an API may quote the request it rejects
+        diag.redact(token_of(bearer)); // an API may quote the request it rejects
         if (ec == errc::invalid_token)
             ++stats.rejected_tokens;
         if (ec == errc::invalid_token && !refreshed && replays < 2) {
             // (The token source clears `diag` of the rejection as it starts.)
-            auto rejected = std::move(access);
+            joinme::secret rejected(token_of(bearer));
             auto* current = source.usable_token();
             refreshed = !current || current->access_token == rejected;
-            if (auto fec = co_await source.co_access_token(&rejected, diag, access, send.deadline))
+            if (auto fec = co_await source.co_access_token(&rejected, diag, bearer, send.deadline))
                 co_return fec;
+            bearer = bearer_of(bearer);
             ++stats.replays;
             ++replays;
             continue;
