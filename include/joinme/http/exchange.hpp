@@ -129,8 +129,8 @@ concept has_native_deadline = requires(Stream& s, std::chrono::milliseconds d) {
 // pool keeps one pending on every idle connection over TCP and TLS (see
 // basic_connection_pool): bytes or an end of stream that arrive while nobody asked for them
 // close the connection at once, and otherwise the read simply becomes the first read of the
-// next answer, so that noticing them costs nothing per request. `exchange` waits for it after
-// writing instead of starting a read of its own.
+// next answer: noticing them costs the one system call of the read's first attempt, which finds
+// nothing. `exchange` waits for it after writing instead of starting a read of its own.
 struct early_read {
     bool pending = false;  // started, and not yet consumed by an exchange
     bool done = false;     // completed with `ec`; the bytes read are in the connection's buffer

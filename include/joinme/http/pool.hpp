@@ -459,11 +459,13 @@ private:
     // Idle connections over TCP and TLS keep a read pending (see `early_read`), Go's `readLoop`
     // in Asio's terms: a server that closes one, or sends bytes nobody asked for, has it closed
     // and discarded at once, before any request can take it, and a request that takes it waits
-    // for that read's completion as its answer's first read, so noticing costs nothing per
-    // request. Bytes that arrive while a request is being written remain indistinguishable
-    // from an early answer. A pending read would keep `io_context::run()` from returning, so
-    // when the pool goes quiet (see `post_idle_check`) the reads are cancelled: a connection
-    // parked that way is checked with `is_reusable` (one system call) before its next use.
+    // for that read's completion as its answer's first read. Noticing costs one system call
+    // per idle period (Asio tries the read at once, and it finds nothing), as the `is_reusable`
+    // check before each reuse would. Bytes that arrive while a request is being written remain
+    // indistinguishable from an early answer. A pending read would keep `io_context::run()` from
+    // returning, so when the pool goes quiet (see `post_idle_check`) the reads are cancelled: a
+    // connection parked that way is checked with `is_reusable` (one system call) before its next
+    // use.
     static void read_early(const std::shared_ptr<state>& st, host& h, const connection_ptr& c) {
         auto& r = c->early;
         r.pending = true;
