@@ -92,16 +92,14 @@ public:
     /// `co_request`).
     /// Cancellation: terminal; the connection in use is closed.
     template <class Token = default_token>
-    auto async_request(origin target, request req, Token&& token = {}) {
+    auto async_request(const origin& target, request req, Token&& token = {}) {
         return joinme::detail::async_op<response>(
             st_->ex, nullptr, std::forward<Token>(token),
-            [st = st_, target = std::move(target),
-             req = std::move(req)](diagnostics* diag) mutable {
+            [st = st_, h = host_of(*st_, target), req = std::move(req)](diagnostics* diag) mutable {
                 auto ex = st->ex;
                 return joinme::detail::run_op<response>(
-                    [st = std::move(st), target = std::move(target),
-                     req = std::move(req)](diagnostics& d, response& res) mutable {
-                        auto* h = host_of(*st, target);
+                    [st = std::move(st), h, req = std::move(req)](diagnostics& d,
+                                                                  response& res) mutable {
                         return run_request(std::move(st), h, std::move(req), res, {&d});
                     },
                     std::move(ex), diag);
@@ -118,15 +116,13 @@ public:
     /// `co_warm_up` (connection_pool.hpp) as an asynchronous operation. Completion:
     /// `void(error_code)`.
     template <class Token = default_token>
-    auto async_warm_up(origin target, std::size_t count, Token&& token = {}) {
+    auto async_warm_up(const origin& target, std::size_t count, Token&& token = {}) {
         return joinme::detail::async_op<>(
             st_->ex, nullptr, std::forward<Token>(token),
-            [st = st_, target = std::move(target), count](diagnostics* diag) mutable {
+            [st = st_, h = host_of(*st_, target), count](diagnostics* diag) mutable {
                 auto ex = st->ex;
                 return joinme::detail::run_op<>(
-                    [st = std::move(st), target = std::move(target),
-                     count](diagnostics& d) mutable {
-                        auto* h = host_of(*st, target);
+                    [st = std::move(st), h, count](diagnostics& d) mutable {
                         return run_warm_up(std::move(st), h, count, &d);
                     },
                     std::move(ex), diag);
@@ -146,7 +142,7 @@ public:
                        Token&& token = {}) {
         error_code ec;
         auto o = address(req, method, url, ec);
-        return async_request(std::move(o), std::move(req), std::forward<Token>(token));
+        return async_request(o, std::move(req), std::forward<Token>(token));
     }
 
     /// Closes every idle connection at once (no TLS close_notify) and fails waiting requests.

@@ -65,18 +65,20 @@ JOINME_DECL error_code client_impl::check_base(diagnostics& diag) const {
     return base_error_;
 }
 
+inline constexpr std::string_view bearer_prefix = "Bearer ";
+
 // "Bearer <access token>", the Authorization header's value: the copy of the token a call
 // keeps, made with one allocation.
 inline joinme::secret bearer_of(const joinme::secret& token) {
     std::string v;
-    v.reserve(7 + token.reveal().size());
-    v.append("Bearer ").append(token.reveal());
+    v.reserve(bearer_prefix.size() + token.reveal().size());
+    v.append(bearer_prefix).append(token.reveal());
     return joinme::secret(std::move(v));
 }
 
 // The access token in a value of `bearer_of`.
 inline std::string_view token_of(const joinme::secret& bearer) {
-    return std::string_view(bearer.reveal()).substr(7);
+    return std::string_view(bearer.reveal()).substr(bearer_prefix.size());
 }
 
 inline http::request make_request(const api_call& call, std::string_view base_path,
