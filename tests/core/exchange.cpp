@@ -112,6 +112,21 @@ TEST_CASE("exchange: a request goes out byte for byte as Beast's serializer writ
     joinme::http::detail::serialize_request(old, out);
     CHECK(out == beast_bytes(old));
     CHECK(out.starts_with("DELETE /v1/meetings/7 HTTP/1.0\r\n"));
+
+    // A chunked body goes out as one chunk, then the last chunk.
+    request chunked(bhttp::verb::post, "/upload", 11);
+    chunked.set(bhttp::field::host, "example.com");
+    chunked.body() = std::string(300, 'x');
+    chunked.chunked(true);
+    joinme::http::detail::serialize_request(chunked, out);
+    CHECK(out == beast_bytes(chunked));
+    CHECK(out.ends_with("\r\n12c\r\n" + std::string(300, 'x') + "\r\n0\r\n\r\n"));
+    // An empty one is the last chunk alone (Beast 1.81's serializer writes that twice, and the
+    // second would be taken for the start of the connection's next request).
+    chunked.body().clear();
+    joinme::http::detail::serialize_request(chunked, out);
+    CHECK(out.ends_with("chunked\r\n\r\n0\r\n\r\n"));
+    CHECK(!out.ends_with("0\r\n\r\n0\r\n\r\n"));
 }
 
 TEST_CASE("exchange: the pool's Host and User-Agent go with a request that lacks them") {
@@ -143,6 +158,36 @@ TEST_CASE("exchange: chunked body decoded") {
     REQUIRE_MESSAGE(!r.ec, r.ec.message());
     CHECK(r.res.result_int() == 200);
     CHECK(r.res.body() == "{\"a\": 1}");
+}
+
+TEST_CASE("exchange: a chunked request goes out as one request, an empty one too") {
+    for (std::string body : {"part one, part two", ""}) {
+        CAPTURE(body);
+        asio::io_context ioc;
+        answered_pair p(ioc, "HTTP/1.1 204 No Content\r\n\r\n");
+        request req(bhttp::verb::post, "/upload", 11);
+        req.set(bhttp::field::host, "api.join.me");
+        req.body() = body;
+        req.chunked(true);
+        beast::flat_buffer buffer;
+        error_code ec;
+        joinme::http::async_exchange(p.client, buffer, req, {},
+                                     [&](error_code e, response) { ec = e; });
+        ioc.run();
+        CHECK(!ec);
+        // The server reads one request with this body, and nothing after it (Beast 1.81's
+        // serializer sends an empty chunked body's last chunk twice: the second would be read
+        // as the start of the connection's next request).
+        std::string sent = p.server.str();
+        bhttp::request_parser<bhttp::string_body> parser;
+        parser.eager(true);
+        error_code pec;
+        auto used = parser.put(asio::buffer(sent), pec);
+        REQUIRE(!pec);
+        REQUIRE(parser.is_done());
+        CHECK(parser.get().body() == body);
+        CHECK(used == sent.size());
+    }
 }
 
 // RFC 9110 §15.2: a client skips interim responses. Returned as the answer, the real answer

@@ -27,9 +27,10 @@
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
-#include <boost/beast/http/write.hpp>
 
+#include <charconv>
 #include <chrono>
+#include <cstddef>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -76,10 +77,10 @@ struct request_defaults {
     std::string_view user_agent; // sent last
 };
 
-// Writes `req` into `out` exactly as Beast's serializer would send a request whose body
-// length is known (not chunked): request line, the fields in order, a blank line, the body;
-// and the `defaults` that `req` lacks. One contiguous buffer, kept per connection, goes out
-// in one write: far cheaper per request than Beast's composed write over a chain of buffers.
+// Writes `req` into `out` exactly as Beast's serializer would send it: request line, the
+// fields in order, a blank line, the body (a chunked one as one chunk and the last chunk); and
+// the `defaults` that `req` lacks. One contiguous buffer, kept per connection, goes out in one
+// write: far cheaper per request than Beast's composed write over a chain of buffers.
 inline void serialize_request(const request& req, std::string& out,
                               request_defaults defaults = {}) {
     using namespace std::string_view_literals; // no strlen per piece
@@ -112,7 +113,19 @@ inline void serialize_request(const request& req, std::string& out,
     if (!defaults.user_agent.empty())
         line("User-Agent"sv, defaults.user_agent);
     out.append("\r\n"sv);
-    out.append(req.body());
+    if (!req.chunked()) {
+        out.append(req.body());
+        return;
+    }
+    if (!req.body().empty()) {
+        char size[2 * sizeof(std::size_t)];
+        auto end = std::to_chars(size, size + sizeof size, req.body().size(), 16).ptr;
+        out.append(size, end);
+        out.append("\r\n"sv);
+        out.append(req.body());
+        out.append("\r\n"sv);
+    }
+    out.append("0\r\n\r\n"sv);
 }
 
 // Streams over Beast's `basic_stream` (TCP, TLS over TCP) honour per-operation cancellation,
@@ -165,22 +178,15 @@ struct early_read {
 };
 
 // The exchange proper, without a deadline. `scratch` holds the serialized request, with the
-// `defaults` it lacks (a chunked request goes out as it is, through Beast's serializer); `early`,
-// if any, is a read already pending on the stream.
+// `defaults` it lacks; `early`, if any, is a read already pending on the stream.
 template <class Stream>
 asio::awaitable<error_code>
 exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
          const exchange_limits& limits, exchange_progress& progress, std::string& scratch,
          request_defaults defaults = {}, early_read* early = nullptr) {
-    error_code wec;
-    if (req.chunked()) {
-        std::tie(wec, std::ignore) = co_await boost::beast::http::async_write(
-            stream, req, asio::as_tuple(asio::use_awaitable));
-    } else {
-        serialize_request(req, scratch, defaults);
-        std::tie(wec, std::ignore) = co_await asio::async_write(
-            stream, asio::buffer(scratch), asio::as_tuple(asio::use_awaitable));
-    }
+    serialize_request(req, scratch, defaults);
+    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(scratch),
+                                                     asio::as_tuple(asio::use_awaitable));
     if (wec)
         co_return map_read_error(wec);
     progress.request_written = true;
