@@ -17,7 +17,7 @@
 /// `proxy_config::proxy_loopback` says so.
 
 #include <joinme/detail/ascii.hpp>
-#include <joinme/detail/url.hpp>
+#include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
 #include <joinme/secret.hpp>
 #include <joinme/transport.hpp>
@@ -111,38 +111,7 @@ inline std::string_view trim(std::string_view s) noexcept {
 /// and password are percent-decoded (`%40` for `@`, `%3A` for `:` in a password). Only `http`
 /// proxies are supported: another scheme (`https`, `socks5`...), a user name with `:`, a
 /// path, a query or a fragment make `ec` `errc::invalid_url`, and the result is empty.
-inline proxy_server parse_proxy_url(std::string_view text, error_code& ec) {
-    ec = {};
-    text = detail::trim(text);
-    std::string with_scheme;
-    if (text.find("://") == std::string_view::npos) {
-        with_scheme = "http://";
-        with_scheme += text;
-        text = with_scheme;
-    }
-    auto url = detail::parse_absolute(text);
-    if (!url || url->scheme_id() != boost::urls::scheme::http || !url->has_authority() ||
-        url->has_query() || url->has_fragment() || url->encoded_host().empty() ||
-        (!url->encoded_path().empty() && url->encoded_path() != "/")) {
-        ec = errc::invalid_url;
-        return {};
-    }
-    proxy_server p;
-    p.host = url->host_address();
-    p.port = url->has_port() && !url->port().empty() ? std::string(url->port())
-                                                     : std::string(default_proxy_port);
-    if (url->has_userinfo()) {
-        p.user = url->user();
-        if (url->has_password())
-            p.password = secret(url->password());
-    }
-    if (!detail::is_plain_host(p.host) || !detail::is_port(p.port) ||
-        p.user.find(':') != std::string::npos) {
-        ec = errc::invalid_url;
-        return {};
-    }
-    return p;
-}
+JOINME_DECL proxy_server parse_proxy_url(std::string_view text, error_code& ec);
 
 /// Whether `host` (a name or an IP literal, brackets allowed) is in `no_proxy`, a list in curl's
 /// syntax: entries separated by commas or white space; the whole list `*` matches every host;
@@ -336,5 +305,9 @@ inline proxy_config proxy_config_from_environment(error_code& ec,
 }
 
 } // namespace joinme
+
+#if defined(JOINME_HEADER_ONLY)
+#include <joinme/impl/proxy.ipp>
+#endif
 
 #endif

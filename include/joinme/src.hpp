@@ -9,9 +9,10 @@
 ///
 /// With JOINME_SEPARATE_COMPILATION defined in every translation unit, joinme's own code that
 /// does not depend on the stream type (the API client's calls for every endpoint, the OAuth
-/// steps, the loopback listener) and the connection pools over joinme's own streams (TCP, TLS,
-/// through a proxy) are compiled here once, and the other translation units only declare
-/// them. The sandbox, which is opt-in, has its own: <joinme/sandbox/src.hpp>.
+/// steps, the loopback listener, `origin_of` and the proxy URL parser) and the connection pools
+/// over joinme's own streams (TCP, TLS, through a proxy) are compiled here once, and the other
+/// translation units only declare them. The sandbox, which is opt-in, has its own:
+/// <joinme/sandbox/src.hpp>.
 ///
 /// Boost.JSON and Boost.URL are always compiled here. Asio, Asio's SSL support and Beast are
 /// compiled here too when the program defines BOOST_ASIO_SEPARATE_COMPILATION or
@@ -22,6 +23,8 @@
 #include <joinme/api/impl/client.ipp>
 #include <joinme/http/impl/pool.ipp>
 #include <joinme/impl/loopback.ipp>
+#include <joinme/impl/proxy.ipp>
+#include <joinme/impl/transport.ipp>
 #include <joinme/oauth/impl/client.ipp>
 #include <joinme/oauth/impl/token_source.ipp>
 #endif

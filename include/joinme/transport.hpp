@@ -12,14 +12,18 @@
 /// specialize `joinme::stream_traits<YourStream>` with the members documented on the primary
 /// template; nothing in the library needs to change.
 
+#include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
 
 #include <boost/asio/any_io_executor.hpp>
 #include <boost/beast/core/stream_traits.hpp>
-#include <boost/url/url_view.hpp>
 
 #include <concepts>
 #include <string>
+
+namespace boost::urls {
+class url_view;
+} // namespace boost::urls
 
 namespace joinme {
 
@@ -44,21 +48,9 @@ struct origin {
 };
 
 /// The origin of an absolute `http` or `https` URL; `errc::invalid_url` for anything else.
-inline origin origin_of(boost::urls::url_view url, error_code& ec) {
-    ec = {};
-    auto scheme = url.scheme_id();
-    if ((scheme != boost::urls::scheme::http && scheme != boost::urls::scheme::https) ||
-        !url.has_authority() || url.encoded_host().empty()) {
-        ec = errc::invalid_url;
-        return {};
-    }
-    origin o;
-    o.scheme = scheme == boost::urls::scheme::https ? "https" : "http";
-    o.host = url.host_address();
-    o.port = url.has_port() && !url.port().empty() ? std::string(url.port())
-                                                   : (o.scheme == "https" ? "443" : "80");
-    return o;
-}
+/// Include <boost/url/url_view.hpp> to call it (this header only declares `url_view`, so that
+/// a translation unit that does not parse URLs does not parse Boost.URL's headers).
+JOINME_DECL origin origin_of(boost::urls::url_view url, error_code& ec);
 
 /// Customization point: how to make, open and close a connection on `Stream`.
 ///
@@ -137,5 +129,9 @@ concept transport = boost::beast::is_async_stream<Stream>::value &&
 };
 
 } // namespace joinme
+
+#if defined(JOINME_HEADER_ONLY)
+#include <joinme/impl/transport.ipp>
+#endif
 
 #endif
