@@ -91,11 +91,14 @@ inline void serialize_request(const request& req, std::string& out,
         out.append(value);
         out.append("\r\n"sv);
     };
-    for (const auto& field : req) { // a few fields: a scan is cheaper than two lookups
+    bool chunked = false;
+    for (const auto& field : req) { // a few fields: a scan is cheaper than three lookups
         if (field.name() == bh::field::host)
             defaults.host = {};
         else if (field.name() == bh::field::user_agent)
             defaults.user_agent = {};
+        else if (field.name() == bh::field::transfer_encoding)
+            chunked = req.chunked();
     }
     out.clear();
     out.append(req.method_string());
@@ -113,7 +116,7 @@ inline void serialize_request(const request& req, std::string& out,
     if (!defaults.user_agent.empty())
         line("User-Agent"sv, defaults.user_agent);
     out.append("\r\n"sv);
-    if (!req.chunked()) {
+    if (!chunked) {
         out.append(req.body());
         return;
     }
