@@ -5,6 +5,8 @@
 #include "api_client/fixture.hpp"
 #include "support/http_server.hpp"
 
+#include <algorithm>
+
 namespace apit {
 namespace {
 
@@ -307,6 +309,62 @@ TEST_CASE("api client: cancellation") {
     REQUIRE(run_until(e.ioc, [&] { return result.has_value(); }));
     CHECK(*result == asio::error::operation_aborted);
     // The client works on afterwards.
+    CHECK(get_user_ok(e, client).email == "pro@example.com");
+}
+
+TEST_CASE("api client: calls beyond eight per connection wait their turn in the client's line, "
+          "within their deadline, cancellable") {
+    env<memory_stream> e;
+    auto cfg = e.config();
+    cfg.pool.max_connections_per_origin = 1; // eight calls at once in the pool
+    cfg.call_timeout = 1s;
+    api::basic_client<memory_stream> client(e.ioc.get_executor(), e.ctx, cfg);
+    e.login(client);
+    sandbox::fault f;
+    f.never_answer = true;
+    f.times = 1;
+    e.srv.set_fault(endpoint::get_user, f);
+    using clock = std::chrono::steady_clock;
+
+    // The first call hangs on the connection, seven wait for it in the pool's line.
+    std::vector<std::optional<error_code>> hung(8);
+    std::vector<diagnostics> hung_diag(8);
+    for (std::size_t i = 0; i < hung.size(); ++i)
+        client.async_get_user(hung_diag[i], [&, i](error_code ec, api::user) { hung[i] = ec; });
+    REQUIRE(run_until(e.ioc, [&] { return e.requests(endpoint::get_user) == 1; }));
+
+    // The ninth waits in the client's line, until its own deadline.
+    auto start = clock::now();
+    std::optional<error_code> ninth;
+    diagnostics ninth_diag;
+    client.async_get_user(
+        ninth_diag, joinme::timeout_after(100ms, [&](error_code ec, api::user) { ninth = ec; }));
+    // The tenth waits behind it and is cancelled.
+    asio::cancellation_signal signal;
+    std::optional<error_code> tenth;
+    diagnostics tenth_diag;
+    client.async_get_user(
+        tenth_diag,
+        asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, api::user) { tenth = ec; }));
+    REQUIRE(run_until(e.ioc, [&] { return ninth.has_value(); }));
+    auto took = clock::now() - start;
+    CHECK(*ninth == errc::pool_exhausted);
+    CHECK(ninth_diag.client_message.find("turn") != std::string::npos);
+    CHECK(took >= 100ms);
+    CHECK(took < 900ms);
+    CHECK(!tenth);
+    signal.emit(asio::cancellation_type::terminal);
+    REQUIRE(run_until(e.ioc, [&] { return tenth.has_value(); }));
+    CHECK(*tenth == asio::error::operation_aborted);
+    CHECK(e.requests(endpoint::get_user) == 1); // no other call reached the API yet
+
+    // The first ends at the client's deadline, and the others within theirs; the client works
+    // on.
+    REQUIRE(run_until(e.ioc, [&] {
+        return std::all_of(hung.begin(), hung.end(), [](auto& r) { return r.has_value(); });
+    }));
+    CHECK(*hung[0] == errc::timeout);
+    e.srv.clear_faults();
     CHECK(get_user_ok(e, client).email == "pro@example.com");
 }
 

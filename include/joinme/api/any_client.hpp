@@ -32,6 +32,11 @@
 /// Every call:
 /// - ends within its overall deadline (`client_config::call_timeout`, 60 s by default, or
 ///   `timeout_after`), which covers every step below, with `errc::timeout`;
+/// - waits for its turn when eight calls per connection the pool may open to the API
+///   (`pool_options::max_connections_per_origin`) are already in the pool: first come, first
+///   served, in a small node that holds its completion handler and nothing else, so that
+///   thousands of waiting calls cost little memory. Its deadline and its cancellation end the
+///   wait (`errc::pool_exhausted`, `operation_aborted`);
 /// - gets the access token from the token source (which refreshes it ahead of expiry, one
 ///   refresh at a time however many calls wait) and sends it as `Authorization: Bearer`;
 /// - when the API rejects the token (401, or 403 whose `WWW-Authenticate` says

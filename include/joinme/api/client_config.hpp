@@ -54,7 +54,7 @@ struct client_config {
     /// connect, a token refresh it waits for, the exchange, the replay after a rejected token
     /// and the retries of rate-limited answers, each within its own limit (`pool`) too. A call
     /// that runs out of it fails with `errc::timeout` (`errc::pool_exhausted` while it waited
-    /// in line for a connection), and a retry that would start after it is not made: the last
+    /// in line for a connection or for its turn among the client's calls), and a retry that would start after it is not made: the last
     /// answer is reported. Kept without a timer per call (see `http::request_options::
     /// deadline`). `joinme::timeout_after(d, token)` sets it for one call. Zero: none.
     std::chrono::milliseconds call_timeout{60'000};

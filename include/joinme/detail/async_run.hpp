@@ -36,10 +36,12 @@
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/recycling_allocator.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/system/system_error.hpp>
 
+#include <concepts>
 #include <exception>
 #include <memory>
 #include <tuple>
@@ -67,51 +69,125 @@ void spawn_op(const boost::asio::any_io_executor& ex, op_awaitable<Ts...> op, op
     boost::asio::co_spawn(ex, std::move(op), unpack_handler<Ts...>{std::move(h)});
 }
 
-template <class... Ts, class Function>
-op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag);
+// An operation's body, with the executor it runs on.
+template <class Function>
+struct homed {
+    Function f;
+    boost::asio::any_io_executor home;
 
-// `op` (a `run_op` awaited from another executor), its results written to `r`: returning them
-// would leave a copy of them in the awaiting frame.
+    const boost::asio::any_io_executor& get_executor() const noexcept { return home; }
+    template <class... Args>
+    auto operator()(Args&... args) {
+        return f(args...);
+    }
+};
+
+template <class... Ts, class Body>
+op_awaitable<Ts...> run_body(Body b, diagnostics* diag);
+
+// `op` (a `run_body` awaited from another executor), its results written to `r`: returning
+// them would leave a copy of them in the awaiting frame.
 template <class... Ts>
 boost::asio::awaitable<void> run_into(op_awaitable<Ts...> op, std::tuple<error_code, Ts...>& r) {
     r = co_await std::move(op);
 }
 
-// `run_op` spawned on `home`, its results to `r`.
-template <class... Ts, class Function>
-boost::asio::awaitable<void> hop(Function& f, const boost::asio::any_io_executor& home,
-                                 diagnostics* diag, std::tuple<error_code, Ts...>& r) {
-    return boost::asio::co_spawn(home, run_into<Ts...>(run_op<Ts...>(std::move(f), home, diag), r),
+// `run_body` spawned on the body's executor, its results to `r`.
+template <class... Ts, class Body>
+boost::asio::awaitable<void> hop(Body& b, diagnostics* diag, std::tuple<error_code, Ts...>& r) {
+    auto home = b.get_executor();
+    return boost::asio::co_spawn(home, run_into<Ts...>(run_body<Ts...>(std::move(b), diag), r),
                                  boost::asio::use_awaitable);
 }
 
-// The coroutine of an operation: `f`'s results, or its error with the results left empty. A
-// cancelled coroutine throws operation_aborted from its next co_await; that, as any
-// system_error, becomes the error code. Awaited from a coroutine on an executor other than
-// `home`, it runs on `home` instead. Its frame is kept small, as many calls may wait at once:
-// the results, the body and a pointer to the diagnostics (allocated here only when the caller
-// passed none). Temporaries in a co_await expression take room in the frame, so the rare
-// path takes everything by reference.
-template <class... Ts, class Function>
-op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag) {
-    std::tuple<error_code, Ts...> r;
-    if ((co_await boost::asio::this_coro::executor) != home) {
-        co_await hop(f, home, diag, r);
-        co_return r;
+template <class Body>
+bool runs_on(const boost::asio::any_io_executor& ex, const Body& b) {
+    return ex == b.get_executor();
+}
+
+// An operation's results, in memory that the thread recycles (Asio's recycling allocator),
+// made when its body starts: not in the operation's frame, so that a call waiting for its turn
+// holds a small frame.
+template <class T>
+struct recycled_delete {
+    void operator()(T* p) const noexcept {
+        p->~T();
+        boost::asio::recycling_allocator<T>().deallocate(p, 1);
+    }
+};
+
+template <class T>
+using recycled_ptr = std::unique_ptr<T, recycled_delete<T>>;
+
+template <class T>
+recycled_ptr<T> make_recycled() {
+    boost::asio::recycling_allocator<T> a;
+    T* p = a.allocate(1);
+    try {
+        ::new (static_cast<void*>(p)) T();
+    } catch (...) {
+        a.deallocate(p, 1);
+        throw;
+    }
+    return recycled_ptr<T>(p);
+}
+
+// A body that waits for its turn before it starts (an API call, in its client's line of calls;
+// see call_queue.hpp): `enter()` is true when its turn is now; otherwise `wait_turn()` is the
+// awaitable of the wait, which throws its error. The body keeps its turn until destroyed.
+template <class F>
+concept takes_turns = requires(F& f) {
+    { f.enter() } -> std::same_as<bool>;
+    f.wait_turn();
+};
+
+// The coroutine of an operation: the results of its body `b`, or its error with the results
+// left empty. A cancelled coroutine throws operation_aborted from its next co_await; that, as
+// any system_error, becomes the error code. Awaited from a coroutine on an executor other than
+// the body's (`b.get_executor()`), it runs there instead. Its frame is kept small, as many
+// calls may wait at once (for their turn, in this frame and nothing else): the body, a pointer
+// to the results and one to the diagnostics (allocated here only when the caller passed none).
+// Temporaries in a co_await expression take room in the frame, so the rare paths take
+// everything by reference.
+template <class... Ts, class Body>
+op_awaitable<Ts...> run_body(Body b, diagnostics* diag) {
+    using results = std::tuple<error_code, Ts...>;
+    recycled_ptr<results> r;
+    if (!runs_on(co_await boost::asio::this_coro::executor, b)) {
+        r = make_recycled<results>();
+        co_await hop(b, diag, *r);
+        co_return std::move(*r);
     }
     std::unique_ptr<diagnostics> own;
     if (diag)
         diag->clear();
     diag = diagnostics_or_own(diag, own);
     try {
-        std::get<0>(r) = co_await std::apply(
-            [&f, diag](error_code&, Ts&... out) { return f(*diag, out...); }, r);
+        if constexpr (takes_turns<Body>) {
+            if (!b.enter())
+                co_await b.wait_turn();
+        }
+        r = make_recycled<results>();
+        std::get<0>(*r) = co_await std::apply(
+            [&b, diag](error_code&, Ts&... out) { return b(*diag, out...); }, *r);
     } catch (const boost::system::system_error& err) {
-        std::get<0>(r) = err.code();
+        if (!r) { // while it waited for its turn
+            r = make_recycled<results>();
+            if (err.code() == errc::pool_exhausted)
+                diag->client_message = "the call's deadline passed while it waited for its turn "
+                                       "among the client's calls";
+        }
+        std::get<0>(*r) = err.code();
     }
-    if (std::get<0>(r))
-        std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, r);
-    co_return r;
+    if (std::get<0>(*r))
+        std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, *r);
+    co_return std::move(*r);
+}
+
+// `run_body` of `f` on `home`.
+template <class... Ts, class Function>
+op_awaitable<Ts...> run_op(Function f, boost::asio::any_io_executor home, diagnostics* diag) {
+    return run_body<Ts...>(homed<Function>{std::move(f), std::move(home)}, diag);
 }
 
 // Runs `f(Ts&... results) -> awaitable<error_code>` as an operation on `ex` completing with

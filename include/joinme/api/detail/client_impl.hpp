@@ -11,6 +11,7 @@
 #include <joinme/api/client_config.hpp>
 #include <joinme/api/endpoints.hpp>
 #include <joinme/detail/async_run.hpp>
+#include <joinme/detail/call_queue.hpp>
 #include <joinme/detail/config.hpp>
 #include <joinme/error.hpp>
 #include <joinme/http/connection_pool.hpp>
@@ -44,10 +45,16 @@ public:
 
     // Sends `call` with the current token; on a rejected token, one forced refresh and one
     // replay. Reads a 2xx body with `call.parse` into `out`, or returns the error with `diag`
-    // filled. The whole call ends within `timeout`, or `cfg.call_timeout` when it has none.
+    // filled. The whole call ends by `deadline`.
     JOINME_DECL boost::asio::awaitable<error_code>
-    send(const api_call& call, diagnostics& diag, void* out,
-         std::optional<std::chrono::milliseconds> timeout);
+    send(api_call call, diagnostics& diag, void* out,
+         std::chrono::steady_clock::time_point deadline);
+
+    // The deadline of a call that starts now: `timeout`, or `cfg.call_timeout` for
+    // `no_timeout`; `time_point::max()` when that is zero.
+    static constexpr std::chrono::milliseconds no_timeout = std::chrono::milliseconds::min();
+    JOINME_DECL std::chrono::steady_clock::time_point
+    deadline_of(std::chrono::milliseconds timeout) const;
 
     // Opens up to `connections` connections to the API's origin.
     JOINME_DECL boost::asio::awaitable<error_code> warm_up(std::size_t connections,
@@ -61,6 +68,10 @@ public:
     client_config cfg;
     std::shared_ptr<http::connection_pool> pool_;
     oauth::token_source source;
+    // API calls in the pool at once are at most eight per connection it may open to an
+    // origin; the others wait for their turn here, each in a small node, rather than in the
+    // pool's line with the coroutines of the call, its request and its connection wait.
+    joinme::detail::call_queue calls;
     client_stats stats;
     bool owns_pool;
 

@@ -10,6 +10,7 @@
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/client.hpp>
 
+#include <algorithm>
 #include <optional>
 #include <stdexcept>
 #include <string>
@@ -21,11 +22,20 @@ namespace joinme::api::detail {
 template <class T>
 using awaitable = boost::asio::awaitable<T>;
 
+// Calls that go to the pool at once: eight per connection. Up to that many in flight, a call
+// waits for a connection in the pool's line, as it would without this limit; the rest wait
+// their turn in the client's, where a waiting call holds a few hundred bytes instead of the
+// coroutines of its request and connection wait.
+inline std::size_t calls_at_once(std::size_t connections) {
+    return std::max<std::size_t>(1, std::min(connections, std::size_t(-1) / 8) * 8);
+}
+
 JOINME_DECL client_impl::client_impl(std::shared_ptr<http::connection_pool> pool, client_config c,
                                      bool owns)
     : cfg(std::move(c))
     , pool_(std::move(pool))
     , source(*pool_, cfg.oauth, cfg.token_source)
+    , calls(pool_->get_executor(), calls_at_once(pool_->options().max_connections_per_origin))
     , owns_pool(owns) {
     // Parsed once: every call goes to this origin, below this path.
     auto parsed = joinme::detail::parse_absolute(cfg.api_base_url);
@@ -100,16 +110,22 @@ inline http::request make_request(const api_call& call, std::string_view base_pa
     return req;
 }
 
+JOINME_DECL std::chrono::steady_clock::time_point
+client_impl::deadline_of(std::chrono::milliseconds timeout) const {
+    auto t = timeout == no_timeout ? cfg.call_timeout : timeout;
+    return t.count() > 0 ? std::chrono::steady_clock::now() + t
+                         : std::chrono::steady_clock::time_point::max();
+}
+
 JOINME_DECL awaitable<error_code>
-client_impl::send(const api_call& call, diagnostics& diag, void* out,
-                  std::optional<std::chrono::milliseconds> timeout) {
+client_impl::send(api_call call, diagnostics& diag, void* out,
+                  std::chrono::steady_clock::time_point deadline) {
     if (auto ec = check_base(diag))
         co_return ec;
-    // One deadline for the whole call, kept by each step it waits for (the pool's watchdog,
-    // the token source's wait), so it costs no timer of its own.
+    // One deadline for the whole call, kept by each step it waits for (the client's line of
+    // calls, the pool's watchdog, the token source's wait), so it costs no timer of its own.
     http::request_options send{&diag};
-    if (auto t = timeout.value_or(cfg.call_timeout); t.count() > 0)
-        send.deadline = std::chrono::steady_clock::now() + t;
+    send.deadline = deadline;
     // A token that needs no refresh is taken as is: no I/O, no coroutine.
     joinme::secret bearer;
     if (auto* current = source.usable_token()) {
@@ -215,25 +231,41 @@ JOINME_DECL joinme::detail::op_awaitable<> run_warm_up(std::shared_ptr<client_im
                                     diag);
 }
 
+// The body of endpoint `e`'s operation: its turn among the client's calls (the deadline counts
+// from the start of the wait), then `send`. Small, because a call waiting for its turn holds
+// it: the request is described once the turn comes. The place goes to the next call when the
+// operation's frame goes.
+template <class E>
+struct call_body {
+    std::shared_ptr<client_impl> impl;
+    std::chrono::milliseconds timeout;       // client_impl::no_timeout: the client's
+    joinme::detail::call_queue::place place; // given up before `impl` goes; with the deadline
+    [[no_unique_address]] E e;
+
+    boost::asio::any_io_executor get_executor() const { return impl->get_executor(); }
+    bool enter() {
+        place.deadline = impl->deadline_of(timeout);
+        return impl->calls.try_enter(place);
+    }
+    auto wait_turn() { return impl->calls.async_enter(place, boost::asio::use_awaitable); }
+    awaitable<error_code> operator()(diagnostics& d) const {
+        return impl->send(describe(e), d, nullptr, place.deadline);
+    }
+    template <class Result>
+    awaitable<error_code> operator()(diagnostics& d, Result& out) const {
+        return impl->send(describe(e), d, &out, place.deadline);
+    }
+};
+
 template <class E>
 typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
                                                 diagnostics* diag,
                                                 std::optional<std::chrono::milliseconds> timeout) {
-    auto ex = impl->get_executor();
-    if constexpr (std::is_void_v<typename E::result>) {
-        return joinme::detail::run_op<>(
-            [impl = std::move(impl), call = describe(e), timeout](diagnostics& d) {
-                return impl->send(call, d, nullptr, timeout);
-            },
-            std::move(ex), diag);
-    } else {
-        using result = typename E::result;
-        return joinme::detail::run_op<result>(
-            [impl = std::move(impl), call = describe(e), timeout](diagnostics& d, result& out) {
-                return impl->send(call, d, &out, timeout);
-            },
-            std::move(ex), diag);
-    }
+    call_body<E> body{std::move(impl), timeout.value_or(client_impl::no_timeout), {}, std::move(e)};
+    if constexpr (std::is_void_v<typename E::result>)
+        return joinme::detail::run_body<>(std::move(body), diag);
+    else
+        return joinme::detail::run_body<typename E::result>(std::move(body), diag);
 }
 
 } // namespace joinme::api::detail
