@@ -147,6 +147,7 @@ private:
     // In a waiting call's cancellation slot; harmless once the call is gone (the node is
     // found by its number, which is never reused).
     struct canceller {
+        canceller(std::weak_ptr<state> s, std::uint64_t i) : st(std::move(s)), id(i) {}
         std::weak_ptr<state> st;
         std::uint64_t id;
         void operator()(boost::asio::cancellation_type) const {
