@@ -130,10 +130,10 @@ TEST_CASE("call queue: cancelling a waiting call takes it out of the line, and o
 }
 
 // A waiting call's handler that owns the call (its place) and keeps the queue alive, as an
-// operation's coroutine does; counts the handlers alive.
+// operation's coroutine does (the place goes first); counts the handlers alive.
 struct owning_handler {
-    std::unique_ptr<call> c;
     std::shared_ptr<call_queue> q;
+    std::unique_ptr<call> c;
     std::shared_ptr<int> alive;
     void operator()(error_code) {}
 };
@@ -151,7 +151,7 @@ TEST_CASE("call queue: an io_context destroyed while calls wait destroys their h
             auto c = std::make_unique<call>();
             auto* p = &c->place;
             p->deadline = steady::now() + 1h;
-            q->async_enter(*p, owning_handler{std::move(c), q, alive});
+            q->async_enter(*p, owning_handler{q, std::move(c), alive});
         }
         CHECK(alive.use_count() == 11);
         ioc.poll();
