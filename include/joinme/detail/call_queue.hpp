@@ -71,14 +71,7 @@ public:
     ~call_queue() { st_->disarm(); }
 
     // Takes a place now if there is room and nobody waits.
-    bool try_enter(place& p) noexcept {
-        auto& s = *st_;
-        if (s.inside >= s.limit || s.head)
-            return false;
-        ++s.inside;
-        p.st_ = &s;
-        return true;
-    }
+    bool try_enter(place& p) noexcept { return st_->try_enter(p); }
 
     // Waits for a place, until `p.deadline`: completes with `void(error_code)`, and `p` holds
     // the place on success. Fails with errc::pool_exhausted when the deadline comes first, and
@@ -173,6 +166,14 @@ private:
         time_point armed_at;
         bool abandoned = false;
 
+        bool try_enter(place& p) noexcept {
+            if (inside >= limit || head)
+                return false;
+            ++inside;
+            p.st_ = this;
+            return true;
+        }
+
         void push(node* n) {
             n->prev = tail;
             (tail ? tail->next : head) = n;
@@ -264,9 +265,7 @@ private:
 
         template <class Handler>
         void operator()(Handler&& h, place* p) const {
-            if (st->inside < st->limit && !st->head) { // room: the place at once
-                ++st->inside;
-                p->st_ = st;
+            if (st->try_enter(*p)) { // room: the place at once
                 auto ex = boost::asio::get_associated_executor(h, st->timer.get_executor());
                 boost::asio::post(ex, boost::asio::append(std::move(h), error_code{}));
                 return;
