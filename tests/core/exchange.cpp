@@ -48,10 +48,12 @@ struct result {
 };
 
 // Runs one exchange on `client` to completion.
+// `buffered`: bytes already in the connection's read buffer, as an early read leaves them.
 result run_exchange(asio::io_context& ioc, beast::test::stream& client,
-                    joinme::http::exchange_limits limits = {}) {
+                    joinme::http::exchange_limits limits = {}, std::string_view buffered = {}) {
     result r;
     beast::flat_buffer buffer;
+    buffer.commit(asio::buffer_copy(buffer.prepare(buffered.size()), asio::buffer(buffered)));
     std::string scratch;
     request req = get();
     asio::co_spawn(
@@ -213,6 +215,47 @@ TEST_CASE("exchange: interim 1xx responses before the answer are skipped") {
             flood += "HTTP/1.1 100 Continue\r\n\r\n";
         answered_pair q(ioc, flood + chunked_response);
         CHECK(run_exchange(ioc, q.client).ec == errc::header_too_large);
+    }
+}
+
+TEST_CASE("exchange: an answer already in the read buffer is parsed from there first") {
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 8\r\n\r\n{\"a\": 1}";
+    asio::io_context ioc;
+    SUBCASE("whole: no read") {
+        beast::test::stream client(ioc), server(ioc);
+        client.connect(server); // the server sends nothing, and stays open
+        auto r = run_exchange(ioc, client, {}, answer);
+        REQUIRE_MESSAGE(!r.ec, r.ec.message());
+        CHECK(r.res.body() == "{\"a\": 1}");
+        CHECK(r.progress.response_started);
+        CHECK(r.progress.keep_alive);
+        CHECK(client.nread() == 0);
+    }
+    SUBCASE("cut anywhere: the rest is read from the stream") {
+        for (std::size_t k = 1; k < answer.size(); ++k) {
+            answered_pair p(ioc, answer.substr(k));
+            auto r = run_exchange(ioc, p.client, {}, answer.substr(0, k));
+            REQUIRE_MESSAGE(!r.ec, "cut at ", k, ": ", r.ec.message());
+            CHECK(r.res.body() == "{\"a\": 1}");
+        }
+    }
+    SUBCASE("an interim answer, then the answer") {
+        beast::test::stream client(ioc), server(ioc);
+        client.connect(server);
+        auto r = run_exchange(ioc, client, {}, "HTTP/1.1 100 Continue\r\n\r\n" + answer);
+        REQUIRE_MESSAGE(!r.ec, r.ec.message());
+        CHECK(r.res.result_int() == 200);
+    }
+    SUBCASE("limits and malformed bytes") {
+        joinme::http::exchange_limits limits;
+        limits.header_limit = 20;
+        beast::test::stream client(ioc), server(ioc);
+        client.connect(server);
+        CHECK(run_exchange(ioc, client, limits, answer).ec == errc::header_too_large);
+        limits = {};
+        limits.body_limit = 4;
+        CHECK(run_exchange(ioc, client, limits, answer).ec == errc::body_too_large);
+        CHECK(run_exchange(ioc, client, {}, "garbage\r\n\r\n").ec == errc::malformed_response);
     }
 }
 

@@ -180,6 +180,26 @@ struct early_read {
     }
 };
 
+// Parses what `buffer` already holds (the early read's bytes, or those of a pipelined answer)
+// into `parser`, as far as they go; returns the bytes used. Beast's read would parse them too,
+// but when they hold the whole answer it posts its completion: one more turn of the event
+// loop for every call.
+template <class Parser>
+std::size_t parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, error_code& ec) {
+    std::size_t used = 0;
+    parser.eager(true);
+    while (buffer.size() > 0 && !parser.is_done()) {
+        auto n = parser.put(buffer.data(), ec);
+        buffer.consume(n);
+        used += n;
+        if (ec == boost::beast::http::error::need_more)
+            ec = {};
+        if (ec || n == 0)
+            break;
+    }
+    return used;
+}
+
 // The exchange proper, without a deadline. `scratch` holds the serialized request, with the
 // `defaults` it lacks; `early`, if any, is a read already pending on the stream.
 template <class Stream>
@@ -213,8 +233,14 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
         if (req.method() == boost::beast::http::verb::head)
             parser.skip(true);
         auto before = buffer.size();
-        auto [rec, read] = co_await boost::beast::http::async_read(
-            stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+        error_code rec;
+        std::size_t read = parse_buffered(parser, buffer, rec);
+        if (!rec && !parser.is_done()) {
+            auto [ec, n] = co_await boost::beast::http::async_read(
+                stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            rec = ec;
+            read += n;
+        }
         progress.response_started |= parser.got_some() || read > 0 || buffer.size() > before;
         if (rec)
             co_return map_read_error(rec);

@@ -198,8 +198,11 @@ private:
     using awaitable = boost::asio::awaitable<T>;
 
     struct connection {
-        explicit connection(Stream s) : stream(std::move(s)) {}
+        explicit connection(Stream s) : stream(std::move(s)) { buffer.reserve(read_buffer_size); }
         Stream stream;
+        // Reads take as much as the buffer holds (Beast's `read_size`): 4 KiB holds a typical
+        // answer in one system call where Beast's default, 512 bytes, needs two or more.
+        static constexpr std::size_t read_buffer_size = 4096;
         boost::beast::flat_buffer buffer;
         std::string scratch; // the serialized request, reused
         std::size_t requests = 0;
