@@ -13,8 +13,11 @@
 #include <boost/beast/_experimental/test/fail_count.hpp>
 #include <doctest/doctest.h>
 
+#include <memory>
 #include <optional>
 #include <sstream>
+#include <tuple>
+#include <vector>
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -464,6 +467,30 @@ TEST_CASE("pool: sequential requests reuse one connection") {
     CHECK(ok == 50);
     CHECK(srv.counters->connections == 1);
     CHECK(pool.stats().reused == 49);
+}
+
+TEST_CASE("pool: an answer of up to 4 KiB arrives with one read") {
+    // The whole answer waits in the stream; its third operation fails. The request's write and
+    // one read of the connection's buffer must be enough (Beast's default of 512 bytes would
+    // take a second read, and fail).
+    const std::string body(3000, 'x');
+    const std::string answer = "HTTP/1.1 200 OK\r\nContent-Length: 3000\r\n\r\n" + body;
+    asio::io_context ioc;
+    beast::test::fail_count fc(3);
+    std::vector<std::unique_ptr<beast::test::stream>> servers;
+    memory_pool pool(ioc.get_executor(), [&](const asio::any_io_executor&) {
+        beast::test::stream client(ioc, fc);
+        client.connect(*servers.emplace_back(std::make_unique<beast::test::stream>(ioc)));
+        client.append(answer);
+        return client;
+    });
+    std::optional<std::tuple<error_code, response>> out;
+    pool.async_request(api, get(),
+                       [&](error_code ec, response res) { out.emplace(ec, std::move(res)); });
+    ioc.run();
+    REQUIRE(out);
+    REQUIRE_MESSAGE(!std::get<0>(*out), std::get<0>(*out).message());
+    CHECK(std::get<1>(*out).body() == body);
 }
 
 TEST_CASE("pool: concurrency never exceeds the connection limit") {
