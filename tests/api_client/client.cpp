@@ -153,6 +153,28 @@ TEST_CASE("api client: a rejected token is refreshed once and the call replayed"
             CHECK(std::string(ex.what()).find(token.refresh_token.reveal()) == std::string::npos);
         }
     }
+
+    SUBCASE("the throwing form, awaited from a strand, throws it with its diagnostics too") {
+        REQUIRE(e.srv.revoke_refresh_token(token.refresh_token.reveal()));
+        REQUIRE(e.srv.expire_access_token(token.access_token.reveal()));
+        std::optional<error_code> code;
+        diagnostics got;
+        asio::co_spawn(
+            asio::make_strand(e.ioc),
+            [&]() -> asio::awaitable<void> {
+                try {
+                    co_await client.async_get_user();
+                    code = error_code{};
+                } catch (const joinme::error_with_diagnostics& ex) {
+                    code = ex.code();
+                    got = ex.get_diagnostics();
+                }
+            },
+            asio::detached);
+        REQUIRE(run_until(e.ioc, [&] { return code.has_value(); }));
+        CHECK(*code == oauth_errc::invalid_grant);
+        CHECK(got.error == "invalid_grant");
+    }
 }
 
 // Starts `n` get-user calls at once, from coroutines on one strand, and waits for all.
@@ -346,8 +368,26 @@ TEST_CASE("api client: calls beyond eight per connection wait their turn in the 
     client.async_get_user(
         tenth_diag,
         asio::bind_cancellation_slot(signal.slot(), [&](error_code ec, api::user) { tenth = ec; }));
-    REQUIRE(run_until(e.ioc, [&] { return ninth.has_value(); }));
+    // An eleventh, with the default token and no diagnostics of the caller's: its exception
+    // carries them all the same.
+    std::optional<error_code> eleventh;
+    std::string eleventh_message;
+    asio::co_spawn(
+        e.ioc,
+        [&]() -> asio::awaitable<void> {
+            try {
+                co_await client.async_get_user(joinme::timeout_after(100ms));
+                eleventh = error_code{};
+            } catch (const joinme::error_with_diagnostics& x) {
+                eleventh = x.code();
+                eleventh_message = x.get_diagnostics().client_message;
+            }
+        },
+        asio::detached);
+    REQUIRE(run_until(e.ioc, [&] { return ninth.has_value() && eleventh.has_value(); }));
     auto took = clock::now() - start;
+    CHECK(*eleventh == errc::pool_exhausted);
+    CHECK(eleventh_message.find("turn") != std::string::npos);
     CHECK(*ninth == errc::pool_exhausted);
     CHECK(ninth_diag.client_message.find("turn") != std::string::npos);
     CHECK(took >= 100ms);

@@ -111,23 +111,26 @@ namespace detail {
 
 class client_impl;
 
-// The result types of endpoint `E`'s operation: `E::result`, or none.
-template <class E>
+// What endpoint `E`'s operation gives: its error and `E::result` (or nothing), or, with
+// `Throws` (the default token), `E::result` alone, its error thrown.
+template <bool Throws, class E>
 struct endpoint_op {
-    using awaitable = joinme::detail::op_awaitable<typename E::result>;
+    using awaitable = std::conditional_t<Throws, boost::asio::awaitable<typename E::result>,
+                                         joinme::detail::op_awaitable<typename E::result>>;
 };
-template <class E>
+template <bool Throws, class E>
 requires std::is_void_v<typename E::result>
-struct endpoint_op<E> {
-    using awaitable = joinme::detail::op_awaitable<>;
+struct endpoint_op<Throws, E> {
+    using awaitable =
+        std::conditional_t<Throws, boost::asio::awaitable<void>, joinme::detail::op_awaitable<>>;
 };
 
 // The coroutine of endpoint `e`'s operation. Defined in impl/client.ipp; with
 // JOINME_SEPARATE_COMPILATION instantiated there for every endpoint.
-template <class E>
-typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
-                                                diagnostics* diag,
-                                                std::optional<std::chrono::milliseconds> timeout);
+template <bool Throws, class E>
+typename endpoint_op<Throws, E>::awaitable
+run_endpoint(std::shared_ptr<client_impl> impl, E e, diagnostics* diag,
+             std::optional<std::chrono::milliseconds> timeout);
 
 // The expire-access-token operation's coroutine.
 JOINME_DECL joinme::detail::op_awaitable<std::string> run_expire(std::shared_ptr<client_impl> impl,
@@ -478,13 +481,18 @@ private:
         else
             return run(std::move(e), diag, std::forward<Token>(token), std::nullopt);
     }
+    // With the default token, the operation's own coroutine throws: no second one around it.
     template <class E, class Token>
     auto run(E e, diagnostics* diag, Token&& token,
              std::optional<std::chrono::milliseconds> timeout) {
-        return start_op(diag, std::forward<Token>(token),
-                        [impl = impl_, e = std::move(e), timeout](diagnostics* d) mutable {
-                            return detail::run_endpoint(std::move(impl), std::move(e), d, timeout);
-                        });
+        if constexpr (std::is_same_v<std::decay_t<Token>, default_token>)
+            return detail::run_endpoint<true>(impl_, std::move(e), diag, timeout);
+        else
+            return start_op(diag, std::forward<Token>(token),
+                            [impl = impl_, e = std::move(e), timeout](diagnostics* d) mutable {
+                                return detail::run_endpoint<false>(std::move(impl), std::move(e), d,
+                                                                   timeout);
+                            });
     }
 
     template <class Token>

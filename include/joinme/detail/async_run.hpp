@@ -13,7 +13,9 @@
 //    awaiting coroutine: `run_op` only reads its executor, and an operation awaited from
 //    another executor is spawned on its own;
 //  - with the default token, `with_diagnostics(use_awaitable)`, returns that coroutine inside
-//    one that throws its error (`throwing` in async_op.hpp), for the same reason;
+//    one that throws its error (`throwing` in async_op.hpp), for the same reason; an API
+//    call's coroutine throws its error itself (`run_body_as<true>`), one frame fewer for each
+//    call, which matters when thousands wait for their turn;
 //  - with any other completion token, initiates an operation of signature
 //    `void(error_code, Ts...)` whose initiation arguments are `(diagnostics*, make)`, so that
 //    a token adapter (`with_diagnostics`) finds the diagnostics. The initiation erases the
@@ -45,6 +47,7 @@
 #include <exception>
 #include <memory>
 #include <tuple>
+#include <type_traits>
 #include <utility>
 
 namespace joinme::detail {
@@ -82,8 +85,21 @@ struct homed {
     }
 };
 
+// What the coroutine of an operation gives: its results after their error code, or, for the
+// default token (`Throws`), its result alone, its error thrown as `error_with_diagnostics`.
+template <bool Throws, class... Ts>
+using body_awaitable =
+    std::conditional_t<Throws, boost::asio::awaitable<typename value_of<Ts...>::type>,
+                       op_awaitable<Ts...>>;
+
+template <bool Throws, class... Ts, class Body>
+body_awaitable<Throws, Ts...> run_body_as(Body b, diagnostics* diag);
+
+// The coroutine of an operation whose body is `b` (see `run_body_as`).
 template <class... Ts, class Body>
-op_awaitable<Ts...> run_body(Body b, diagnostics* diag);
+op_awaitable<Ts...> run_body(Body b, diagnostics* diag) {
+    return run_body_as<false, Ts...>(std::move(b), diag);
+}
 
 // `op` (a `run_body` awaited from another executor), its results written to `r`: returning
 // them would leave a copy of them in the awaiting frame.
@@ -146,42 +162,53 @@ concept takes_turns = requires(F& f) {
 // any system_error, becomes the error code. Awaited from a coroutine on an executor other than
 // the body's (`b.get_executor()`), it runs there instead. Its frame is kept small, as many
 // calls may wait at once (for their turn, in this frame and nothing else): the body, a pointer
-// to the results and one to the diagnostics (allocated here only when the caller passed none).
-// Temporaries in a co_await expression take room in the frame, so the rare paths take
-// everything by reference.
-template <class... Ts, class Body>
-op_awaitable<Ts...> run_body(Body b, diagnostics* diag) {
+// to the results and one to the diagnostics, allocated here when the caller passed none, once
+// the turn has come. Temporaries in a co_await expression take room in the frame, so the rare
+// paths take everything by reference. With `Throws`, the coroutine is what the default token
+// gives (see `throwing` in async_op.hpp), without a second coroutine around it.
+template <bool Throws, class... Ts, class Body>
+body_awaitable<Throws, Ts...> run_body_as(Body b, diagnostics* diag) {
     using results = std::tuple<error_code, Ts...>;
     recycled_ptr<results> r;
-    if (!runs_on(co_await boost::asio::this_coro::executor, b)) {
-        r = make_recycled<results>();
-        co_await hop(b, diag, *r);
-        co_return std::move(*r);
-    }
     std::unique_ptr<diagnostics> own;
     if (diag)
         diag->clear();
-    diag = diagnostics_or_own(diag, own);
-    try {
-        if constexpr (takes_turns<Body>) {
-            if (!b.enter())
-                co_await b.wait_turn();
-        }
+    if (!runs_on(co_await boost::asio::this_coro::executor, b)) {
         r = make_recycled<results>();
-        std::get<0>(*r) = co_await std::apply(
-            [&b, diag](error_code&, Ts&... out) { return b(*diag, out...); }, *r);
-    } catch (const boost::system::system_error& err) {
-        if (!r) { // while it waited for its turn
+        if constexpr (Throws)
+            diag = diagnostics_or_own(diag, own); // for the error thrown below
+        co_await hop(b, diag, *r);
+    } else {
+        try {
+            if constexpr (takes_turns<Body>) {
+                if (!b.enter())
+                    co_await b.wait_turn();
+            }
+            diag = diagnostics_or_own(diag, own);
             r = make_recycled<results>();
-            if (err.code() == errc::pool_exhausted)
-                diag->client_message = "the call's deadline passed while it waited for its turn "
-                                       "among the client's calls";
+            std::get<0>(*r) = co_await std::apply(
+                [&b, diag](error_code&, Ts&... out) { return b(*diag, out...); }, *r);
+        } catch (const boost::system::system_error& err) {
+            diag = diagnostics_or_own(diag, own);
+            if (!r) { // while it waited for its turn
+                r = make_recycled<results>();
+                if (err.code() == errc::pool_exhausted)
+                    diag->client_message = "the call's deadline passed while it waited for its "
+                                           "turn among the client's calls";
+            }
+            std::get<0>(*r) = err.code();
         }
-        std::get<0>(*r) = err.code();
+        if (std::get<0>(*r))
+            std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, *r);
     }
-    if (std::get<0>(*r))
-        std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, *r);
-    co_return std::move(*r);
+    if constexpr (Throws) {
+        if (std::get<0>(*r))
+            throw error_with_diagnostics(std::get<0>(*r), std::move(*diag));
+        if constexpr (sizeof...(Ts) == 1)
+            co_return std::move(std::get<1>(*r));
+    } else {
+        co_return std::move(*r);
+    }
 }
 
 // `run_body` of `f` on `home`.

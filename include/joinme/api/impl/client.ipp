@@ -257,15 +257,15 @@ struct call_body {
     }
 };
 
-template <class E>
-typename endpoint_op<E>::awaitable run_endpoint(std::shared_ptr<client_impl> impl, E e,
-                                                diagnostics* diag,
-                                                std::optional<std::chrono::milliseconds> timeout) {
+template <bool Throws, class E>
+typename endpoint_op<Throws, E>::awaitable
+run_endpoint(std::shared_ptr<client_impl> impl, E e, diagnostics* diag,
+             std::optional<std::chrono::milliseconds> timeout) {
     call_body<E> body{std::move(impl), timeout.value_or(client_impl::no_timeout), {}, std::move(e)};
     if constexpr (std::is_void_v<typename E::result>)
-        return joinme::detail::run_body<>(std::move(body), diag);
+        return joinme::detail::run_body_as<Throws>(std::move(body), diag);
     else
-        return joinme::detail::run_body<typename E::result>(std::move(body), diag);
+        return joinme::detail::run_body_as<Throws, typename E::result>(std::move(body), diag);
 }
 
 } // namespace joinme::api::detail
@@ -362,7 +362,10 @@ JOINME_INSTANTIATE_SPAWN(std::string)
 
 namespace joinme::api::detail {
 #define JOINME_INSTANTIATE_ENDPOINT(E)                                                             \
-    template typename endpoint_op<endpoints::E>::awaitable run_endpoint<endpoints::E>(             \
+    template typename endpoint_op<false, endpoints::E>::awaitable                                  \
+    run_endpoint<false, endpoints::E>(std::shared_ptr<client_impl>, endpoints::E, diagnostics*,    \
+                                      std::optional<std::chrono::milliseconds>);                   \
+    template typename endpoint_op<true, endpoints::E>::awaitable run_endpoint<true, endpoints::E>( \
         std::shared_ptr<client_impl>, endpoints::E, diagnostics*,                                  \
         std::optional<std::chrono::milliseconds>);
 JOINME_INSTANTIATE_ENDPOINT(get_user)
