@@ -115,14 +115,12 @@ class client_impl;
 // `Throws` (the default token), `E::result` alone, its error thrown.
 template <bool Throws, class E>
 struct endpoint_op {
-    using awaitable = std::conditional_t<Throws, boost::asio::awaitable<typename E::result>,
-                                         joinme::detail::op_awaitable<typename E::result>>;
+    using awaitable = joinme::detail::body_awaitable<Throws, typename E::result>;
 };
 template <bool Throws, class E>
 requires std::is_void_v<typename E::result>
 struct endpoint_op<Throws, E> {
-    using awaitable =
-        std::conditional_t<Throws, boost::asio::awaitable<void>, joinme::detail::op_awaitable<>>;
+    using awaitable = joinme::detail::body_awaitable<Throws>;
 };
 
 // The coroutine of endpoint `e`'s operation. Defined in impl/client.ipp; with

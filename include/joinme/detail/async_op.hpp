@@ -42,6 +42,22 @@ struct value_of<T> {
     using type = T;
 };
 
+// What the coroutine of an operation gives: its results after their error code, or, for the
+// default token (`Throws`), its result alone, its error thrown as `error_with_diagnostics`.
+template <bool Throws, class... Ts>
+using body_awaitable =
+    std::conditional_t<Throws, boost::asio::awaitable<typename value_of<Ts...>::type>,
+                       op_awaitable<Ts...>>;
+
+// The result in `r`, or its error thrown as `error_with_diagnostics` carrying `diag`.
+template <class... Ts>
+typename value_of<Ts...>::type value_or_throw(std::tuple<error_code, Ts...>& r, diagnostics& diag) {
+    if (std::get<0>(r))
+        throw error_with_diagnostics(std::get<0>(r), std::move(diag));
+    if constexpr (sizeof...(Ts) == 1)
+        return std::move(std::get<1>(r));
+}
+
 // `op`'s result, or its error thrown as `error_with_diagnostics` carrying `*diag` (which `own`
 // holds when the caller passed none): what the default token,
 // `with_diagnostics(use_awaitable)`, gives, without spawning a coroutine.
@@ -50,10 +66,7 @@ boost::asio::awaitable<typename value_of<Ts...>::type>
 throwing(op_awaitable<Ts...> op, diagnostics* diag,
          [[maybe_unused]] std::unique_ptr<diagnostics> own) {
     auto r = co_await std::move(op);
-    if (std::get<0>(r))
-        throw error_with_diagnostics(std::get<0>(r), std::move(*diag));
-    if constexpr (sizeof...(Ts) == 1)
-        co_return std::move(std::get<1>(r));
+    co_return value_or_throw(r, *diag);
 }
 
 // True for a completion token, false for the diagnostics argument of the other overload.

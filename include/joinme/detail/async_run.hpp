@@ -47,7 +47,6 @@
 #include <exception>
 #include <memory>
 #include <tuple>
-#include <type_traits>
 #include <utility>
 
 namespace joinme::detail {
@@ -84,13 +83,6 @@ struct homed {
         return f(args...);
     }
 };
-
-// What the coroutine of an operation gives: its results after their error code, or, for the
-// default token (`Throws`), its result alone, its error thrown as `error_with_diagnostics`.
-template <bool Throws, class... Ts>
-using body_awaitable =
-    std::conditional_t<Throws, boost::asio::awaitable<typename value_of<Ts...>::type>,
-                       op_awaitable<Ts...>>;
 
 template <bool Throws, class... Ts, class Body>
 body_awaitable<Throws, Ts...> run_body_as(Body b, diagnostics* diag);
@@ -171,14 +163,14 @@ body_awaitable<Throws, Ts...> run_body_as(Body b, diagnostics* diag) {
     using results = std::tuple<error_code, Ts...>;
     recycled_ptr<results> r;
     std::unique_ptr<diagnostics> own;
-    if (diag)
-        diag->clear();
     if (!runs_on(co_await boost::asio::this_coro::executor, b)) {
         r = make_recycled<results>();
         if constexpr (Throws)
             diag = diagnostics_or_own(diag, own); // for the error thrown below
-        co_await hop(b, diag, *r);
+        co_await hop(b, diag, *r);                // which clears `*diag`
     } else {
+        if (diag)
+            diag->clear();
         try {
             if constexpr (takes_turns<Body>) {
                 if (!b.enter())
@@ -201,14 +193,10 @@ body_awaitable<Throws, Ts...> run_body_as(Body b, diagnostics* diag) {
         if (std::get<0>(*r))
             std::apply([](error_code&, Ts&... out) { ((out = Ts{}), ...); }, *r);
     }
-    if constexpr (Throws) {
-        if (std::get<0>(*r))
-            throw error_with_diagnostics(std::get<0>(*r), std::move(*diag));
-        if constexpr (sizeof...(Ts) == 1)
-            co_return std::move(std::get<1>(*r));
-    } else {
+    if constexpr (Throws)
+        co_return value_or_throw(*r, *diag);
+    else
         co_return std::move(*r);
-    }
 }
 
 // `run_body` of `f` on `home`.

@@ -361,13 +361,13 @@ JOINME_INSTANTIATE_SPAWN(std::string)
 } // namespace joinme::detail
 
 namespace joinme::api::detail {
+#define JOINME_INSTANTIATE_ENDPOINT_AS(Throws, E)                                                  \
+    template typename endpoint_op<Throws, endpoints::E>::awaitable                                 \
+    run_endpoint<Throws, endpoints::E>(std::shared_ptr<client_impl>, endpoints::E, diagnostics*,   \
+                                       std::optional<std::chrono::milliseconds>);
 #define JOINME_INSTANTIATE_ENDPOINT(E)                                                             \
-    template typename endpoint_op<false, endpoints::E>::awaitable                                  \
-    run_endpoint<false, endpoints::E>(std::shared_ptr<client_impl>, endpoints::E, diagnostics*,    \
-                                      std::optional<std::chrono::milliseconds>);                   \
-    template typename endpoint_op<true, endpoints::E>::awaitable run_endpoint<true, endpoints::E>( \
-        std::shared_ptr<client_impl>, endpoints::E, diagnostics*,                                  \
-        std::optional<std::chrono::milliseconds>);
+    JOINME_INSTANTIATE_ENDPOINT_AS(false, E)                                                       \
+    JOINME_INSTANTIATE_ENDPOINT_AS(true, E)
 JOINME_INSTANTIATE_ENDPOINT(get_user)
 JOINME_INSTANTIATE_ENDPOINT(start_meeting)
 JOINME_INSTANTIATE_ENDPOINT(list_meetings)
@@ -380,6 +380,7 @@ JOINME_INSTANTIATE_ENDPOINT(get_presenter)
 JOINME_INSTANTIATE_ENDPOINT(list_presenters)
 JOINME_INSTANTIATE_ENDPOINT(add_presenter)
 #undef JOINME_INSTANTIATE_ENDPOINT
+#undef JOINME_INSTANTIATE_ENDPOINT_AS
 } // namespace joinme::api::detail
 #endif
 
