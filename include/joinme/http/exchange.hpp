@@ -15,11 +15,11 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/associated_cancellation_slot.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
 #include <boost/asio/ssl/error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/error.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -159,7 +159,7 @@ struct early_read {
 
     // Waits until the read completes. Cancellation closes `stream`, which ends the read.
     template <class Stream>
-    asio::awaitable<void> async_wait(Stream& stream) {
+    auto async_wait(Stream& stream) {
         auto wait = [this, &stream](auto handler) {
             auto slot = asio::get_associated_cancellation_slot(handler);
             if (slot.is_connected())
@@ -167,7 +167,7 @@ struct early_read {
                     [&stream](asio::cancellation_type) { stream_traits<Stream>::close(stream); });
             waiter.emplace(std::move(handler));
         };
-        auto token = asio::use_awaitable;
+        auto token = asio::deferred;
         return asio::async_initiate<decltype(token), void()>(wait, token);
     }
 
@@ -202,14 +202,19 @@ std::size_t parse_buffered(Parser& parser, boost::beast::flat_buffer& buffer, er
 
 // The exchange proper, without a deadline. `scratch` holds the serialized request, with the
 // `defaults` it lacks; `early`, if any, is a read already pending on the stream.
+//
+// Asio's operations are awaited as `deferred` operations, here and wherever a call waits (the
+// pool, the token source, the client's line of calls): Boost 1.81's awaitable then waits for
+// one in the awaiting coroutine's frame, where `use_awaitable` makes a coroutine of its own
+// for each (an allocation, and memory a waiting call holds).
 template <class Stream>
 asio::awaitable<error_code>
 exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, response& res,
          const exchange_limits& limits, exchange_progress& progress, std::string& scratch,
          request_defaults defaults = {}, early_read* early = nullptr) {
     serialize_request(req, scratch, defaults);
-    auto [wec, written] = co_await asio::async_write(stream, asio::buffer(scratch),
-                                                     asio::as_tuple(asio::use_awaitable));
+    auto [wec, written] =
+        co_await asio::async_write(stream, asio::buffer(scratch), asio::as_tuple(asio::deferred));
     if (wec)
         co_return map_read_error(wec);
     progress.request_written = true;
@@ -236,8 +241,8 @@ exchange(Stream& stream, boost::beast::flat_buffer& buffer, const request& req, 
         error_code rec;
         std::size_t read = parse_buffered(parser, buffer, rec);
         if (!rec && !parser.is_done()) {
-            auto [ec, n] = co_await boost::beast::http::async_read(
-                stream, buffer, parser, asio::as_tuple(asio::use_awaitable));
+            auto [ec, n] = co_await boost::beast::http::async_read(stream, buffer, parser,
+                                                                   asio::as_tuple(asio::deferred));
             rec = ec;
             read += n;
         }
@@ -276,7 +281,7 @@ asio::awaitable<error_code> with_deadline(asio::awaitable<error_code> op,
         co_return ec;
     };
     auto watchdog = [&]() -> asio::awaitable<void> {
-        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        auto [ec] = co_await timer.async_wait(asio::as_tuple(asio::deferred));
         if (!done) {
             expired = !ec;
             abort();

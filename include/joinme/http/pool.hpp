@@ -11,6 +11,7 @@
 #include <joinme/http/retry.hpp>
 #include <joinme/with_diagnostics.hpp>
 
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/url/url_view.hpp>
@@ -544,14 +545,14 @@ private:
     }
 
     static awaitable<error_code> connect_one(state& st, connection& c, const origin& o) {
-        auto [ec] = co_await traits::async_connect(
-            c.stream, o, st.ctx, boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] = co_await traits::async_connect(c.stream, o, st.ctx,
+                                                   boost::asio::as_tuple(boost::asio::deferred));
         co_return ec;
     }
 
     static awaitable<error_code> shutdown_one(connection& c) {
-        auto [ec] = co_await traits::async_shutdown(
-            c.stream, boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] =
+            co_await traits::async_shutdown(c.stream, boost::asio::as_tuple(boost::asio::deferred));
         co_return ec;
     }
 
@@ -611,13 +612,13 @@ private:
 
     static awaitable<error_code> sleep(state& st, std::chrono::milliseconds d) {
         if (st.opts.retry.sleep) {
-            auto token = boost::asio::as_tuple(boost::asio::use_awaitable);
+            auto token = boost::asio::as_tuple(boost::asio::deferred);
             auto [ec] = co_await boost::asio::async_initiate<decltype(token), void(error_code)>(
                 [&st, d](auto handler) { st.opts.retry.sleep(d, std::move(handler)); }, token);
             co_return ec;
         }
         boost::asio::steady_timer timer(st.ex, d);
-        auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        auto [ec] = co_await timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
         co_return ec;
     }
 
@@ -679,7 +680,7 @@ private:
             } else {
                 waiter w(st->ex, h, std::min(start + st->opts.limits.timeout, opts.deadline));
                 auto [ec] =
-                    co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                    co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
                 a = w.result(ec, st->closed);
             }
             if (!a.ec && !a.conn)

@@ -14,11 +14,11 @@
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/v6_only.hpp>
 #include <boost/asio/socket_base.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/system/errc.hpp>
 #include <boost/url/parse.hpp>
 
@@ -457,7 +457,7 @@ redirect_listener::run_wait(std::shared_ptr<detail::listener_impl> impl,
     if (!cancelled_early) {
         st->timer.expires_after(impl->opts.timeout);
         detail::start_accepting(impl, st);
-        std::tie(tec) = co_await st->timer.async_wait(asio::as_tuple(asio::use_awaitable));
+        std::tie(tec) = co_await st->timer.async_wait(asio::as_tuple(asio::deferred));
     }
 
     diagnostics d;

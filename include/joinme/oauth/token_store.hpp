@@ -28,10 +28,10 @@
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/async_result.hpp>
 #include <boost/asio/awaitable.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
-#include <boost/asio/use_awaitable.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value_from.hpp>
@@ -221,7 +221,7 @@ public:
         if (e.holder != 0) {
             waiter w{boost::asio::steady_timer(ex_, wait)};
             e.waiters.push_back(&w);
-            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+            (void)co_await w.timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
             auto& e2 = entries_[key];
             if (!w.granted) {
                 std::erase(e2.waiters, &w);
@@ -438,7 +438,7 @@ protected:
                     boost::asio::steady_timer t(co_await boost::asio::this_coro::executor,
                                                 opts.lock_poll);
                     auto [tec] =
-                        co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+                        co_await t.async_wait(boost::asio::as_tuple(boost::asio::deferred));
                     if (tec) {
                         ::close(fd);
                         co_return tec;

@@ -10,6 +10,8 @@
 #include <joinme/oauth/authorization.hpp>
 #include <joinme/oauth/client.hpp>
 
+#include <boost/asio/deferred.hpp>
+
 #include <algorithm>
 #include <optional>
 #include <stdexcept>
@@ -247,7 +249,7 @@ struct call_body {
         place.deadline = impl->deadline_of(timeout);
         return impl->calls.try_enter(place);
     }
-    auto wait_turn() { return impl->calls.async_enter(place, boost::asio::use_awaitable); }
+    auto wait_turn() { return impl->calls.async_enter(place, boost::asio::deferred); }
     awaitable<error_code> operator()(diagnostics& d) const {
         return impl->send(describe(e), d, nullptr, place.deadline);
     }

@@ -7,6 +7,7 @@
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/coroutine.hpp>
+#include <boost/asio/deferred.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/system/errc.hpp>
@@ -333,7 +334,7 @@ struct token_source::waiter {
     // Waits until woken, `deadline`, or the caller's cancellation.
     auto wait(std::chrono::steady_clock::time_point deadline) {
         timer.expires_at(deadline);
-        return timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        return timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
     }
 
     // The flight's outcome, or why the caller stopped waiting (`ec`, the wait's result):
@@ -461,7 +462,7 @@ JOINME_DECL boost::asio::awaitable<void> token_source::save_again(std::shared_pt
     if (now >= *st->resave_until)
         co_return; // the next caller saves it
     boost::asio::steady_timer t(st->ex, std::chrono::milliseconds(200));
-    (void)co_await t.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+    (void)co_await t.async_wait(boost::asio::as_tuple(boost::asio::deferred));
     if (st->pool && !st->flying && !st->tokens.saved)
         take_off(st);
 }
@@ -521,9 +522,9 @@ JOINME_DECL void token_source::wake(state& st, const outcome& out) {
 
 // Awaits the store operation that `start(handler)` initiates: its error in `in.ec`, its
 // values in `out...`. The store is the application's code: an exception it throws is
-// reported as `errc::token_store_failed`, its message in `in.thrown`. (Awaited with
-// `use_awaitable`, an exception thrown by the initiation would not reach this coroutine but
-// leave `io_context::run`.)
+// reported as `errc::token_store_failed`, its message in `in.thrown`. (Awaited as an Asio
+// operation, an exception thrown by the initiation would not reach this coroutine but leave
+// `io_context::run`.)
 template <class Start, class... Ts>
 boost::asio::awaitable<void> token_source::call_store(const state& st, detail::refresh_input& in,
                                                       Start start, Ts&... out) {
@@ -545,7 +546,7 @@ boost::asio::awaitable<void> token_source::call_store(const state& st, detail::r
         in.thrown = "(not a std::exception)";
     }
     if (in.thrown.empty() && !c->result)
-        (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::use_awaitable));
+        (void)co_await c->timer.async_wait(boost::asio::as_tuple(boost::asio::deferred));
     if (c->result)
         std::tie(in.ec, out...) = std::move(*c->result);
     else
