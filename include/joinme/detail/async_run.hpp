@@ -100,7 +100,10 @@ boost::asio::awaitable<void> run_into(op_awaitable<Ts...> op, std::tuple<error_c
     r = co_await std::move(op);
 }
 
-// `run_body` spawned on the body's executor, its results to `r`.
+// `run_body` spawned on the body's executor, its results to `r`. Awaited through
+// `use_awaitable`, unlike the client's other waits (see `exchange` in http/exchange.hpp): the
+// temporary it leaves in every operation's frame is then one pointer, where a deferred
+// co_spawn would put its executor and coroutine there, for a path that few calls take.
 template <class... Ts, class Body>
 boost::asio::awaitable<void> hop(Body& b, diagnostics* diag, std::tuple<error_code, Ts...>& r) {
     auto home = b.get_executor();
